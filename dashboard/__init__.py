@@ -1,0 +1,1 @@
+"""papertrader dashboard: Streamlit app, pages and pure plotly figure builders."""

@@ -1,0 +1,51 @@
+"""The one engine Runtime of this Streamlit process, shared by every browser session.
+
+``get_runtime`` is an ``st.cache_resource``: the first script run starts the Runtime (simulator, store,
+recorder, engine thread) and every later run, in any session, gets the same object. The Runtime is
+stopped when the process exits (``atexit``: Streamlit turns SIGTERM/Ctrl-C into a normal shutdown),
+and when the cache entry is cleared (``get_runtime.clear()``, which tests use), so the DuckDB file is
+flushed and closed either way.
+"""
+
+from __future__ import annotations
+
+import atexit
+
+import streamlit as st
+from pydantic import ValidationError
+
+from engine.config import Settings
+from engine.runtime import Runtime
+
+
+def _release(runtime: Runtime) -> None:
+    atexit.unregister(runtime.stop)
+    runtime.stop()
+
+
+@st.cache_resource(show_spinner="Starting the engine…", on_release=_release)
+def get_runtime() -> Runtime:
+    """Start the process-wide Runtime from ``Settings()`` (env ``PAPERTRADER_*`` and the TOML file).
+
+    An invalid configuration is shown as an ``st.error`` naming each offending key (and its
+    environment variable), and the script run stops there; nothing is cached, so the next run
+    tries again.
+    """
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        st.error(config_error_message(exc))
+        st.stop()
+    runtime = Runtime(settings).start()
+    atexit.register(runtime.stop)
+    return runtime
+
+
+def config_error_message(exc: ValidationError) -> str:
+    """A Markdown list with one line per invalid setting: dotted key, env variable, problem."""
+    lines = ["**Invalid configuration**: fix these settings (TOML file or environment) and reload."]
+    for error in exc.errors():
+        key = ".".join(str(part) for part in error["loc"]) or "(settings)"
+        env = "PAPERTRADER_" + "__".join(str(part) for part in error["loc"]).upper()
+        lines.append(f"- `{key}` (`{env}`): {error['msg']}")
+    return "\n".join(lines)

@@ -1,0 +1,146 @@
+"""Configuration: one TOML file plus environment overrides, validated at start.
+
+Sources, highest priority first:
+
+1. keyword arguments to :class:`Settings` (tests),
+2. environment variables with prefix ``PAPERTRADER_``, nested with ``__``
+   (``PAPERTRADER_STORAGE__PATH=/tmp/x.duckdb``, ``PAPERTRADER_SIM__SPEED=600``),
+3. the TOML file named by ``PAPERTRADER_CONFIG`` (default ``papertrader.toml`` in the working directory, optional),
+4. the defaults below (those of ``../shared/SPEC.md``).
+
+Percentages are in percent (``5.0`` means 5 %); ``*_bps`` in basis points; ``*_s`` seconds; ``*_ms`` milliseconds.
+Unknown keys are refused, so a typo names itself instead of being ignored.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AnyUrl, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+Percent = float
+
+DEFAULT_CONFIG_FILE = "papertrader.toml"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class VenueSettings(_Section):
+    """Where market data comes from.
+
+    ``sim`` starts the embedded Binance-compatible simulator on 127.0.0.1 and ignores the URLs;
+    ``binance`` uses ``rest_url`` / ``ws_url`` (Binance spot public market-data endpoints).
+    """
+
+    name: Literal["sim", "binance"] = "sim"
+    rest_url: AnyUrl = AnyUrl("https://data-api.binance.vision")
+    ws_url: AnyUrl = AnyUrl("wss://data-stream.binance.vision")
+    request_timeout_s: float = Field(10.0, gt=0)
+
+
+class SimSettings(_Section):
+    """The embedded exchange (venue ``sim``).
+
+    ``speed`` is market seconds per wall second (60: one 1m candle per second).
+    ``start`` is the market time the replay starts at; ``None`` means the dataset start plus
+    ``warmup_candles`` (so the strategy's indicators are warm at once), or, when the database
+    already holds candles, the minute after the last processed one (the run resumes).
+    """
+
+    speed: float = Field(60.0, gt=0, le=1_000_000)
+    start: datetime | None = None
+    warmup_candles: int = Field(300, ge=0)
+    update_interval_ms: int = Field(250, ge=10, description="wall ms between in-progress kline updates")
+
+
+class StorageSettings(_Section):
+    """DuckDB file and the Recorder's batching."""
+
+    path: Path = Path("data/papertrader.duckdb")
+    flush_interval_ms: int = Field(250, gt=0, le=250)
+    max_buffered_rows: int = Field(200_000, gt=0)
+
+
+class StrategySettings(_Section):
+    """The signal. ``sma_crossover``: buy when the fast SMA of closes crosses above the slow one, exit when it crosses below."""
+
+    name: Literal["sma_crossover"] = "sma_crossover"
+    fast: int = Field(9, ge=1)
+    slow: int = Field(21, ge=2)
+
+    @model_validator(mode="after")
+    def _fast_below_slow(self) -> StrategySettings:
+        if self.fast >= self.slow:
+            raise ValueError(f"strategy.fast ({self.fast}) must be below strategy.slow ({self.slow})")
+        return self
+
+
+class TradingSettings(_Section):
+    """Paper account, fills, sizing and exits (``../shared/SPEC.md`` §2, §3.2)."""
+
+    symbols: tuple[str, ...] = ("BTCUSDT", "ETHUSDT")
+    interval: Literal["1m"] = "1m"
+    quote_asset: str = "USDT"
+    starting_balance: float = Field(10_000.0, gt=0)
+    taker_fee_pct: Percent = Field(0.1, ge=0, le=100)
+    slippage_bps: float = Field(2.0, ge=0, le=10_000)
+    risk_pct: Percent = Field(2.0, gt=0, le=100)
+    max_position_pct: Percent = Field(20.0, gt=0, le=100)
+    min_stop_pct: Percent = Field(0.5, ge=0, le=100)
+    atr_period: int = Field(14, ge=1)
+    stop_atr_multiple: float = Field(1.5, gt=0)
+    reward_risk: float = Field(2.0, gt=0)
+
+    @field_validator("symbols")
+    @classmethod
+    def _upper_unique(cls, symbols: tuple[str, ...]) -> tuple[str, ...]:
+        if not symbols:
+            raise ValueError("trading.symbols must name at least one symbol")
+        upper = tuple(s.upper() for s in symbols)
+        if len(set(upper)) != len(upper):
+            raise ValueError("trading.symbols has duplicates")
+        return upper
+
+
+class Settings(BaseSettings):
+    """The whole configuration; frozen once loaded.
+
+    Raises:
+        pydantic.ValidationError: at construction, naming the offending key (e.g. ``trading.risk_pct``).
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix="PAPERTRADER_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        frozen=True,
+    )
+
+    venue: VenueSettings = VenueSettings()
+    sim: SimSettings = SimSettings()
+    storage: StorageSettings = StorageSettings()
+    strategy: StrategySettings = StrategySettings()
+    trading: TradingSettings = TradingSettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_file = Path(os.environ.get("PAPERTRADER_CONFIG", DEFAULT_CONFIG_FILE))
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=toml_file))

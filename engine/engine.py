@@ -1,0 +1,417 @@
+"""The engine loop: market data → strategy → sizing → paper broker → portfolio → recorder.
+
+Two layers:
+
+* :class:`Engine`'s synchronous core (:meth:`Engine.warm_up`, :meth:`Engine.on_candle`, :meth:`Engine.on_price`,
+  :meth:`Engine.apply_command`) holds every trading decision. It reads **market time** from candles only, so a
+  replay at any speed behaves the same, and it never awaits: the same calls drive a fast replay.
+* :meth:`Engine.run`, the asyncio shell on the engine thread: bootstraps history over REST, consumes the kline
+  stream, backfills holes over REST, applies commands from the thread-safe inbox between events.
+
+Order flow. A signal on the close of candle *N* creates a pending market order; it fills at the first price seen
+after it — the open of candle *N+1* (from its first in-progress update, or from the closed candle in a replay).
+Stops and targets are evaluated on every closed candle with its high/low; a candle that touches both hits the
+stop first (``../shared/SPEC.md`` §2). Each fill is flushed to DuckDB before the next event is processed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from engine import records
+from engine.binance_rest import KLINES_MAX_LIMIT, BinanceRestClient
+from engine.binance_stream import BadMessage, Connected, Disconnected, KlineEvent, KlineStream
+from engine.broker import PaperBroker, Rejection
+from engine.commands import Command, CommandKind
+from engine.config import Settings
+from engine.errors import ExchangeError
+from engine.filters import SymbolFilters, parse_exchange_info
+from engine.indicators import ATR
+from engine.models import MINUTE_MS, Candle, ExitReason, Fill, Order, Side
+from engine.portfolio import Portfolio
+from engine.risk import SizingRules, size_entry
+from engine.status import EngineState, EngineStatus
+from engine.strategy import SignalKind, Strategy
+
+log = logging.getLogger(__name__)
+
+INBOX_SIZE = 1000
+COMMAND_POLL_S = 0.05
+
+
+class RecorderLike:
+    """What the engine needs from ``storage.recorder.Recorder``."""
+
+    def record(self, table: str, row: dict) -> None: ...  # pragma: no cover - protocol
+    def flush(self) -> int: ...  # pragma: no cover - protocol
+
+
+@dataclass(frozen=True, slots=True)
+class PendingOrder:
+    order: Order
+    exit_reason: ExitReason = ExitReason.SIGNAL
+
+
+class Engine:
+    """One paper account trading ``settings.trading.symbols``.
+
+    Not thread-safe: every method runs on the engine thread, except :meth:`submit` (any thread) and reading
+    :attr:`status` (a frozen snapshot replaced as a whole).
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        recorder: RecorderLike,
+        strategy: Strategy,
+        portfolio: Portfolio,
+        last_candle_ms: dict[str, int] | None = None,
+        paused: bool = False,
+        wall_clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.settings = settings
+        self.trading = settings.trading
+        self.recorder = recorder
+        self.strategy = strategy
+        self.portfolio = portfolio
+        self.last_candle_ms: dict[str, int] = dict(last_candle_ms or {})
+        self.paused = paused
+        self.broker: PaperBroker | None = None
+        self.pending: dict[str, PendingOrder] = {}
+        self.atr = {s: ATR(self.trading.atr_period) for s in self.trading.symbols}
+        self.sizing = SizingRules(
+            risk_pct=self.trading.risk_pct,
+            max_position_pct=self.trading.max_position_pct,
+            min_stop_pct=self.trading.min_stop_pct,
+            taker_fee_pct=self.trading.taker_fee_pct,
+        )
+        self.inbox: queue.Queue[Command] = queue.Queue(maxsize=INBOX_SIZE)
+        self._wall_clock = wall_clock
+        self._monotonic = monotonic
+        self._last_message_at: float | None = None
+        self.candles_processed = 0
+        self.dropped_candles = 0
+        self.bad_messages = 0
+        self.status = EngineStatus(state=EngineState.STARTING, venue=settings.venue.name)
+
+    # ================================================================== synchronous core
+    def set_filters(self, filters: dict[str, SymbolFilters]) -> None:
+        """Install the venue's trading rules (from exchangeInfo); required before any order."""
+        self.broker = PaperBroker(filters, taker_fee_pct=self.trading.taker_fee_pct, slippage_bps=self.trading.slippage_bps)
+
+    def warm_up(self, candle: Candle) -> None:
+        """Feed a historical closed candle to the indicators and the mark, without trading.
+
+        Candles newer than the last stored one are recorded (source ``bootstrap``).
+        """
+        self.atr[candle.symbol].update(float(candle.high), float(candle.low), float(candle.close))
+        self.strategy.on_candle(candle)
+        if candle.open_time_ms > self.last_candle_ms.get(candle.symbol, -1):
+            self.last_candle_ms[candle.symbol] = candle.open_time_ms
+            self.recorder.record("candles", records.candle_row(candle, interval=self.trading.interval, source="bootstrap"))
+        self.portfolio.mark(candle.symbol, candle.close, candle.close_time_ms)
+
+    def on_candle(self, candle: Candle, *, source: str = "stream") -> bool:
+        """Process one closed candle: fill a pending order at its open, run stops/targets on its high/low,
+        mark to its close, record the equity snapshot, ask the strategy.
+
+        Returns ``False`` (and counts it) for a duplicate or out-of-order candle, which is dropped.
+        """
+        symbol = candle.symbol
+        if candle.open_time_ms <= self.last_candle_ms.get(symbol, -1):
+            self.dropped_candles += 1
+            return False
+        self.last_candle_ms[symbol] = candle.open_time_ms
+        self.recorder.record("candles", records.candle_row(candle, interval=self.trading.interval, source=source))
+        self.on_price(symbol, candle.open, candle.open_time_ms)
+        self._check_exits(candle)
+        self.atr[symbol].update(float(candle.high), float(candle.low), float(candle.close))
+        snapshot = self.portfolio.mark(symbol, candle.close, candle.close_time_ms)
+        self.recorder.record("equity", records.equity_row(snapshot))
+        signal = self.strategy.on_candle(candle)
+        if signal is not None:
+            if signal.kind is SignalKind.ENTER_LONG:
+                self._enter(candle, signal.reason)
+            elif signal.kind is SignalKind.EXIT_LONG:
+                self._exit_on_signal(candle, signal.reason)
+        self.candles_processed += 1
+        return True
+
+    def on_price(self, symbol: str, price: Decimal, time_ms: int) -> None:
+        """A new price for ``symbol`` at market time ``time_ms``: fill the pending order created before it."""
+        pending = self.pending.get(symbol)
+        if pending is None or time_ms <= pending.order.created_ms:
+            return
+        del self.pending[symbol]
+        self._execute(pending.order, reference_price=price, time_ms=time_ms, exit_reason=pending.exit_reason)
+
+    def apply_command(self, command: Command) -> str:
+        """Apply a person's command and audit it (one ``commands`` row, flushed at once). Returns the result."""
+        if command.kind is CommandKind.PAUSE:
+            result = "IGNORED" if self.paused else "OK"
+            self.paused = True
+            cancelled = self._cancel_pending_entries("paused by " + command.actor)
+            detail = f"entries stopped; {cancelled} pending entry cancelled" if cancelled else "entries stopped"
+        elif command.kind is CommandKind.RESUME:
+            result = "OK" if self.paused else "IGNORED"
+            self.paused = False
+            detail = "entries allowed"
+        else:  # pragma: no cover - CommandKind is closed
+            result, detail = "REFUSED", f"unknown command {command.kind}"
+        if result == "IGNORED":
+            detail = f"already {'paused' if self.paused else 'running'}"
+        self.recorder.record(
+            "commands",
+            {
+                "ts": datetime.fromtimestamp(self._wall_clock(), tz=UTC),
+                "command": command.kind.value,
+                "actor": command.actor,
+                "reason": command.reason,
+                "result": result,
+                "detail": detail,
+            },
+        )
+        self.recorder.flush()
+        log.info("command %s by %s: %s (%s)", command.kind.value, command.actor, result, detail)
+        self._publish()
+        return result
+
+    # ------------------------------------------------------------------ decisions
+    def _enter(self, candle: Candle, why: str) -> None:
+        symbol = candle.symbol
+        if self.paused or symbol in self.portfolio.positions or symbol in self.pending:
+            return
+        atr = self.atr[symbol].value
+        if atr is None:
+            return
+        entry = candle.close
+        stop = entry - Decimal(str(atr * self.trading.stop_atr_multiple))
+        decision = size_entry(
+            self.sizing, equity=self.portfolio.equity(), cash=self.portfolio.cash, entry_price=entry, stop_price=stop
+        )
+        if not decision.allowed:
+            log.info("entry %s denied: %s %s", symbol, decision.reason_code, decision.detail)
+            return
+        target = entry + (entry - stop) * Decimal(str(self.trading.reward_risk))
+        order = Order(
+            order_id=f"{symbol}-{candle.close_time_ms}-BUY",
+            symbol=symbol,
+            side=Side.BUY,
+            quantity=decision.quantity,
+            created_ms=candle.close_time_ms,
+            reason=why,
+            stop_price=stop,
+            target_price=target,
+        )
+        self._queue(order, ExitReason.SIGNAL)
+
+    def _exit_on_signal(self, candle: Candle, why: str) -> None:
+        position = self.portfolio.positions.get(candle.symbol)
+        if position is None or candle.symbol in self.pending:
+            return
+        order = Order(
+            order_id=f"{candle.symbol}-{candle.close_time_ms}-SELL",
+            symbol=candle.symbol,
+            side=Side.SELL,
+            quantity=position.quantity,
+            created_ms=candle.close_time_ms,
+            reason=why,
+        )
+        self._queue(order, ExitReason.SIGNAL)
+
+    def _check_exits(self, candle: Candle) -> None:
+        position = self.portfolio.positions.get(candle.symbol)
+        if position is None:
+            return
+        if position.stop_price is not None and candle.low <= position.stop_price:
+            reason, price = ExitReason.STOP, min(position.stop_price, candle.open)
+        elif position.target_price is not None and candle.high >= position.target_price:
+            reason, price = ExitReason.TARGET, max(position.target_price, candle.open)
+        else:
+            return
+        self.pending.pop(candle.symbol, None)
+        order = Order(
+            order_id=f"{candle.symbol}-{candle.open_time_ms}-{reason.value}",
+            symbol=candle.symbol,
+            side=Side.SELL,
+            quantity=position.quantity,
+            created_ms=candle.open_time_ms,
+            reason=f"{reason.value.lower()} at {price}",
+        )
+        self.recorder.record("orders", records.order_row(order, status="NEW", reason=order.reason, time_ms=order.created_ms))
+        self._execute(order, reference_price=price, time_ms=candle.open_time_ms, exit_reason=reason)
+
+    def _queue(self, order: Order, exit_reason: ExitReason) -> None:
+        self.pending[order.symbol] = PendingOrder(order, exit_reason)
+        self.recorder.record("orders", records.order_row(order, status="NEW", reason=order.reason, time_ms=order.created_ms))
+
+    def _cancel_pending_entries(self, why: str) -> int:
+        entries = [p for p in self.pending.values() if p.order.side is Side.BUY]
+        for p in entries:
+            del self.pending[p.order.symbol]
+            self.recorder.record("orders", records.order_row(p.order, status="CANCELLED", reason=why, time_ms=p.order.created_ms))
+        return len(entries)
+
+    def _execute(self, order: Order, *, reference_price: Decimal, time_ms: int, exit_reason: ExitReason) -> Fill | None:
+        if self.broker is None:
+            raise RuntimeError("no exchange filters installed: call set_filters() before trading")
+        max_cost = self.portfolio.cash if order.side is Side.BUY else None
+        result = self.broker.fill(order, reference_price=reference_price, time_ms=time_ms, max_cost=max_cost)
+        if isinstance(result, Rejection):
+            self.recorder.record("orders", records.order_row(order, status="REJECTED", reason=result.reason, time_ms=time_ms))
+            log.info("order %s rejected: %s", order.order_id, result.reason)
+            return None
+        trade = self.portfolio.apply_fill(result, stop_price=order.stop_price, target_price=order.target_price, exit_reason=exit_reason)
+        self.recorder.record("orders", records.order_row(order, status="FILLED", reason=order.reason, time_ms=time_ms))
+        self.recorder.record("fills", records.fill_row(result))
+        self.recorder.record("positions", records.position_row(order.symbol, self.portfolio.positions.get(order.symbol), time_ms=time_ms))
+        if trade is not None:
+            self.recorder.record("trades", records.trade_row(trade))
+        self.recorder.flush()
+        log.info("%s %s %s @ %s fee %s", result.side.value, result.quantity, result.symbol, result.price, result.fee)
+        return result
+
+    # ================================================================== asyncio shell
+    def submit(self, command: Command) -> None:
+        """Queue a command from any thread; applied on the engine thread within ``COMMAND_POLL_S``.
+
+        Raises:
+            queue.Full: the inbox holds ``INBOX_SIZE`` unapplied commands (the engine is stuck).
+        """
+        self.inbox.put_nowait(command)
+
+    async def run(self, rest: BinanceRestClient, stream: KlineStream, stop: asyncio.Event) -> None:
+        """Bootstrap, then trade on the stream until ``stop`` is set. Closes ``rest`` on the way out."""
+        commands = asyncio.create_task(self._command_loop(stop), name="commands")
+        market: asyncio.Task[None] | None = None
+        try:
+            await self._bootstrap(rest, stop)
+            if not stop.is_set():
+                market = asyncio.create_task(self._consume(rest, stream), name="market")
+                self._publish(state=self._running_state())
+                await stop.wait()
+        finally:
+            for task in (market, commands):
+                if task is not None:
+                    task.cancel()
+            await asyncio.gather(*(t for t in (market, commands) if t is not None), return_exceptions=True)
+            await rest.aclose()
+            self._publish(state=EngineState.STOPPED, connected=False)
+
+    def _running_state(self) -> EngineState:
+        return EngineState.PAUSED if self.paused else EngineState.RUNNING
+
+    async def _bootstrap(self, rest: BinanceRestClient, stop: asyncio.Event) -> None:
+        """Exchange rules and enough history for the indicators, retried until it works or ``stop`` is set."""
+        needed = max(self.strategy.warmup, self.trading.atr_period + 1)
+        delay = 1.0
+        while not stop.is_set():
+            try:
+                server_time = await rest.server_time_ms()
+                self.set_filters(parse_exchange_info(await rest.exchange_info(self.trading.symbols)))
+                for symbol in self.trading.symbols:
+                    history = await rest.klines(symbol, self.trading.interval, limit=min(KLINES_MAX_LIMIT, 2 * needed), server_time_ms=server_time)
+                    for candle in history:
+                        if candle.closed:
+                            self.warm_up(candle)
+                return
+            except ExchangeError as exc:
+                log.warning("bootstrap failed (%s); retrying in %.0f s", exc, delay)
+                self._publish(error=f"bootstrap: {exc}")
+                try:
+                    await asyncio.wait_for(stop.wait(), timeout=delay)
+                except TimeoutError:
+                    delay = min(delay * 2, 30.0)
+
+    async def _consume(self, rest: BinanceRestClient, stream: KlineStream) -> None:
+        connected = False
+        async for event in stream.events():
+            self._last_message_at = self._monotonic()
+            if isinstance(event, KlineEvent):
+                candle = event.candle
+                if candle.closed:
+                    await self._backfill_before(rest, candle, event.event_time_ms)
+                    self.on_candle(candle, source="stream")
+                else:
+                    self.on_price(candle.symbol, candle.open, candle.open_time_ms)
+                self._publish(market_time_ms=event.event_time_ms, connected=True)
+            elif isinstance(event, Connected):
+                connected = True
+                log.info("market stream connected: %s", event.url)
+                self._publish(connected=True)
+            elif isinstance(event, Disconnected):
+                if connected:
+                    log.warning("market stream closed (code %s %s %s); reconnecting in %.1f s", event.code, event.reason, event.error, event.retry_in_s)
+                connected = False
+                self._publish(connected=False)
+            elif isinstance(event, BadMessage):
+                self.bad_messages += 1
+                log.warning("dropped bad market message: %s", event.detail)
+
+    async def _backfill_before(self, rest: BinanceRestClient, candle: Candle, server_time_ms: int) -> None:
+        """Fetch over REST the closed candles missing between the last processed one and ``candle``."""
+        last = self.last_candle_ms.get(candle.symbol)
+        if last is None or candle.open_time_ms <= last + MINUTE_MS:
+            return
+        start = last + MINUTE_MS
+        while start < candle.open_time_ms:
+            try:
+                page = await rest.klines(
+                    candle.symbol, self.trading.interval, start_ms=start, end_ms=candle.open_time_ms - 1, limit=KLINES_MAX_LIMIT, server_time_ms=server_time_ms
+                )
+            except ExchangeError as exc:
+                log.warning("backfill of %s from %d failed: %s", candle.symbol, start, exc)
+                return
+            closed = [c for c in page if c.closed and c.open_time_ms < candle.open_time_ms]
+            for c in closed:
+                self.on_candle(c, source="backfill")
+            if len(page) < KLINES_MAX_LIMIT or not closed:
+                return
+            start = closed[-1].open_time_ms + MINUTE_MS
+
+    async def _command_loop(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            self.drain_inbox()
+            self._publish()
+            await asyncio.sleep(COMMAND_POLL_S)
+
+    def drain_inbox(self) -> None:
+        """Apply every queued command, in order."""
+        while True:
+            try:
+                command = self.inbox.get_nowait()
+            except queue.Empty:
+                return
+            self.apply_command(command)
+
+    def _publish(
+        self,
+        *,
+        state: EngineState | None = None,
+        connected: bool | None = None,
+        market_time_ms: int | None = None,
+        error: str | None = None,
+    ) -> None:
+        current = self.status
+        if state is None:
+            state = current.state if current.state in (EngineState.STARTING, EngineState.STOPPED, EngineState.FAILED) else self._running_state()
+        lag = None if self._last_message_at is None else self._monotonic() - self._last_message_at
+        self.status = replace(
+            current,
+            state=state,
+            market_connected=current.market_connected if connected is None else connected,
+            last_candle_ms=max(self.last_candle_ms.values(), default=None),
+            market_time_ms=current.market_time_ms if market_time_ms is None else market_time_ms,
+            data_lag_s=lag,
+            candles_processed=self.candles_processed,
+            error=current.error if error is None else error,
+        )

@@ -1,0 +1,108 @@
+"""Domain values → rows of the storage tables (``storage/schema.py``), as plain dicts for the Recorder.
+
+Market times become tz-aware UTC datetimes; chart series become floats; money stays Decimal.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from engine.models import Candle, Fill, Order, Trade
+from engine.portfolio import Position, Snapshot
+
+Row = dict[str, Any]
+ZERO = Decimal(0)
+
+
+def utc(ms: int) -> datetime:
+    """Unix milliseconds → aware UTC datetime."""
+    return datetime.fromtimestamp(ms / 1000, tz=UTC)
+
+
+def candle_row(candle: Candle, *, interval: str, source: str) -> Row:
+    return {
+        "symbol": candle.symbol,
+        "interval": interval,
+        "open_time": utc(candle.open_time_ms),
+        "close_time": utc(candle.close_time_ms),
+        "open": float(candle.open),
+        "high": float(candle.high),
+        "low": float(candle.low),
+        "close": float(candle.close),
+        "volume": float(candle.volume),
+        "source": source,
+    }
+
+
+def equity_row(s: Snapshot) -> Row:
+    return {
+        "ts": utc(s.time_ms),
+        "equity": float(s.equity),
+        "cash": float(s.cash),
+        "positions_value": float(s.positions_value),
+        "realised_pnl": float(s.realised_pnl),
+        "unrealised_pnl": float(s.unrealised_pnl),
+        "peak_equity": float(s.peak_equity),
+        "drawdown_pct": s.drawdown_pct,
+        "day_start_equity": float(s.day_start_equity),
+        "daily_pnl_pct": s.daily_pnl_pct,
+    }
+
+
+def order_row(order: Order, *, status: str, reason: str, time_ms: int) -> Row:
+    return {
+        "order_id": order.order_id,
+        "ts": utc(time_ms),
+        "symbol": order.symbol,
+        "side": order.side.value,
+        "type": "MARKET",
+        "quantity": order.quantity,
+        "status": status,
+        "reason": reason,
+    }
+
+
+def fill_row(fill: Fill) -> Row:
+    return {
+        "fill_id": fill.fill_id,
+        "order_id": fill.order_id,
+        "ts": utc(fill.time_ms),
+        "symbol": fill.symbol,
+        "side": fill.side.value,
+        "price": fill.price,
+        "quantity": fill.quantity,
+        "quote_qty": fill.quote_qty,
+        "fee": fill.fee,
+        "reference_price": fill.reference_price,
+    }
+
+
+def trade_row(trade: Trade) -> Row:
+    return {
+        "trade_id": trade.trade_id,
+        "symbol": trade.symbol,
+        "entry_time": utc(trade.entry_time_ms),
+        "exit_time": utc(trade.exit_time_ms),
+        "quantity": trade.quantity,
+        "entry_price": trade.entry_price,
+        "exit_price": trade.exit_price,
+        "fees": trade.fees,
+        "pnl": trade.pnl,
+        "pnl_pct": trade.pnl_pct,
+        "exit_reason": trade.exit_reason.value,
+    }
+
+
+def position_row(symbol: str, position: Position | None, *, time_ms: int) -> Row:
+    """The position after a change; ``None`` (flat) is a row with quantity 0."""
+    return {
+        "ts": utc(time_ms),
+        "symbol": symbol,
+        "quantity": position.quantity if position else ZERO,
+        "avg_entry": position.avg_entry if position else ZERO,
+        "cost_basis": position.cost_basis if position else ZERO,
+        "stop_price": position.stop_price if position else None,
+        "target_price": position.target_price if position else None,
+    }

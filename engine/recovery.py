@@ -1,0 +1,95 @@
+"""Resume from the database after a stop or a crash (``../shared/SPEC.md`` §4).
+
+Everything that must survive is derived from the append-only tables:
+
+* cash, positions and realised P&L — by replaying ``fills`` in order through :class:`~engine.portfolio.Portfolio`
+  (exact: fills are stored as decimals); stops/targets from the latest ``positions`` row per symbol;
+* marks — the last stored close per symbol; peak equity and the day baseline — from the last ``equity`` row;
+* the last processed candle per symbol — ``max(open_time)`` in ``candles`` (the engine drops anything not newer);
+* the paused flag — the last applied PAUSE/RESUME command;
+* orders left ``NEW`` (accepted, not filled when the process died) are cancelled with a reason, never filled late.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import duckdb
+
+from engine.models import Fill, Side
+from engine.portfolio import DAY_MS, Portfolio
+
+
+@dataclass
+class RestoredState:
+    portfolio: Portfolio
+    last_candle_ms: dict[str, int] = field(default_factory=dict)
+    paused: bool = False
+    cancelled_orders: int = 0
+
+    @property
+    def resume_from_ms(self) -> int | None:
+        """The open time of the first candle not yet processed (``None`` for a new database)."""
+        return max(self.last_candle_ms.values()) + 60_000 if self.last_candle_ms else None
+
+
+def _ms(ts: datetime) -> int:
+    return int(ts.timestamp() * 1000)
+
+
+def restore(cur: duckdb.DuckDBPyConnection, *, starting_balance: Decimal, wall_now: datetime | None = None) -> RestoredState:
+    """Rebuild the engine's state from the database behind ``cur`` (a read-write cursor: it may append
+    ``CANCELLED`` order rows)."""
+    portfolio = Portfolio(starting_balance)
+    fills = cur.execute(
+        "SELECT fill_id, order_id, symbol, side, price, quantity, quote_qty, fee, ts, reference_price "
+        "FROM fills ORDER BY ts, recorded_at, fill_id"
+    ).fetchall()
+    for fill_id, order_id, symbol, side, price, qty, quote, fee, ts, ref in fills:
+        fill = Fill(fill_id, order_id, symbol, Side(side), price, qty, quote, fee, _ms(ts), ref)
+        portfolio.apply_fill(fill)
+    for symbol, stop, target in cur.execute(
+        "SELECT symbol, arg_max(stop_price, recorded_at), arg_max(target_price, recorded_at) FROM positions GROUP BY symbol"
+    ).fetchall():
+        if symbol in portfolio.positions:
+            portfolio.positions[symbol] = replace(portfolio.positions[symbol], stop_price=stop, target_price=target)
+
+    last_candle_ms: dict[str, int] = {}
+    for symbol, last_open, last_close in cur.execute(
+        "SELECT symbol, max(open_time), arg_max(close, open_time) FROM candles GROUP BY symbol"
+    ).fetchall():
+        last_candle_ms[symbol] = _ms(last_open)
+        portfolio.marks[symbol] = Decimal(repr(last_close))
+
+    row = cur.execute("SELECT ts, peak_equity, day_start_equity FROM equity ORDER BY ts DESC, recorded_at DESC LIMIT 1").fetchone()
+    if row is not None:
+        ts, peak, day_start = row
+        portfolio.peak_equity = max(Decimal(repr(peak)), portfolio.equity())
+        portfolio.day_start_equity = Decimal(repr(day_start))
+        portfolio.day_index = _ms(ts) // DAY_MS
+
+    paused_row = cur.execute(
+        "SELECT command FROM commands WHERE command IN ('PAUSE', 'RESUME') AND result = 'OK' ORDER BY ts DESC, recorded_at DESC LIMIT 1"
+    ).fetchone()
+
+    open_orders = cur.execute(
+        "SELECT order_id, arg_max(ts, recorded_at), arg_max(symbol, recorded_at), arg_max(side, recorded_at), "
+        "arg_max(quantity, recorded_at), arg_max(status, recorded_at) FROM orders GROUP BY order_id"
+    ).fetchall()
+    now = wall_now or datetime.now(tz=UTC)
+    cancelled = 0
+    for order_id, ts, symbol, side, qty, status in open_orders:
+        if status == "NEW":
+            cur.execute(
+                "INSERT INTO orders VALUES (?, ?, ?, ?, 'MARKET', ?, 'CANCELLED', 'engine restarted before the fill', ?)",
+                [order_id, ts, symbol, side, qty, now],
+            )
+            cancelled += 1
+    return RestoredState(
+        portfolio=portfolio,
+        last_candle_ms=last_candle_ms,
+        paused=paused_row is not None and paused_row[0] == "PAUSE",
+        cancelled_orders=cancelled,
+    )

@@ -1,0 +1,136 @@
+"""The bundled candle datasets: finding, loading and indexing them by time.
+
+Files live next to this module as ``datasets/{SYMBOL}-1m-{first day}_{last day}.csv.gz``: gzip CSV with the header
+``open_time_ms,open,high,low,close,volume``, one row per closed 1m candle, ascending. A missing minute (exchange
+outage) is simply absent and stays absent: nothing here invents candles. Prices and volumes are kept as the file's
+exact decimal strings and become :class:`~decimal.Decimal` only when a :class:`~simulator.kline.Candle` is built.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+from array import array
+from bisect import bisect_left, bisect_right
+from dataclasses import dataclass
+from decimal import Decimal
+from functools import cache
+from pathlib import Path
+
+from simulator.kline import Candle, estimated_trades, quote_volume
+
+DATASETS_DIR = Path(__file__).with_name("datasets")
+_HEADER = ["open_time_ms", "open", "high", "low", "close", "volume"]
+
+
+class DatasetNotFoundError(LookupError):
+    """No bundled dataset for a symbol; the message names the symbol and the available ones."""
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Dataset:
+    """One symbol's 1m candles, column-wise and immutable.
+
+    ``open_time_ms`` is sorted ascending (Unix ms); ``open`` … ``volume`` are the file's decimal strings;
+    ``trades`` and ``first_trade_id`` are the derived estimates described in :mod:`simulator.kline`.
+    Index ``i`` is the same candle in every column.
+    """
+
+    symbol: str
+    open_time_ms: array
+    open: tuple[str, ...]
+    high: tuple[str, ...]
+    low: tuple[str, ...]
+    close: tuple[str, ...]
+    volume: tuple[str, ...]
+    trades: array
+    first_trade_id: array
+
+    def __len__(self) -> int:
+        return len(self.open_time_ms)
+
+    @property
+    def start_ms(self) -> int:
+        """Open time of the first candle."""
+        return self.open_time_ms[0]
+
+    @property
+    def end_ms(self) -> int:
+        """Open time of the last candle."""
+        return self.open_time_ms[-1]
+
+    def candle(self, index: int) -> Candle:
+        """The full candle at ``index`` (``IndexError`` outside ``0 ≤ index < len``)."""
+        if not 0 <= index < len(self):
+            raise IndexError(f"{self.symbol}: candle index {index} outside 0..{len(self) - 1}")
+        return Candle(
+            open_time_ms=self.open_time_ms[index],
+            open=Decimal(self.open[index]),
+            high=Decimal(self.high[index]),
+            low=Decimal(self.low[index]),
+            close=Decimal(self.close[index]),
+            volume=Decimal(self.volume[index]),
+            trades=self.trades[index],
+            first_trade_id=self.first_trade_id[index],
+        )
+
+    def index_at_or_after(self, time_ms: int) -> int:
+        """Index of the first candle with open time ≥ ``time_ms`` (``len`` when there is none)."""
+        return bisect_left(self.open_time_ms, time_ms)
+
+    def index_after(self, time_ms: int) -> int:
+        """Index of the first candle with open time > ``time_ms``; equally, how many open at or before it."""
+        return bisect_right(self.open_time_ms, time_ms)
+
+
+def available_symbols() -> tuple[str, ...]:
+    """Symbols with a bundled dataset, sorted (e.g. ``("BTCUSDT", "ETHUSDT")``)."""
+    return tuple(sorted({path.name.split("-", 1)[0] for path in DATASETS_DIR.glob("*-1m-*.csv.gz")}))
+
+
+@cache
+def load_candles(symbol: str) -> Dataset:
+    """Load the bundled 1m dataset of ``symbol`` (e.g. ``"BTCUSDT"``); cached, as datasets are immutable.
+
+    Raises:
+        DatasetNotFoundError: no ``datasets/{symbol}-1m-*.csv.gz`` (or more than one).
+        ValueError: the file's header is not ``open_time_ms,open,high,low,close,volume``, it has no rows, or its
+            rows are not strictly ascending in time.
+    """
+    matches = sorted(DATASETS_DIR.glob(f"{symbol}-1m-*.csv.gz"))
+    if len(matches) != 1:
+        found = "none" if not matches else ", ".join(path.name for path in matches)
+        raise DatasetNotFoundError(
+            f"need exactly one bundled 1m dataset for {symbol!r} in {DATASETS_DIR} (found {found}); "
+            f"available symbols: {', '.join(available_symbols()) or 'none'}"
+        )
+    return _read(symbol, matches[0])
+
+
+def _read(symbol: str, path: Path) -> Dataset:
+    with gzip.open(path, "rb") as raw, io.TextIOWrapper(raw, encoding="ascii", newline="") as text:
+        reader = csv.reader(text)
+        header = next(reader, None)
+        if header != _HEADER:
+            raise ValueError(f"{path.name}: header {header!r}, expected {','.join(_HEADER)}")
+        rows = list(reader)
+    if not rows:
+        raise ValueError(f"{path.name}: no candles")
+    times_text, opens, highs, lows, closes, volumes = zip(*rows, strict=True)
+    times = array("q", map(int, times_text))
+    if any(later <= earlier for earlier, later in zip(times, times[1:])):
+        raise ValueError(f"{path.name}: open times are not strictly ascending")
+    trades = array(
+        "q",
+        (
+            estimated_trades(quote_volume(Decimal(v), Decimal(h), Decimal(lo), Decimal(c)))
+            for v, h, lo, c in zip(volumes, highs, lows, closes)
+        ),
+    )
+    first_ids = array("q", [0]) * len(trades)
+    next_id = 1
+    for i, count in enumerate(trades):
+        first_ids[i] = next_id
+        next_id += count
+    return Dataset(symbol, times, opens, highs, lows, closes, volumes, trades, first_ids)

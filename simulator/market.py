@@ -1,0 +1,136 @@
+"""The simulated exchange's state: the symbols' datasets replayed on one clock, plus request-weight accounting.
+
+Everything a route answers comes from here, at one market time: a candle exists once it has opened (open time ≤
+now), is closed once now ≥ open time + 60 s, and before that is served as its synthesised partial (see
+:mod:`simulator.replay`). Nothing from the future is ever visible.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Mapping
+from decimal import Decimal
+
+from simulator.dataset import Dataset, load_candles
+from simulator.kline import INTERVAL_MS, Candle
+from simulator.replay import ReplayClock, candle_at
+from simulator.symbols import SYMBOL_RULES, SymbolRules
+from simulator.weights import RequestWeights
+
+WARMUP_CANDLES = 300
+
+
+class UnknownSymbolError(LookupError):
+    """The symbol is not traded on this simulated exchange."""
+
+    def __init__(self, symbol: str, *, available: Iterable[str]) -> None:
+        super().__init__(f"unknown symbol {symbol!r}; this market has {', '.join(available)}")
+        self.symbol = symbol
+
+
+class Market:
+    """Datasets + :class:`ReplayClock` + :class:`RequestWeights`: the one object the routes share.
+
+    Args:
+        datasets: one dataset per symbol (keyed by upper-case symbol, e.g. ``"BTCUSDT"``).
+        clock: the replay clock; its market time is the exchange's server time.
+        weights: request-weight accounting (default: 6000 per minute on the wall clock).
+
+    Raises:
+        ValueError: no datasets, a symbol without trading rules in :data:`simulator.symbols.SYMBOL_RULES`,
+            or datasets whose time ranges do not overlap.
+    """
+
+    def __init__(
+        self, datasets: Mapping[str, Dataset], *, clock: ReplayClock, weights: RequestWeights | None = None
+    ) -> None:
+        if not datasets:
+            raise ValueError("a market needs at least one dataset")
+        missing = sorted(set(datasets) - set(SYMBOL_RULES))
+        if missing:
+            raise ValueError(f"no trading rules for {', '.join(missing)}; known: {', '.join(SYMBOL_RULES)}")
+        self._datasets = dict(datasets)
+        self.clock = clock
+        self.weights = weights if weights is not None else RequestWeights()
+        self.dataset_start_ms = max(ds.start_ms for ds in self._datasets.values())
+        self.dataset_end_ms = min(ds.end_ms for ds in self._datasets.values()) + INTERVAL_MS
+        if self.dataset_start_ms >= self.dataset_end_ms:
+            raise ValueError(f"the datasets of {', '.join(self._datasets)} have no time in common")
+
+    @classmethod
+    def replay(
+        cls,
+        symbols: Iterable[str] = ("BTCUSDT", "ETHUSDT"),
+        *,
+        start_ms: int | None = None,
+        speed: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+        weights: RequestWeights | None = None,
+    ) -> Market:
+        """A market over the bundled datasets of ``symbols``, replaying from ``start_ms`` at ``speed``.
+
+        ``start_ms=None`` starts :data:`WARMUP_CANDLES` (300) minutes after :attr:`dataset_start_ms`, so a client
+        can bootstrap that much history over REST. ``speed`` is market seconds per wall second; ``clock`` is the
+        monotonic wall clock (seconds) the replay runs on.
+
+        Raises:
+            simulator.dataset.DatasetNotFoundError: a symbol has no bundled dataset.
+            ValueError: as for :class:`Market`, or a bad ``speed``.
+        """
+        datasets = {symbol: load_candles(symbol) for symbol in symbols}
+        start = max(ds.start_ms for ds in datasets.values()) + WARMUP_CANDLES * INTERVAL_MS
+        replay_clock = ReplayClock(start if start_ms is None else start_ms, speed, clock)
+        return cls(datasets, clock=replay_clock, weights=weights)
+
+    @property
+    def symbols(self) -> tuple[str, ...]:
+        return tuple(self._datasets)
+
+    def now_ms(self) -> int:
+        """Market (= server) time, Unix ms."""
+        return self.clock.now_ms()
+
+    def dataset(self, symbol: str) -> Dataset:
+        """The dataset of ``symbol``; raises :class:`UnknownSymbolError`."""
+        try:
+            return self._datasets[symbol]
+        except KeyError:
+            raise UnknownSymbolError(symbol, available=self._datasets) from None
+
+    def rules(self, symbol: str) -> SymbolRules:
+        """The trading rules of ``symbol``; raises :class:`UnknownSymbolError`."""
+        self.dataset(symbol)
+        return SYMBOL_RULES[symbol]
+
+    def klines(
+        self, symbol: str, *, start_ms: int | None = None, end_ms: int | None = None, limit: int = 500
+    ) -> list[Candle]:
+        """Candles of ``symbol`` that exist at market now, ascending, at most ``limit``, with Binance's paging.
+
+        With ``start_ms``: the first ``limit`` candles with open time ≥ ``start_ms`` (and ≤ ``end_ms`` if given);
+        otherwise the last ``limit`` with open time ≤ ``end_ms`` (or ≤ now). The candle in progress, if any, is the
+        last row, as its partial. Raises :class:`UnknownSymbolError`.
+        """
+        dataset = self.dataset(symbol)
+        now_ms = self.now_ms()
+        stop = dataset.index_after(now_ms)
+        if end_ms is not None:
+            stop = min(stop, dataset.index_after(end_ms))
+        if start_ms is not None:
+            first = dataset.index_at_or_after(start_ms)
+            stop = min(stop, first + limit)
+        else:
+            first = max(0, stop - limit)
+        return [candle_at(dataset.candle(i), now_ms)[0] for i in range(first, stop)]
+
+    def last_price(self, symbol: str) -> Decimal:
+        """Last traded price at market now: the close of the candle in progress, else of the last closed one.
+
+        Before the dataset's first candle opens, the price is that candle's open. Raises :class:`UnknownSymbolError`.
+        """
+        dataset = self.dataset(symbol)
+        now_ms = self.now_ms()
+        latest = dataset.index_after(now_ms) - 1
+        if latest < 0:
+            return dataset.candle(0).open
+        return candle_at(dataset.candle(latest), now_ms)[0].close

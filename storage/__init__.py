@@ -1,0 +1,1 @@
+"""papertrader storage: DuckDB schema and migrations, Store, Recorder (batched writer), read queries."""

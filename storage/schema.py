@@ -1,0 +1,152 @@
+"""DuckDB schema and migrations.
+
+Every table is append-only history. Conventions:
+
+* ``*_time`` / ``ts`` columns are ``TIMESTAMPTZ`` in UTC. ``ts``/``*_time`` is **market time** (from candles)
+  unless the column is ``recorded_at``, which is the wall-clock time the row was written.
+* Money and quantities that must add up exactly (orders, fills, trades, positions) are ``DECIMAL(38, 8)``;
+  chart series (candles, equity snapshots) are ``DOUBLE``.
+* Percentages are in percent (``5.0`` = 5 %).
+
+``MIGRATIONS[i]`` brings the database from version ``i`` to ``i + 1``; :func:`migrate` applies the missing ones
+in one transaction each and records them in ``schema_version``. Never edit a released migration: append one.
+The column documentation for users lives in ``docs/schema.md``.
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+from storage.errors import SchemaVersionError
+
+MONEY = "DECIMAL(38, 8)"
+
+_V1 = f"""
+CREATE TABLE candles (
+    symbol        VARCHAR NOT NULL,
+    interval      VARCHAR NOT NULL,
+    open_time     TIMESTAMPTZ NOT NULL,
+    close_time    TIMESTAMPTZ NOT NULL,
+    open          DOUBLE NOT NULL,
+    high          DOUBLE NOT NULL,
+    low           DOUBLE NOT NULL,
+    close         DOUBLE NOT NULL,
+    volume        DOUBLE NOT NULL,
+    source        VARCHAR NOT NULL,      -- bootstrap | stream | backfill
+    recorded_at   TIMESTAMPTZ NOT NULL
+);
+CREATE TABLE equity (
+    ts                 TIMESTAMPTZ NOT NULL,  -- market time of the mark (candle close)
+    equity             DOUBLE NOT NULL,       -- cash + sum(quantity * mark), quote asset
+    cash               DOUBLE NOT NULL,
+    positions_value    DOUBLE NOT NULL,
+    realised_pnl       DOUBLE NOT NULL,       -- cumulative, net of fees
+    unrealised_pnl     DOUBLE NOT NULL,       -- open positions at mark, net of entry fees
+    peak_equity        DOUBLE NOT NULL,
+    drawdown_pct       DOUBLE NOT NULL,       -- (peak - equity) / peak * 100
+    day_start_equity   DOUBLE NOT NULL,       -- equity at 00:00 UTC of the market day
+    daily_pnl_pct      DOUBLE NOT NULL,       -- (equity - day_start) / day_start * 100
+    recorded_at        TIMESTAMPTZ NOT NULL
+);
+CREATE TABLE orders (
+    order_id      VARCHAR NOT NULL,
+    ts            TIMESTAMPTZ NOT NULL,
+    symbol        VARCHAR NOT NULL,
+    side          VARCHAR NOT NULL,      -- BUY | SELL
+    type          VARCHAR NOT NULL,      -- MARKET
+    quantity      {MONEY} NOT NULL,
+    status        VARCHAR NOT NULL,      -- NEW | FILLED | REJECTED | CANCELLED (one row per change)
+    reason        VARCHAR NOT NULL,      -- why it was sent, or why it was rejected
+    recorded_at   TIMESTAMPTZ NOT NULL
+);
+CREATE TABLE fills (
+    fill_id          VARCHAR NOT NULL,
+    order_id         VARCHAR NOT NULL,
+    ts               TIMESTAMPTZ NOT NULL,
+    symbol           VARCHAR NOT NULL,
+    side             VARCHAR NOT NULL,
+    price            {MONEY} NOT NULL,
+    quantity         {MONEY} NOT NULL,
+    quote_qty        {MONEY} NOT NULL,   -- price * quantity
+    fee              {MONEY} NOT NULL,   -- taker fee, quote asset
+    reference_price  {MONEY} NOT NULL,   -- the price before slippage
+    recorded_at      TIMESTAMPTZ NOT NULL
+);
+CREATE TABLE trades (
+    trade_id      VARCHAR NOT NULL,
+    symbol        VARCHAR NOT NULL,
+    entry_time    TIMESTAMPTZ NOT NULL,
+    exit_time     TIMESTAMPTZ NOT NULL,
+    quantity      {MONEY} NOT NULL,
+    entry_price   {MONEY} NOT NULL,
+    exit_price    {MONEY} NOT NULL,
+    fees          {MONEY} NOT NULL,      -- entry + exit fee
+    pnl           {MONEY} NOT NULL,      -- net of fees
+    pnl_pct       DOUBLE NOT NULL,       -- pnl / entry cost * 100
+    exit_reason   VARCHAR NOT NULL,      -- STOP | TARGET | SIGNAL | FLATTEN
+    recorded_at   TIMESTAMPTZ NOT NULL
+);
+CREATE TABLE positions (
+    ts            TIMESTAMPTZ NOT NULL,  -- one row per change; quantity 0 = closed
+    symbol        VARCHAR NOT NULL,
+    quantity      {MONEY} NOT NULL,
+    avg_entry     {MONEY} NOT NULL,
+    cost_basis    {MONEY} NOT NULL,      -- quantity * avg_entry + entry fees
+    stop_price    {MONEY},
+    target_price  {MONEY},
+    recorded_at   TIMESTAMPTZ NOT NULL
+);
+CREATE TABLE commands (
+    ts            TIMESTAMPTZ NOT NULL,  -- wall time the engine applied it
+    command       VARCHAR NOT NULL,      -- PAUSE | RESUME | ...
+    actor         VARCHAR NOT NULL,      -- who: dashboard, cli, test ...
+    reason        VARCHAR NOT NULL,
+    result        VARCHAR NOT NULL,      -- OK | IGNORED | REFUSED
+    detail        VARCHAR NOT NULL,
+    recorded_at   TIMESTAMPTZ NOT NULL
+);
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1,)
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+_VERSION_TABLE = "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL, applied_at TIMESTAMPTZ NOT NULL)"
+
+
+def current_version(con: duckdb.DuckDBPyConnection) -> int:
+    """The schema version recorded in the database (0 for a new file). Read-only: works on a read-only connection."""
+    exists = con.execute(
+        "SELECT count(*) FROM information_schema.tables "
+        "WHERE table_catalog = current_database() AND table_schema = 'main' AND table_name = 'schema_version'"
+    ).fetchone()
+    if not exists or not exists[0]:
+        return 0
+    row = con.execute("SELECT max(version) FROM schema_version").fetchone()
+    return int(row[0]) if row and row[0] is not None else 0
+
+
+def migrate(con: duckdb.DuckDBPyConnection) -> int:
+    """Apply the missing migrations, one transaction each; return the resulting version.
+
+    Raises:
+        SchemaVersionError: the file was written by a newer papertrader (its version is above ours).
+    """
+    version = current_version(con)
+    if version > SCHEMA_VERSION:
+        raise SchemaVersionError(
+            f"database schema version {version} is newer than this papertrader ({SCHEMA_VERSION}); upgrade papertrader",
+            found=version,
+            supported=SCHEMA_VERSION,
+        )
+    for target in range(version + 1, SCHEMA_VERSION + 1):
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.execute(_VERSION_TABLE)
+            con.execute(MIGRATIONS[target - 1])
+            con.execute("INSERT INTO schema_version VALUES (?, now())", [target])
+            con.execute("COMMIT")
+        except Exception:
+            con.execute("ROLLBACK")
+            raise
+    return SCHEMA_VERSION
