@@ -1,0 +1,181 @@
+"""Dashboard queries over hand-made rows: latest values, downsampling, open positions, empty results."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pandas as pd
+import pytest
+
+from storage import queries
+from storage.recorder import Recorder
+from storage.store import Store
+
+WALL = datetime(2025, 6, 1, tzinfo=UTC)
+
+
+@pytest.fixture
+def write(store: Store) -> Callable[..., None]:
+    """``write(table, *rows)``: commit rows through the Recorder, ``recorded_at`` increasing in argument order."""
+    recorder = Recorder(store, clock=lambda: WALL)
+
+    def _write(table: str, *rows: dict) -> None:
+        for row in rows:
+            recorder.record(table, row)
+        recorder.flush()
+
+    return _write
+
+
+@pytest.fixture
+def cur(store: Store):
+    return store.cursor()
+
+
+def test_latest_equity_is_none_without_snapshots(cur) -> None:
+    assert queries.latest_equity(cur) is None
+
+
+def test_latest_equity_is_the_newest_ts_then_the_last_recorded(cur, write, rows) -> None:
+    write("equity", rows.equity(5, equity=1.0), rows.equity(5, equity=2.0), rows.equity(4, equity=3.0))
+
+    latest = queries.latest_equity(cur)
+
+    assert latest is not None
+    assert latest["equity"] == 2.0 and latest["ts"] == rows.at(5)
+    assert latest["ts"].tzinfo is not None and latest["ts"].utcoffset() == timedelta(0)
+    assert set(latest) == {c for (c,) in cur.sql("SELECT column_name FROM (DESCRIBE equity)").fetchall()}
+
+
+def test_equity_curve_returns_every_point_up_to_max_points(cur, write, rows) -> None:
+    write("equity", *(rows.equity(m, equity=10_000.0 + m) for m in (2, 0, 1)))
+
+    curve = queries.equity_curve(cur, max_points=3)
+
+    assert list(curve.columns) == list(queries.EQUITY_CURVE_COLUMNS)
+    assert curve["equity"].tolist() == [10_000.0, 10_001.0, 10_002.0]
+    assert str(curve["ts"].dt.tz) == "UTC"
+
+
+def test_equity_curve_downsampling_keeps_extremes_and_the_latest_point(cur, write, rows) -> None:
+    snapshots = [rows.equity(m, equity=10_000.0 + (m % 7)) for m in range(5_000)]
+    snapshots[1_234]["equity"] = 50_000.0  # spike
+    snapshots[3_210]["equity"] = 1.0  # dip
+    snapshots[-1]["equity"] = 10_003.5
+    write("equity", *snapshots)
+
+    curve = queries.equity_curve(cur, max_points=101)
+
+    assert len(curve) <= 101
+    assert curve["ts"].is_monotonic_increasing
+    assert {50_000.0, 1.0} <= set(curve["equity"])
+    last = curve.iloc[-1]
+    assert (last["ts"], last["equity"]) == (pd.Timestamp(rows.at(4_999)), 10_003.5)
+
+
+def test_equity_curve_rejects_fewer_than_three_points(cur) -> None:
+    with pytest.raises(ValueError):
+        queries.equity_curve(cur, max_points=2)
+
+
+def test_open_positions_show_the_latest_row_of_open_symbols_only(cur, write, rows) -> None:
+    zero = Decimal(0)
+    flat = {"quantity": zero, "avg_entry": zero, "cost_basis": zero, "stop_price": None, "target_price": None}
+    write(
+        "positions",
+        rows.position(1, symbol="ETHUSDT"),
+        rows.position(2, symbol="ETHUSDT") | flat,  # closed
+        rows.position(3, symbol="BTCUSDT"),
+        rows.position(4, symbol="BTCUSDT") | flat,
+        rows.position(5, symbol="BTCUSDT", quantity=Decimal("0.25")),  # reopened
+        rows.position(6, symbol="BTCUSDT", quantity=Decimal("0.75"), avg_entry=Decimal("42100.5")),  # added to
+        rows.position(7, symbol="SOLUSDT", stop_price=None, target_price=None),
+    )
+
+    positions = queries.open_positions(cur)
+
+    assert list(positions.columns) == ["symbol", "quantity", "avg_entry", "stop_price", "target_price", "opened"]
+    assert positions["symbol"].tolist() == ["BTCUSDT", "SOLUSDT"]
+    btc, sol = positions.iloc[0], positions.iloc[1]
+    assert (btc["quantity"], btc["avg_entry"], btc["stop_price"]) == (0.75, 42100.5, 41000.0)
+    assert btc["opened"] == pd.Timestamp(rows.at(5))
+    assert pd.isna(sol["stop_price"]) and pd.isna(sol["target_price"])
+
+
+def test_recent_trades_are_newest_first_with_money_as_float(cur, write, rows) -> None:
+    write("trades", *(rows.trade(m, pnl=Decimal(m) + Decimal("0.5")) for m in (10, 30, 20)))
+
+    trades = queries.recent_trades(cur, limit=2)
+
+    assert trades["pnl"].tolist() == [30.5, 20.5]
+    assert trades["pnl"].dtype == "float64" and str(trades["exit_time"].dt.tz) == "UTC"
+
+
+def test_recent_commands_are_newest_first(cur, write, rows) -> None:
+    write("commands", rows.command(1, command="PAUSE"), rows.command(2, command="RESUME"))
+
+    commands = queries.recent_commands(cur)
+
+    assert commands["command"].tolist() == ["RESUME", "PAUSE"]
+    assert list(commands.columns) == ["ts", "command", "actor", "reason", "result", "detail"]
+
+
+def test_recent_fills_are_newest_first(cur, write, rows) -> None:
+    write("fills", rows.fill(1), rows.fill(3), rows.fill(2))
+
+    fills = queries.recent_fills(cur, limit=20)
+
+    assert fills["order_id"].tolist() == ["o3", "o2", "o1"]
+    assert fills["quantity"].tolist() == [0.12345678] * 3
+
+
+def test_timestamps_come_back_in_utc_whatever_the_session_time_zone(cur, write, rows) -> None:
+    write("commands", rows.command(1))
+    cur.execute("SET TimeZone = 'Asia/Tokyo'")
+
+    assert str(queries.recent_commands(cur)["ts"].dt.tz) == "UTC"
+    assert queries.recent_commands(cur)["ts"].iloc[0] == pd.Timestamp(rows.at(1))
+
+
+@pytest.mark.parametrize(
+    ("query", "columns"),
+    [
+        (queries.equity_curve, list(queries.EQUITY_CURVE_COLUMNS)),
+        (queries.open_positions, ["symbol", "quantity", "avg_entry", "stop_price", "target_price", "opened"]),
+        (
+            queries.recent_trades,
+            ["symbol", "entry_time", "exit_time", "quantity", "entry_price", "exit_price"]
+            + ["fees", "pnl", "pnl_pct", "exit_reason"],
+        ),
+        (queries.recent_commands, ["ts", "command", "actor", "reason", "result", "detail"]),
+        (
+            queries.recent_fills,
+            ["ts", "symbol", "side", "quantity", "price", "quote_qty", "fee", "reference_price", "order_id", "fill_id"],
+        ),
+    ],
+)
+def test_empty_tables_give_empty_frames_with_the_right_columns(cur, query, columns) -> None:
+    frame = query(cur)
+    assert frame.empty and list(frame.columns) == columns
+
+
+def test_limits_below_one_are_refused(cur) -> None:
+    with pytest.raises(ValueError):
+        queries.recent_trades(cur, limit=0)
+
+
+def test_table_counts_cover_every_history_table(cur, write, rows) -> None:
+    write("equity", rows.equity(1), rows.equity(2))
+    write("candles", rows.candle(1))
+
+    assert queries.table_counts(cur) == {
+        "candles": 1,
+        "commands": 0,
+        "equity": 2,
+        "fills": 0,
+        "orders": 0,
+        "positions": 0,
+        "trades": 0,
+    }

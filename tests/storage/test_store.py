@@ -1,0 +1,107 @@
+"""Store: one DuckDB file, migrated on open, one read-write process at a time."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from storage.errors import SchemaVersionError, StoreClosedError, StoreError, StoreLockedError
+from storage.schema import SCHEMA_VERSION
+from storage.store import MEMORY, Store
+
+TABLES = {"candles", "equity", "orders", "fills", "trades", "positions", "commands", "schema_version"}
+
+_HOLD_FILE = """
+import sys, duckdb
+con = duckdb.connect(sys.argv[1])
+print("holding", flush=True)
+sys.stdin.read()
+"""
+
+
+def _tables(cur: duckdb.DuckDBPyConnection) -> set[str]:
+    return {name for (name,) in cur.sql("SELECT table_name FROM information_schema.tables").fetchall()}
+
+
+def test_a_new_file_is_created_and_migrated_to_the_current_version(tmp_path: Path) -> None:
+    path = tmp_path / "sub" / "papertrader.duckdb"
+    with Store(path) as store:
+        assert path.exists()
+        assert store.schema_version == SCHEMA_VERSION
+        cur = store.cursor()
+        assert _tables(cur) == TABLES
+        versions = cur.sql("SELECT max(version), count(*) FROM schema_version").fetchall()
+        assert versions == [(SCHEMA_VERSION, SCHEMA_VERSION)]
+
+
+def test_reopening_keeps_the_data_and_does_not_migrate_again(store: Store) -> None:
+    path = store.path
+    store.cursor().execute("INSERT INTO commands VALUES (now(), 'PAUSE', 'test', 'r', 'OK', 'd', now())")
+    store.close()
+    with Store(path) as again:
+        cur = again.cursor()
+        assert cur.sql("SELECT count(*) FROM commands").fetchall() == [(1,)]
+        assert cur.sql("SELECT count(*) FROM schema_version").fetchall() == [(SCHEMA_VERSION,)]
+
+
+def test_read_only_open_reads_but_cannot_write(store: Store) -> None:
+    path = store.path
+    store.close()
+    with Store(path, read_only=True) as reader:
+        assert reader.read_only and reader.schema_version == SCHEMA_VERSION
+        cur = reader.cursor()
+        assert cur.sql("SELECT count(*) FROM equity").fetchall() == [(0,)]
+        with pytest.raises(duckdb.Error):
+            cur.execute("DELETE FROM equity")
+
+
+def test_read_only_open_of_a_missing_file_raises_store_error(tmp_path: Path) -> None:
+    with pytest.raises(StoreError):
+        Store(tmp_path / "missing.duckdb", read_only=True)
+
+
+def test_a_file_from_a_newer_papertrader_is_refused(store: Store) -> None:
+    path = store.path
+    store.cursor().execute("INSERT INTO schema_version VALUES (?, now())", [SCHEMA_VERSION + 1])
+    store.close()
+    with pytest.raises(SchemaVersionError) as info:
+        Store(path)
+    assert (info.value.found, info.value.supported) == (SCHEMA_VERSION + 1, SCHEMA_VERSION)
+
+
+def test_a_file_held_by_another_process_raises_store_locked_error_naming_it(tmp_path: Path) -> None:
+    path = tmp_path / "held.duckdb"
+    with subprocess.Popen(
+        [sys.executable, "-c", _HOLD_FILE, str(path)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    ) as holder:
+        assert holder.stdin is not None and holder.stdout is not None
+        try:
+            assert holder.stdout.readline().strip() == "holding"
+            for read_only in (False, True):
+                with pytest.raises(StoreLockedError) as info:
+                    Store(path, read_only=read_only)
+                assert info.value.holder_pid == holder.pid
+                assert info.value.path == path
+        finally:
+            holder.stdin.close()  # the holder exits at end of input
+
+
+def test_cursors_use_the_utc_session_time_zone(store: Store) -> None:
+    assert store.cursor().sql("SELECT current_setting('TimeZone')").fetchall() == [("UTC",)]
+
+
+def test_a_closed_store_refuses_cursors_and_closing_again_is_harmless(store: Store) -> None:
+    store.close()
+    store.close()
+    assert store.closed
+    with pytest.raises(StoreClosedError):
+        store.cursor()
+
+
+def test_an_in_memory_store_cannot_be_read_only() -> None:
+    with pytest.raises(ValueError):
+        Store(MEMORY, read_only=True)
