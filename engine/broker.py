@@ -61,8 +61,10 @@ class PaperBroker:
             return Rejection(order, f"NO_FILTERS: {order.symbol} is not listed in exchangeInfo")
         price = self.fill_price(order.symbol, order.side, reference_price)
         quantity = order.quantity
-        if order.side is Side.BUY and max_cost is not None and price * quantity * (1 + self.fee_rate) > max_cost:
-            quantity = max_cost / (price * (1 + self.fee_rate))
+        # the fee is rounded half-up, which may add up to half a quantum: keep room for it under the cap
+        budget = None if max_cost is None else max(max_cost - FEE_QUANTUM / 2, Decimal(0))
+        if order.side is Side.BUY and budget is not None and price * quantity * (1 + self.fee_rate) > budget:
+            quantity = budget / (price * (1 + self.fee_rate))
         quantity = rules.floor_quantity(quantity)
         reason = rules.rejection(quantity=quantity, price=price)
         if reason is not None:

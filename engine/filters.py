@@ -51,11 +51,18 @@ def _to_multiple(value: Decimal, step: Decimal, rounding: str) -> Decimal:
     return (value / step).to_integral_value(rounding=rounding) * step
 
 
+def _amount(value: Any) -> Decimal:
+    amount = Decimal(value)
+    if not amount.is_finite() or amount < 0:
+        raise ValueError(f"{value!r} is not a finite, non-negative decimal")
+    return amount
+
+
 def parse_exchange_info(payload: dict[str, Any]) -> dict[str, SymbolFilters]:
     """Map an ``exchangeInfo`` payload to ``{symbol: SymbolFilters}``.
 
     Raises:
-        ProtocolError: a symbol lacks PRICE_FILTER or LOT_SIZE, or a value is not a decimal string.
+        ProtocolError: a symbol lacks PRICE_FILTER or LOT_SIZE, or a value is not a finite, non-negative decimal string.
     """
     result: dict[str, SymbolFilters] = {}
     try:
@@ -67,12 +74,12 @@ def parse_exchange_info(payload: dict[str, Any]) -> dict[str, SymbolFilters]:
                 symbol=sym["symbol"],
                 base_asset=sym["baseAsset"],
                 quote_asset=sym["quoteAsset"],
-                tick_size=Decimal(price["tickSize"]).normalize(),
-                step_size=Decimal(lot["stepSize"]).normalize(),
-                min_qty=Decimal(lot["minQty"]),
-                max_qty=Decimal(lot["maxQty"]),
-                min_notional=Decimal(notional["minNotional"]),
+                tick_size=_amount(price["tickSize"]).normalize(),
+                step_size=_amount(lot["stepSize"]).normalize(),
+                min_qty=_amount(lot["minQty"]),
+                max_qty=_amount(lot["maxQty"]),
+                min_notional=_amount(notional["minNotional"]),
             )
-    except (KeyError, TypeError, ArithmeticError) as exc:
+    except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
         raise ProtocolError(f"exchangeInfo payload breaks the documented format: {exc!r}", endpoint="/api/v3/exchangeInfo") from exc
     return result

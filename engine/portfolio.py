@@ -127,7 +127,8 @@ class Portfolio:
         exit_reason: ExitReason = ExitReason.SIGNAL,
     ) -> Trade | None:
         """Book a fill. A buy opens or adds to the position (``stop_price``/``target_price`` set its exits);
-        a sell reduces it and returns the closed :class:`Trade` when the position goes flat.
+        a sell reduces it and returns the :class:`Trade` closed by it (for the quantity sold, also when part of
+        the position stays open).
 
         Raises:
             InsufficientFunds: a buy costs more than the cash, or a sell exceeds the position.

@@ -35,20 +35,16 @@ class RestoredState:
         return max(self.last_candle_ms.values()) + 60_000 if self.last_candle_ms else None
 
 
-def _ms(ts: datetime) -> int:
-    return int(ts.timestamp() * 1000)
-
-
 def restore(cur: duckdb.DuckDBPyConnection, *, starting_balance: Decimal, wall_now: datetime | None = None) -> RestoredState:
     """Rebuild the engine's state from the database behind ``cur`` (a read-write cursor: it may append
     ``CANCELLED`` order rows)."""
     portfolio = Portfolio(starting_balance)
     fills = cur.execute(
-        "SELECT fill_id, order_id, symbol, side, price, quantity, quote_qty, fee, ts, reference_price "
+        "SELECT fill_id, order_id, symbol, side, price, quantity, quote_qty, fee, epoch_ms(ts), reference_price "
         "FROM fills ORDER BY ts, recorded_at, fill_id"
     ).fetchall()
-    for fill_id, order_id, symbol, side, price, qty, quote, fee, ts, ref in fills:
-        fill = Fill(fill_id, order_id, symbol, Side(side), price, qty, quote, fee, _ms(ts), ref)
+    for fill_id, order_id, symbol, side, price, qty, quote, fee, ts_ms, ref in fills:
+        fill = Fill(fill_id, order_id, symbol, Side(side), price, qty, quote, fee, ts_ms, ref)
         portfolio.apply_fill(fill)
     for symbol, stop, target in cur.execute(
         "SELECT symbol, arg_max(stop_price, recorded_at), arg_max(target_price, recorded_at) FROM positions GROUP BY symbol"
@@ -58,35 +54,32 @@ def restore(cur: duckdb.DuckDBPyConnection, *, starting_balance: Decimal, wall_n
 
     last_candle_ms: dict[str, int] = {}
     for symbol, last_open, last_close in cur.execute(
-        "SELECT symbol, max(open_time), arg_max(close, open_time) FROM candles GROUP BY symbol"
+        "SELECT symbol, epoch_ms(max(open_time)), arg_max(close, open_time) FROM candles GROUP BY symbol"
     ).fetchall():
-        last_candle_ms[symbol] = _ms(last_open)
+        last_candle_ms[symbol] = last_open
         portfolio.marks[symbol] = Decimal(repr(last_close))
 
-    row = cur.execute("SELECT ts, peak_equity, day_start_equity FROM equity ORDER BY ts DESC, recorded_at DESC LIMIT 1").fetchone()
+    row = cur.execute(
+        "SELECT epoch_ms(ts), peak_equity, day_start_equity FROM equity ORDER BY ts DESC, recorded_at DESC LIMIT 1"
+    ).fetchone()
     if row is not None:
-        ts, peak, day_start = row
+        ts_ms, peak, day_start = row
         portfolio.peak_equity = max(Decimal(repr(peak)), portfolio.equity())
         portfolio.day_start_equity = Decimal(repr(day_start))
-        portfolio.day_index = _ms(ts) // DAY_MS
+        portfolio.day_index = ts_ms // DAY_MS
 
     paused_row = cur.execute(
         "SELECT command FROM commands WHERE command IN ('PAUSE', 'RESUME') AND result = 'OK' ORDER BY ts DESC, recorded_at DESC LIMIT 1"
     ).fetchone()
 
-    open_orders = cur.execute(
-        "SELECT order_id, arg_max(ts, recorded_at), arg_max(symbol, recorded_at), arg_max(side, recorded_at), "
-        "arg_max(quantity, recorded_at), arg_max(status, recorded_at) FROM orders GROUP BY order_id"
-    ).fetchall()
-    now = wall_now or datetime.now(tz=UTC)
-    cancelled = 0
-    for order_id, ts, symbol, side, qty, status in open_orders:
-        if status == "NEW":
-            cur.execute(
-                "INSERT INTO orders VALUES (?, ?, ?, ?, 'MARKET', ?, 'CANCELLED', 'engine restarted before the fill', ?)",
-                [order_id, ts, symbol, side, qty, now],
-            )
-            cancelled += 1
+    # open = every row of the order is NEW, whatever the order of recorded_at. Times stay in SQL: fetching a
+    # TIMESTAMPTZ into Python needs pytz, which pandas >= 3 no longer brings.
+    (cancelled,) = cur.execute(
+        "INSERT INTO orders SELECT order_id, arg_max(ts, recorded_at), arg_max(symbol, recorded_at), "
+        "arg_max(side, recorded_at), 'MARKET', arg_max(quantity, recorded_at), 'CANCELLED', "
+        "'engine restarted before the fill', ? FROM orders GROUP BY order_id HAVING bool_and(status = 'NEW')",
+        [wall_now or datetime.now(tz=UTC)],
+    ).fetchone()
     return RestoredState(
         portfolio=portfolio,
         last_candle_ms=last_candle_ms,

@@ -39,7 +39,7 @@ def size_entry(rules: SizingRules, *, equity: Decimal, cash: Decimal, entry_pric
     Returns a decision whose ``quantity`` is not yet rounded to the symbol's step (the broker does that).
     Reason codes: ``OK``, ``INVALID_PRICE``, ``STOP_TOO_TIGHT``, ``NO_FREE_CASH``.
     """
-    if entry_price <= 0 or stop_price <= 0 or not entry_price.is_finite() or not stop_price.is_finite():
+    if not entry_price.is_finite() or not stop_price.is_finite() or entry_price <= 0 or stop_price <= 0:
         return RiskDecision(False, "INVALID_PRICE", f"entry {entry_price}, stop {stop_price}")
     stop_distance_pct = (entry_price - stop_price) / entry_price * 100
     if stop_distance_pct < Decimal(str(rules.min_stop_pct)) or stop_distance_pct <= 0:

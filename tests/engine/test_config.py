@@ -1,0 +1,160 @@
+"""Settings: SPEC defaults, environment overrides, the TOML file, precedence, and validation errors that name the key.
+
+Every test runs in an empty ``tmp_path`` with no ``PAPERTRADER_*`` variable set, so neither a stray
+``papertrader.toml`` nor the developer's environment can interfere.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from engine.config import Settings
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in list(os.environ):
+        if name.upper().startswith("PAPERTRADER_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+
+
+def write_toml(tmp_path: Path, text: str, name: str = "custom.toml") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_defaults_match_the_spec() -> None:
+    s = Settings()
+
+    assert s.venue.name == "sim"
+    assert s.sim.speed == 60.0  # one 1m candle per wall second
+    assert s.storage.path == Path("data/papertrader.duckdb")
+    assert s.storage.flush_interval_ms == 250
+    assert s.trading.symbols == ("BTCUSDT", "ETHUSDT")
+    assert s.trading.starting_balance == 10_000.0
+    assert s.trading.quote_asset == "USDT"
+    assert s.trading.taker_fee_pct == 0.1
+    assert s.trading.risk_pct == 2.0
+    assert s.trading.max_position_pct == 20.0
+    assert s.trading.min_stop_pct == 0.5
+    assert s.trading.atr_period == 14
+    assert s.trading.stop_atr_multiple == 1.5
+    assert s.trading.reward_risk == 2.0  # take-profit at 2 × the stop distance
+    assert (s.strategy.name, s.strategy.fast, s.strategy.slow) == ("sma_crossover", 9, 21)
+
+
+def test_environment_overrides_nested_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PAPERTRADER_STORAGE__PATH", "/tmp/x.duckdb")
+    monkeypatch.setenv("PAPERTRADER_SIM__SPEED", "600")
+
+    s = Settings()
+
+    assert s.storage.path == Path("/tmp/x.duckdb")
+    assert s.sim.speed == 600.0
+    assert s.storage.flush_interval_ms == 250  # the rest of the section keeps its default
+
+
+def test_toml_file_named_by_papertrader_config(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    path = write_toml(
+        tmp_path,
+        """
+        [trading]
+        symbols = ["btcusdt"]
+        risk_pct = 1.0
+        max_position_pct = 10.0
+
+        [strategy]
+        fast = 5
+        slow = 20
+        """,
+    )
+    monkeypatch.setenv("PAPERTRADER_CONFIG", str(path))
+
+    s = Settings()
+
+    assert s.trading.symbols == ("BTCUSDT",)  # upper-cased
+    assert (s.trading.risk_pct, s.trading.max_position_pct) == (1.0, 10.0)
+    assert (s.strategy.fast, s.strategy.slow) == (5, 20)
+    assert s.trading.taker_fee_pct == 0.1  # untouched keys keep their defaults
+
+
+def test_papertrader_toml_in_the_working_directory_is_read_by_default(tmp_path: Path) -> None:
+    write_toml(tmp_path, "[sim]\nspeed = 120.0\n", name="papertrader.toml")
+
+    assert Settings().sim.speed == 120.0
+
+
+def test_environment_beats_toml_key_by_key(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    path = write_toml(tmp_path, "[trading]\nrisk_pct = 1.0\nmax_position_pct = 10.0\n")
+    monkeypatch.setenv("PAPERTRADER_CONFIG", str(path))
+    monkeypatch.setenv("PAPERTRADER_TRADING__RISK_PCT", "1.5")
+
+    s = Settings()
+
+    assert s.trading.risk_pct == 1.5  # from the environment
+    assert s.trading.max_position_pct == 10.0  # still from the file
+
+
+def test_keyword_arguments_beat_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PAPERTRADER_SIM__SPEED", "600")
+
+    assert Settings(sim={"speed": 5.0}).sim.speed == 5.0
+
+
+def test_settings_are_frozen() -> None:
+    s = Settings()
+
+    with pytest.raises(ValidationError):
+        s.trading = s.trading  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("toml", "key"),
+    [
+        pytest.param("[trading]\nrisk_pct = -1.0\n", "trading.risk_pct", id="negative-risk"),
+        pytest.param("[trading]\nrisk_pct = 101.0\n", "trading.risk_pct", id="risk-over-100"),
+        pytest.param("[trading]\nmax_position_pct = 0\n", "trading.max_position_pct", id="zero-position-cap"),
+        pytest.param("[trading]\ntaker_fee_pct = -0.1\n", "trading.taker_fee_pct", id="negative-fee"),
+        pytest.param("[trading]\nmin_stop_pct = 150.0\n", "trading.min_stop_pct", id="min-stop-over-100"),
+        pytest.param("[trading]\nsymbols = []\n", "trading.symbols", id="no-symbols"),
+        pytest.param('[trading]\nsymbols = ["BTCUSDT", "btcusdt"]\n', "trading.symbols", id="duplicate-symbols"),
+        pytest.param("[strategy]\nfast = 21\nslow = 21\n", "strategy.fast", id="fast-equals-slow"),
+        pytest.param("[strategy]\nfast = 30\nslow = 21\n", "strategy.fast", id="fast-above-slow"),
+        pytest.param("[sim]\nspeed = 0\n", "sim.speed", id="zero-speed"),
+        pytest.param("[trading]\nrisk_pc = 1.0\n", "trading.risk_pc", id="unknown-key-typo"),
+        pytest.param("[tradin]\nrisk_pct = 1.0\n", "tradin", id="unknown-section"),
+        pytest.param('[venue]\nname = "kraken"\n', "venue.name", id="unknown-venue"),
+    ],
+)
+def test_invalid_toml_is_refused_naming_the_key(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, toml: str, key: str) -> None:
+    monkeypatch.setenv("PAPERTRADER_CONFIG", str(write_toml(tmp_path, toml)))
+
+    with pytest.raises(ValidationError) as info:
+        Settings()
+
+    assert key in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "key"),
+    [
+        ("PAPERTRADER_TRADING__RISK_PCT", "-2", "trading.risk_pct"),
+        ("PAPERTRADER_TRADING__MAX_POSITION_PCT", "120", "trading.max_position_pct"),
+        ("PAPERTRADER_STRATEGY__FAST", "50", "strategy.fast"),
+        ("PAPERTRADER_SIM__SPEED", "fast", "sim.speed"),
+        ("PAPERTRADER_TRADING__BOGUS", "1", "trading.bogus"),
+    ],
+)
+def test_invalid_environment_value_is_refused_naming_the_key(monkeypatch: pytest.MonkeyPatch, name: str, value: str, key: str) -> None:
+    monkeypatch.setenv(name, value)
+
+    with pytest.raises(ValidationError) as info:
+        Settings()
+
+    assert key in str(info.value)

@@ -1,0 +1,215 @@
+"""restore(): the engine's state rebuilt from a real DuckDB file with the project schema.
+
+Rows are inserted with plain SQL, as the Recorder would leave them after a crash: cash and positions come
+back exactly from the fills, the last candle per symbol and its close as the mark, the paused flag from the
+last applied PAUSE/RESUME, and orders left NEW are cancelled by an appended CANCELLED row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from engine.recovery import restore
+from storage.store import Store
+
+D = Decimal
+T0 = datetime(2021, 4, 20, tzinfo=UTC)
+T0_MS = 1618876800000
+MINUTE_MS = 60_000
+WALL = datetime(2024, 1, 1, 12, tzinfo=UTC)
+
+
+def m(minutes: int) -> datetime:
+    return T0 + timedelta(minutes=minutes)
+
+
+@pytest.fixture
+def cur(tmp_path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    store = Store(tmp_path / "t.duckdb")
+    try:
+        yield store.cursor()
+    finally:
+        store.close()
+
+
+def add_fill(cur: duckdb.DuckDBPyConnection, fill_id: str, minute: int, symbol: str, side: str, qty: str, price: str, fee: str) -> None:
+    quote = D(qty) * D(price)
+    cur.execute(
+        "INSERT INTO fills VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, now())",
+        [fill_id, fill_id.removesuffix("-F"), m(minute), symbol, side, D(price), D(qty), quote, D(fee), D(price)],
+    )
+
+
+def add_candle(cur: duckdb.DuckDBPyConnection, symbol: str, minute: int, close: float) -> None:
+    cur.execute(
+        "INSERT INTO candles VALUES (?, '1m', ?, ?, ?, ?, ?, ?, 1.0, 'stream', now())",
+        [symbol, m(minute), m(minute) + timedelta(milliseconds=59_999), close, close, close, close],
+    )
+
+
+def add_order(cur: duckdb.DuckDBPyConnection, order_id: str, status: str, recorded_at: datetime, *, minute: int = 0) -> None:
+    cur.execute(
+        "INSERT INTO orders VALUES (?, ?, 'BTCUSDT', 'BUY', 'MARKET', 0.1, ?, 'test', ?)",
+        [order_id, m(minute), status, recorded_at],
+    )
+
+
+def add_command(cur: duckdb.DuckDBPyConnection, command: str, result: str, minute: int) -> None:
+    cur.execute(
+        "INSERT INTO commands VALUES (?, ?, 'test', 'why', ?, '', now())",
+        [WALL + timedelta(minutes=minute), command, result],
+    )
+
+
+def test_a_new_database_restores_a_fresh_account(cur: duckdb.DuckDBPyConnection) -> None:
+    state = restore(cur, starting_balance=D("10000"), wall_now=WALL)
+
+    assert state.portfolio.cash == D("10000")
+    assert state.portfolio.positions == {}
+    assert state.last_candle_ms == {}
+    assert state.resume_from_ms is None
+    assert state.paused is False
+    assert state.cancelled_orders == 0
+
+
+def test_cash_positions_and_realised_pnl_are_rebuilt_exactly_from_the_fills(cur: duckdb.DuckDBPyConnection) -> None:
+    # inserted out of market-time order: restore replays them by ts
+    add_fill(cur, "S1-F", 2, "BTCUSDT", "SELL", "0.1", "31000", "3.10")
+    add_fill(cur, "B1-F", 0, "BTCUSDT", "BUY", "0.1", "30000", "3.00")
+    add_fill(cur, "B3-F", 3, "BTCUSDT", "BUY", "0.05", "32000", "1.60")
+    add_fill(cur, "B2-F", 1, "ETHUSDT", "BUY", "1", "2000", "2.00")
+
+    state = restore(cur, starting_balance=D("10000"), wall_now=WALL)
+    p = state.portfolio
+
+    # cash 10,000 − 3,003 (B1) − 2,002 (B2) + 3,096.90 (S1: 3,100 − 3.10) − 1,601.60 (B3) = 6,490.30
+    assert p.cash == D("6490.30")
+    # realised on S1: 3,096.90 − 3,003 = 93.90
+    assert p.realised_pnl == D("93.90")
+    assert set(p.positions) == {"BTCUSDT", "ETHUSDT"}
+    btc, eth = p.positions["BTCUSDT"], p.positions["ETHUSDT"]
+    assert (btc.quantity, btc.avg_entry, btc.cost_basis, btc.entry_fees) == (D("0.05"), D("32000"), D("1601.60"), D("1.60"))
+    assert btc.entry_time_ms == T0_MS + 3 * MINUTE_MS  # the re-entry, not the first buy
+    assert (eth.quantity, eth.cost_basis) == (D("1"), D("2002"))
+
+
+def test_stops_and_targets_come_from_the_latest_position_row(cur: duckdb.DuckDBPyConnection) -> None:
+    add_fill(cur, "B1-F", 0, "BTCUSDT", "BUY", "0.1", "30000", "3.00")
+    base = WALL
+    rows = [
+        (0, "0.1", 29000, 32000, base),
+        (1, "0.1", 29500, 33000, base + timedelta(seconds=1)),  # trailed
+    ]
+    for minute, qty, stop, target, recorded in rows:
+        cur.execute(
+            "INSERT INTO positions VALUES (?, 'BTCUSDT', ?, 30000, 3003, ?, ?, ?)", [m(minute), D(qty), stop, target, recorded]
+        )
+    # a closed position of another symbol leaves nothing behind
+    cur.execute("INSERT INTO positions VALUES (?, 'ETHUSDT', 0, 0, 0, NULL, NULL, now())", [m(1)])
+
+    p = restore(cur, starting_balance=D("10000"), wall_now=WALL).portfolio
+
+    assert (p.positions["BTCUSDT"].stop_price, p.positions["BTCUSDT"].target_price) == (D("29500"), D("33000"))
+    assert "ETHUSDT" not in p.positions
+
+
+def test_last_candle_per_symbol_sets_resume_point_and_mark(cur: duckdb.DuckDBPyConnection) -> None:
+    add_fill(cur, "B1-F", 0, "BTCUSDT", "BUY", "0.1", "30000", "3.00")
+    for minute, close in [(3, 32500.0), (0, 30000.0), (2, 32000.0), (1, 31000.0)]:  # out of order
+        add_candle(cur, "BTCUSDT", minute, close)
+    add_candle(cur, "ETHUSDT", 2, 2100.0)
+    add_candle(cur, "ETHUSDT", 1, 2000.0)
+
+    state = restore(cur, starting_balance=D("10000"), wall_now=WALL)
+
+    assert state.last_candle_ms == {"BTCUSDT": T0_MS + 3 * MINUTE_MS, "ETHUSDT": T0_MS + 2 * MINUTE_MS}
+    assert state.resume_from_ms == T0_MS + 4 * MINUTE_MS  # the minute after the newest candle
+    assert state.portfolio.marks["BTCUSDT"] == D("32500")
+    assert state.portfolio.marks["ETHUSDT"] == D("2100")
+    # equity 6,997 + 0.1 × 32,500 = 10,247
+    assert state.portfolio.equity() == D("10247")
+
+
+def test_peak_and_day_baseline_come_from_the_last_equity_row(cur: duckdb.DuckDBPyConnection) -> None:
+    add_fill(cur, "B1-F", 0, "BTCUSDT", "BUY", "0.1", "30000", "3.00")
+    add_candle(cur, "BTCUSDT", 5, 31000.0)  # equity 6,997 + 3,100 = 10,097
+    for minute, peak, day_start in [(5, 10300.0, 10000.0), (1, 99999.0, 99999.0)]:  # the second is older
+        cur.execute(
+            "INSERT INTO equity VALUES (?, 0, 0, 0, 0, 0, ?, 0, ?, 0, now())", [m(minute), peak, day_start]
+        )
+
+    p = restore(cur, starting_balance=D("10000"), wall_now=WALL).portfolio
+
+    assert p.peak_equity == D("10300")
+    assert p.day_start_equity == D("10000")
+    # the next mark on the same UTC day keeps the baseline: (10,097 − 10,000) / 10,000 = 0.97 %
+    snap = p.mark("BTCUSDT", D("31000"), T0_MS + 6 * MINUTE_MS)
+    assert snap.day_start_equity == D("10000")
+    assert snap.daily_pnl_pct == pytest.approx(0.97)
+
+
+@pytest.mark.parametrize(
+    ("commands", "paused"),
+    [
+        ([], False),
+        ([("PAUSE", "OK")], True),
+        ([("PAUSE", "OK"), ("RESUME", "OK")], False),
+        ([("PAUSE", "OK"), ("RESUME", "OK"), ("PAUSE", "OK")], True),
+        ([("PAUSE", "OK"), ("RESUME", "REFUSED")], True),  # a command not applied does not count
+        ([("RESUME", "OK"), ("PAUSE", "IGNORED")], False),
+    ],
+)
+def test_paused_flag_follows_the_last_applied_pause_or_resume(
+    cur: duckdb.DuckDBPyConnection, commands: list[tuple[str, str]], paused: bool
+) -> None:
+    for minute, (command, result) in enumerate(commands):
+        add_command(cur, command, result, minute)
+
+    assert restore(cur, starting_balance=D("10000"), wall_now=WALL).paused is paused
+
+
+def test_orders_left_new_are_cancelled_by_an_appended_row(cur: duckdb.DuckDBPyConnection) -> None:
+    add_order(cur, "filled", "NEW", WALL)
+    add_order(cur, "filled", "FILLED", WALL + timedelta(seconds=1))
+    add_order(cur, "rejected", "NEW", WALL)
+    add_order(cur, "rejected", "REJECTED", WALL + timedelta(seconds=1))
+    add_order(cur, "orphan", "NEW", WALL, minute=7)
+    now = WALL + timedelta(hours=1)
+
+    state = restore(cur, starting_balance=D("10000"), wall_now=now)
+
+    assert state.cancelled_orders == 1
+    rows = cur.execute(
+        "SELECT order_id, epoch_ms(ts), symbol, side, type, quantity, status, epoch_ms(recorded_at) FROM orders WHERE status = 'CANCELLED'"
+    ).fetchall()
+    # the order keeps its market time; recorded_at is the wall time of the restart
+    assert rows == [("orphan", T0_MS + 7 * MINUTE_MS, "BTCUSDT", "BUY", "MARKET", D("0.1"), "CANCELLED", int(now.timestamp() * 1000))]
+    assert cur.execute("SELECT count(*) FROM orders").fetchone() == (6,)  # appended, nothing rewritten
+
+
+@pytest.mark.parametrize("new_offset_s", [0, 1], ids=["same-recorded-at", "new-row-later"])
+def test_an_order_with_a_filled_row_is_never_cancelled(cur: duckdb.DuckDBPyConnection, new_offset_s: int) -> None:
+    """Whatever ``recorded_at`` says about the row order, a FILLED row closes the order."""
+    add_order(cur, "stop", "FILLED", WALL)
+    add_order(cur, "stop", "NEW", WALL + timedelta(seconds=new_offset_s))
+
+    state = restore(cur, starting_balance=D("10000"), wall_now=WALL)
+
+    assert state.cancelled_orders == 0
+    assert cur.execute("SELECT count(*) FROM orders WHERE status = 'CANCELLED'").fetchone() == (0,)
+
+
+def test_restoring_twice_cancels_an_order_once(cur: duckdb.DuckDBPyConnection) -> None:
+    add_order(cur, "orphan", "NEW", WALL)
+
+    first = restore(cur, starting_balance=D("10000"), wall_now=WALL + timedelta(hours=1))
+    second = restore(cur, starting_balance=D("10000"), wall_now=WALL + timedelta(hours=2))
+
+    assert (first.cancelled_orders, second.cancelled_orders) == (1, 0)
+    assert cur.execute("SELECT count(*) FROM orders WHERE status = 'CANCELLED'").fetchone() == (1,)
