@@ -15,7 +15,7 @@ Unknown keys are refused, so a typo names itself instead of being ignored.
 from __future__ import annotations
 
 import os
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
@@ -53,14 +53,14 @@ class SimSettings(_Section):
     """The embedded exchange (venue ``sim``).
 
     ``speed`` is market seconds per wall second (60: one 1m candle per second).
-    ``start`` is the market time the replay starts at; ``None`` means the dataset start plus
-    ``warmup_candles`` (so the strategy's indicators are warm at once), or, when the database
-    already holds candles, the minute after the last processed one (the run resumes).
+    ``start`` is the market time the replay starts at (history before it is served over REST for the
+    bootstrap). The default, 2021-04-22 18:00 UTC, opens a lively stretch of the bundled data: the default
+    strategy trades within the first minute. When the database already holds later candles the replay starts
+    at the minute after the last processed one instead (the run resumes).
     """
 
     speed: float = Field(60.0, gt=0, le=1_000_000)
-    start: datetime | None = None
-    warmup_candles: int = Field(300, ge=0)
+    start: datetime = datetime(2021, 4, 22, 18, 0, tzinfo=UTC)
     update_interval_ms: int = Field(250, ge=10, description="wall ms between in-progress kline updates")
 
 

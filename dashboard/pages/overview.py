@@ -22,8 +22,12 @@ st.title("Overview")
 
 @st.fragment(run_every=1)
 def live() -> None:
+    with runtime.store.cursor() as cur:
+        _live(cur)
+
+
+def _live(cur) -> None:
     status = runtime.status()
-    cur = runtime.store.cursor()
     latest = queries.latest_equity(cur)
 
     for column, kpi in zip(st.columns(6), overview_kpis(latest, status, starting_balance=runtime.settings.trading.starting_balance), strict=True):

@@ -1,0 +1,188 @@
+"""The Runtime: everything one papertrader process runs, started and stopped as one.
+
+It owns, in start order:
+
+1. the :class:`~storage.store.Store` (the DuckDB file; one read-write process per file),
+2. the :class:`~storage.recorder.Recorder` (batched writer, its own flush thread),
+3. with venue ``sim``, the embedded exchange (:class:`~simulator.server.SimulatorServer`, uvicorn on
+   127.0.0.1 with an ephemeral port, in the "simulator" thread),
+4. the :class:`~engine.engine.Engine`, restored from the database (``engine.recovery``), on the "engine" thread
+   with its own asyncio loop.
+
+The dashboard starts one Runtime per process (``st.cache_resource``) and talks to it only through
+:meth:`Runtime.submit` (commands) and :meth:`Runtime.status` (a frozen snapshot); it reads history from
+:attr:`Runtime.store` with a cursor of its own thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from dataclasses import replace
+from decimal import Decimal
+
+from engine.binance_rest import BinanceRestClient
+from engine.binance_stream import KlineStream
+from engine.commands import Command
+from engine.config import Settings
+from engine.engine import Engine
+from engine.errors import EngineError
+from engine.recovery import restore
+from engine.status import EngineState, EngineStatus
+from engine.strategy import SmaCrossover
+from simulator.market import Market
+from simulator.server import SimulatorServer
+from storage.recorder import Recorder
+from storage.store import Store
+
+log = logging.getLogger(__name__)
+
+STOP_TIMEOUT_S = 10.0
+
+
+class Runtime:
+    """One paper-trading process: store, recorder, optional simulator, engine thread.
+
+    Use ``Runtime(settings).start()`` and, once, :meth:`stop` (idempotent; also a context manager).
+
+    Raises (from :meth:`start`):
+        storage.errors.StoreLockedError: another process holds the database file.
+        storage.errors.StoreError: the database cannot be opened or migrated.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.store: Store | None = None
+        self.recorder: Recorder | None = None
+        self.simulator: SimulatorServer | None = None
+        self.engine: Engine | None = None
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop_event: asyncio.Event | None = None
+        self._ready = threading.Event()
+        self._failure: str | None = None
+        self._stopped = False
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self) -> Runtime:
+        """Open the database, restore the account, start the simulator (venue ``sim``) and the engine thread."""
+        settings = self.settings
+        self.store = Store(settings.storage.path)
+        try:
+            self.recorder = Recorder(
+                self.store,
+                flush_interval_ms=settings.storage.flush_interval_ms,
+                max_buffered_rows=settings.storage.max_buffered_rows,
+            ).start()
+            restored = restore(self.store.cursor(), starting_balance=Decimal(str(settings.trading.starting_balance)))
+            if restored.cancelled_orders:
+                log.warning("cancelled %d order(s) left unfilled by the previous run", restored.cancelled_orders)
+            rest_url, ws_url = str(settings.venue.rest_url), str(settings.venue.ws_url)
+            if settings.venue.name == "sim":
+                self.simulator = SimulatorServer(
+                    self._market(restored.resume_from_ms), update_interval_ms=settings.sim.update_interval_ms
+                ).start()
+                rest_url, ws_url = self.simulator.rest_url, self.simulator.ws_url
+            self.engine = Engine(
+                settings,
+                recorder=self.recorder,
+                strategy=SmaCrossover(fast=settings.strategy.fast, slow=settings.strategy.slow),
+                portfolio=restored.portfolio,
+                last_candle_ms=restored.last_candle_ms,
+                paused=restored.paused,
+            )
+        except BaseException:
+            self._close_resources()
+            raise
+        self._thread = threading.Thread(target=self._run_engine, args=(rest_url, ws_url), name="engine", daemon=True)
+        self._thread.start()
+        self._ready.wait(timeout=STOP_TIMEOUT_S)
+        log.info("papertrader started: venue %s, database %s", settings.venue.name, settings.storage.path)
+        return self
+
+    def _market(self, resume_from_ms: int | None) -> Market:
+        """The simulated market, starting at ``sim.start`` or, when the database holds later candles, at the
+        minute after the last one processed (so a restart resumes instead of replaying old candles)."""
+        sim = self.settings.sim
+        start_ms = int(sim.start.timestamp() * 1000)
+        if resume_from_ms is not None:
+            start_ms = max(start_ms, resume_from_ms)
+        return Market.replay(self.settings.trading.symbols, start_ms=start_ms, speed=sim.speed)
+
+    def _run_engine(self, rest_url: str, ws_url: str) -> None:
+        try:
+            asyncio.run(self._main(rest_url, ws_url))
+        except Exception as exc:  # the engine thread must report, never vanish silently
+            log.exception("engine thread failed")
+            self._failure = f"{type(exc).__name__}: {exc}"
+            assert self.engine is not None
+            self.engine.status = replace(self.engine.status, state=EngineState.FAILED, error=self._failure)
+        finally:
+            self._ready.set()
+
+    async def _main(self, rest_url: str, ws_url: str) -> None:
+        assert self.engine is not None
+        self._loop = asyncio.get_running_loop()
+        self._stop_event = asyncio.Event()
+        self._ready.set()
+        settings = self.settings
+        rest = BinanceRestClient(rest_url, timeout_s=settings.venue.request_timeout_s)
+        stream = KlineStream(ws_url, settings.trading.symbols, settings.trading.interval)
+        await self.engine.run(rest, stream, self._stop_event)
+
+    def stop(self) -> None:
+        """Stop the engine (applying queued commands first), flush every buffered row, stop the simulator and
+        close the database. Idempotent."""
+        if self._stopped:
+            return
+        self._stopped = True
+        if self._loop is not None and self._stop_event is not None and not self._loop.is_closed():
+            try:
+                self._loop.call_soon_threadsafe(self._stop_event.set)
+            except RuntimeError:  # the loop closed between the check and the call
+                pass
+        if self._thread is not None:
+            self._thread.join(timeout=STOP_TIMEOUT_S)
+            if self._thread.is_alive():
+                log.error("engine thread did not stop within %.0f s", STOP_TIMEOUT_S)
+        if self.engine is not None:
+            self.engine.drain_inbox()
+        self._close_resources()
+        log.info("papertrader stopped")
+
+    def _close_resources(self) -> None:
+        """Stop the simulator, flush and stop the recorder, close the store: each even if the one before failed."""
+        try:
+            if self.simulator is not None:
+                self.simulator.stop()
+        finally:
+            try:
+                if self.recorder is not None:
+                    self.recorder.stop()
+            finally:
+                if self.store is not None:
+                    self.store.close()
+
+    def __enter__(self) -> Runtime:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    # ------------------------------------------------------------------ the UI's two doors
+    def submit(self, command: Command) -> None:
+        """Hand a person's command to the engine (any thread); it is applied and audited within ~50 ms.
+
+        Raises:
+            EngineError: the Runtime is not running.
+        """
+        if self.engine is None or self._stopped:
+            raise EngineError("the engine is not running")
+        self.engine.submit(command)
+
+    def status(self) -> EngineStatus:
+        """The engine's latest status snapshot (``STARTING`` before the engine exists)."""
+        if self.engine is None:
+            return EngineStatus(state=EngineState.STARTING, venue=self.settings.venue.name)
+        return self.engine.status
