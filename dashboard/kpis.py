@@ -47,9 +47,9 @@ def _portfolio_kpis(latest: Mapping[str, Any] | None, *, starting_balance: float
     if latest is None:
         waiting = "Waiting for the first candle"
         return [
-            Kpi("Equity", NO_VALUE, help=waiting),
-            Kpi("P&L today", NO_VALUE, help=waiting),
-            Kpi("Total P&L", NO_VALUE, help=waiting),
+            Kpi("Equity (USDT)", NO_VALUE, help=waiting),
+            Kpi("P&L today (USDT)", NO_VALUE, help=waiting),
+            Kpi("Total P&L (USDT)", NO_VALUE, help=waiting),
             Kpi("Drawdown", NO_VALUE, help=waiting),
         ]
     equity = float(latest["equity"])
@@ -58,19 +58,19 @@ def _portfolio_kpis(latest: Mapping[str, Any] | None, *, starting_balance: float
     total = realised + unrealised
     return [
         Kpi(
-            "Equity",
-            f"{equity:,.2f} USDT",
+            "Equity (USDT)",
+            f"{equity:,.2f}",
             help=f"Cash + open positions at mark price, as of {_utc(latest['ts'])}",
         ),
         Kpi(
-            "P&L today",
-            f"{today:+,.2f} USDT",
+            "P&L today (USDT)",
+            f"{today:+,.2f}",
             f"{float(latest['daily_pnl_pct']):+.2f} %",
             help=f"Since 00:00 UTC (market time); equity then {float(latest['day_start_equity']):,.2f} USDT",
         ),
         Kpi(
-            "Total P&L",
-            f"{total:+,.2f} USDT",
+            "Total P&L (USDT)",
+            f"{total:+,.2f}",
             f"{total / starting_balance * 100:+.2f} %",
             help=f"Realised {realised:+,.2f} + unrealised {unrealised:+,.2f} USDT, net of fees; "
             f"starting balance {starting_balance:,.2f} USDT",

@@ -54,13 +54,13 @@ class SimSettings(_Section):
 
     ``speed`` is market seconds per wall second (60: one 1m candle per second).
     ``start`` is the market time the replay starts at (history before it is served over REST for the
-    bootstrap). The default, 2021-04-22 18:00 UTC, opens a lively stretch of the bundled data: the default
+    bootstrap). The default, 2021-04-22 18:05 UTC, opens a lively stretch of the bundled data: the default
     strategy trades within the first minute. When the database already holds later candles the replay starts
     at the minute after the last processed one instead (the run resumes).
     """
 
     speed: float = Field(60.0, gt=0, le=1_000_000)
-    start: datetime = datetime(2021, 4, 22, 18, 0, tzinfo=UTC)
+    start: datetime = datetime(2021, 4, 22, 18, 5, tzinfo=UTC)
     update_interval_ms: int = Field(250, ge=10, description="wall ms between in-progress kline updates")
 
 

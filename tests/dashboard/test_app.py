@@ -34,7 +34,7 @@ def test_overview_shows_kpis_and_pause_resume_is_audited(db_path: Path) -> None:
     """The page renders the six KPI tiles; Pause turns the button into Resume, Resume back; both are audited."""
     at = AppTest.from_file(str(APP), default_timeout=30).run()
     assert not at.exception
-    assert [m.label for m in at.metric] == ["Equity", "P&L today", "Total P&L", "Drawdown", "Engine", "Market"]
+    assert [m.label for m in at.metric] == ["Equity (USDT)", "P&L today (USDT)", "Total P&L (USDT)", "Drawdown", "Engine", "Market"]
     assert at.title[0].value == "Overview"
 
     button = at.button(key="pause_resume")

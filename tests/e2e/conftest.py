@@ -34,6 +34,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 HEALTH_TIMEOUT_S = 60.0
+STOP_TIMEOUT_S = 30.0
 
 
 @dataclass
@@ -46,13 +47,16 @@ class App:
     log_path: Path
 
     def stop(self) -> int:
-        """SIGTERM (Streamlit shuts down cleanly: the Runtime flushes and closes the database); returns the exit code."""
+        """SIGTERM (Streamlit shuts down cleanly: the Runtime flushes and closes the database); returns the exit code.
+
+        A process still running after ``STOP_TIMEOUT_S`` is aborted with its thread stacks dumped into the log."""
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             try:
-                self.process.wait(timeout=20)
+                self.process.wait(timeout=STOP_TIMEOUT_S)
             except subprocess.TimeoutExpired:
-                self.process.kill()
+                # SIGABRT makes faulthandler (PYTHONFAULTHANDLER=1) write every thread's stack into the log.
+                self.process.send_signal(signal.SIGABRT)
                 self.process.wait()
         return self.process.returncode
 
@@ -89,7 +93,7 @@ def app(tmp_path: Path) -> Iterator[App]:
     port = _free_port()
     db_path = tmp_path / "papertrader.duckdb"
     log_path = tmp_path / "streamlit.log"
-    env = {**os.environ, "PAPERTRADER_STORAGE__PATH": str(db_path), "PAPERTRADER_CONFIG": str(tmp_path / "none.toml")}
+    env = {**os.environ, "PAPERTRADER_STORAGE__PATH": str(db_path), "PAPERTRADER_CONFIG": str(tmp_path / "none.toml"), "PYTHONFAULTHANDLER": "1"}
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", "dashboard/app.py", "--server.port", str(port)],

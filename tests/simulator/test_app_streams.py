@@ -12,7 +12,7 @@ import pytest
 from starlette.testclient import TestClient, WebSocketDenialResponse
 from starlette.websockets import WebSocketDisconnect
 
-from simulator import app as app_module
+from simulator import streams as streams_module
 from simulator.app import create_app
 from simulator.kline import INTERVAL_MS
 from simulator.market import Market
@@ -173,7 +173,7 @@ def test_bad_requests_get_an_error_reply_and_change_nothing(
 
 
 def test_subscribing_beyond_the_stream_limit_is_refused(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(app_module, "MAX_STREAMS_PER_CONNECTION", 1)
+    monkeypatch.setattr(streams_module, "MAX_STREAMS_PER_CONNECTION", 1)
     with client.websocket_connect(f"/ws/{BTC}") as ws:
         ws.receive_json()
         ws.send_json({"method": "SUBSCRIBE", "params": [ETH], "id": 1})
