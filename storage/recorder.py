@@ -220,7 +220,7 @@ class Recorder:
             table: a history table, e.g. ``"fills"``.
             row: exactly the table's columns except ``recorded_at``. Money columns (``DECIMAL``) take ``Decimal``
                 or ``int``, rounded half away from zero to the column's 8 places; ``DOUBLE`` takes ``float`` or
-                ``int``; ``TIMESTAMPTZ`` takes an aware ``datetime``; ``VARCHAR`` takes ``str``.
+                ``int``; ``INTEGER`` takes ``int``; ``TIMESTAMPTZ`` takes an aware ``datetime``; ``VARCHAR`` takes ``str``.
 
         Raises:
             ValueError: unknown table, keys not matching the columns, or an invalid value (see ``row``).
@@ -422,6 +422,8 @@ def _column(table: str, name: str, sql_type: str, nullable: bool) -> _Column:
         return _Column(name, sql_type, pa.string(), (str,), nullable)
     if sql_type == "DOUBLE":
         return _Column(name, sql_type, pa.float64(), (float, int), nullable)
+    if sql_type == "INTEGER":
+        return _Column(name, sql_type, pa.int32(), (int,), nullable)
     if sql_type == "TIMESTAMP WITH TIME ZONE":
         return _Column(name, sql_type, pa.timestamp("us", tz="UTC"), (datetime,), nullable)
     if match := _DECIMAL_TYPE.fullmatch(sql_type):

@@ -107,7 +107,65 @@ CREATE TABLE commands (
 );
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1,)
+_V2 = """
+CREATE TABLE breaker_events (
+    ts              TIMESTAMPTZ NOT NULL,  -- market time of the mark (or wall time of a manual reset)
+    kind            VARCHAR NOT NULL,      -- WarningTriggered | WarningCleared | BreakerTripped | BreakerReset
+    state_from      VARCHAR NOT NULL,      -- ACTIVE | WARNING | TRIPPED | DISABLED
+    state_to        VARCHAR NOT NULL,
+    equity          DOUBLE NOT NULL,       -- quote asset, at that moment
+    daily_loss_pct  DOUBLE NOT NULL,       -- loss vs equity at 00:00 UTC (market time), percent, >= 0
+    drawdown_pct    DOUBLE NOT NULL,       -- below peak equity, percent
+    reason          VARCHAR NOT NULL,
+    actor           VARCHAR NOT NULL,      -- engine, or who reset it
+    recorded_at     TIMESTAMPTZ NOT NULL
+);
+CREATE TABLE risk_denials (
+    ts            TIMESTAMPTZ NOT NULL,    -- market time of the decision
+    symbol        VARCHAR,                 -- NULL when the bad input named no symbol
+    reason_code   VARCHAR NOT NULL,        -- stable code: INVALID_PRICE, STOP_TOO_TIGHT, MAX_POSITIONS, ...
+    detail        VARCHAR NOT NULL,
+    recorded_at   TIMESTAMPTZ NOT NULL
+);
+CREATE TABLE api_calls (
+    ts            TIMESTAMPTZ NOT NULL,    -- wall time the attempt ended
+    host          VARCHAR NOT NULL,
+    endpoint      VARCHAR NOT NULL,        -- e.g. /api/v3/klines
+    status        INTEGER,                 -- HTTP status; NULL when no answer (timeout, connection error)
+    latency_ms    DOUBLE,
+    attempt       INTEGER NOT NULL,        -- 0 = first try
+    delay_s       DOUBLE,                  -- backoff before the next attempt; NULL when none follows
+    outcome       VARCHAR NOT NULL,        -- ok | retry | giveup | banned | breaker_open
+    reason        VARCHAR NOT NULL,        -- ok, 429, 418, 5xx, timeout, connection, 400 ...
+    recorded_at   TIMESTAMPTZ NOT NULL
+);
+CREATE TABLE rate_limit_samples (
+    ts                  TIMESTAMPTZ NOT NULL,  -- wall time, sampled at least every second
+    host                VARCHAR NOT NULL,
+    used_weight         INTEGER NOT NULL,      -- local view of REQUEST_WEIGHT used this minute
+    server_used_weight  INTEGER,               -- last X-MBX-USED-WEIGHT-1M
+    weight_limit        INTEGER NOT NULL,
+    utilisation_pct     DOUBLE NOT NULL,
+    waiting             INTEGER NOT NULL,      -- requests waiting for tokens
+    wait_s              DOUBLE NOT NULL,       -- total seconds waited so far
+    api_breaker         VARCHAR NOT NULL,      -- CLOSED | OPEN | HALF_OPEN
+    banned_until        TIMESTAMPTZ,           -- end of an HTTP 418 ban, NULL when none
+    recorded_at         TIMESTAMPTZ NOT NULL
+);
+CREATE TABLE ws_events (
+    ts            TIMESTAMPTZ NOT NULL,    -- wall time
+    event         VARCHAR NOT NULL,        -- CONNECTED | DISCONNECTED | BACKFILL | BAD_MESSAGE
+    url           VARCHAR NOT NULL,
+    code          INTEGER,                 -- close code, when there was a close frame
+    reason        VARCHAR NOT NULL,
+    retry_in_s    DOUBLE,                  -- backoff before the next connect
+    attempt       INTEGER NOT NULL,
+    candles       INTEGER,                 -- BACKFILL: candles fetched over REST
+    recorded_at   TIMESTAMPTZ NOT NULL
+);
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2)
 
 SCHEMA_VERSION = len(MIGRATIONS)
 

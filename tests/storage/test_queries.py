@@ -171,11 +171,16 @@ def test_table_counts_cover_every_history_table(cur, write, rows) -> None:
     write("candles", rows.candle(1))
 
     assert queries.table_counts(cur) == {
+        "api_calls": 0,
+        "breaker_events": 0,
         "candles": 1,
         "commands": 0,
         "equity": 2,
         "fills": 0,
         "orders": 0,
         "positions": 0,
+        "rate_limit_samples": 0,
+        "risk_denials": 0,
         "trades": 0,
+        "ws_events": 0,
     }

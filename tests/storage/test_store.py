@@ -10,10 +10,13 @@ import duckdb
 import pytest
 
 from storage.errors import SchemaVersionError, StoreClosedError, StoreError, StoreLockedError
-from storage.schema import SCHEMA_VERSION
+from storage.schema import MIGRATIONS, SCHEMA_VERSION
 from storage.store import MEMORY, Store
 
-TABLES = {"candles", "equity", "orders", "fills", "trades", "positions", "commands", "schema_version"}
+TABLES = {
+    "candles", "equity", "orders", "fills", "trades", "positions", "commands", "schema_version",
+    "breaker_events", "risk_denials", "api_calls", "rate_limit_samples", "ws_events",
+}
 
 _HOLD_FILE = """
 import sys, duckdb
@@ -105,3 +108,20 @@ def test_a_closed_store_refuses_cursors_and_closing_again_is_harmless(store: Sto
 def test_an_in_memory_store_cannot_be_read_only() -> None:
     with pytest.raises(ValueError):
         Store(MEMORY, read_only=True)
+
+
+def test_a_version_1_file_is_migrated_forward_keeping_its_rows(tmp_path: Path) -> None:
+    """A database written before the guard tables existed gains them on open; its history stays."""
+    path = tmp_path / "v1.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute("CREATE TABLE schema_version (version INTEGER NOT NULL, applied_at TIMESTAMPTZ NOT NULL)")
+    con.execute(MIGRATIONS[0])
+    con.execute("INSERT INTO schema_version VALUES (1, now())")
+    con.execute("INSERT INTO commands VALUES (now(), 'PAUSE', 'test', 'r', 'OK', 'd', now())")
+    con.close()
+
+    with Store(path) as store:
+        cur = store.cursor()
+        assert store.schema_version == SCHEMA_VERSION == 2
+        assert _tables(cur) == TABLES
+        assert cur.sql("SELECT command FROM commands").fetchall() == [("PAUSE",)]
