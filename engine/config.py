@@ -113,6 +113,67 @@ class TradingSettings(_Section):
         return upper
 
 
+class BreakerSettings(_Section):
+    """The portfolio circuit breaker (``../shared/SPEC.md`` §3.1). ``enabled = false`` puts it in state DISABLED."""
+
+    enabled: bool = True
+    warning_pct: Percent = Field(3.0, gt=0, le=100, description="daily loss that raises WARNING")
+    daily_loss_pct: Percent = Field(5.0, gt=0, le=100, description="daily loss vs equity at 00:00 UTC that trips")
+    drawdown_pct: Percent = Field(15.0, gt=0, le=100, description="drawdown from peak equity that trips")
+    flatten_on_trip: bool = False
+
+    @model_validator(mode="after")
+    def _warning_below_trip(self) -> BreakerSettings:
+        if self.warning_pct >= self.daily_loss_pct:
+            raise ValueError(
+                f"breaker.warning_pct ({self.warning_pct}) must be below breaker.daily_loss_pct ({self.daily_loss_pct})"
+            )
+        return self
+
+
+class RiskSettings(_Section):
+    """Pre-trade limits (``../shared/SPEC.md`` §3.2); sizing percentages live in ``[trading]``."""
+
+    max_open_positions: int = Field(3, ge=1)
+    max_trades_per_day: int = Field(50, ge=1)
+    correlation_scale: tuple[float, ...] = Field(
+        (1.0, 0.7, 0.5), description="size factor for the 1st, 2nd, 3rd ... same-direction position; beyond: denied"
+    )
+    max_price_age_s: float = Field(120.0, gt=0, description="market seconds after which a price is stale")
+
+    @field_validator("correlation_scale")
+    @classmethod
+    def _factors(cls, scale: tuple[float, ...]) -> tuple[float, ...]:
+        if not scale or any(not 0 < f <= 1 for f in scale):
+            raise ValueError("risk.correlation_scale needs at least one factor, each in (0, 1]")
+        return scale
+
+
+class RestSettings(_Section):
+    """REST guards: rate limiter (§3.3), retry (§3.4) and the API failure breaker."""
+
+    weight_limit_per_minute: int = Field(6000, gt=0, description="Binance REQUEST_WEIGHT per minute per IP")
+    burst: int | None = Field(None, gt=0, description="bucket capacity; default = the per-minute limit")
+    max_wait_s: float = Field(10.0, gt=0)
+    warn_pct: Percent = Field(80.0, gt=0, le=100)
+    retry_base_s: float = Field(1.0, gt=0)
+    retry_cap_s: float = Field(30.0, gt=0)
+    retry_jitter_pct: Percent = Field(25.0, ge=0, le=100)
+    max_retries: int = Field(3, ge=0)
+    breaker_failures: int = Field(5, ge=1, description="consecutive failures that open the API breaker")
+    breaker_reset_s: float = Field(60.0, gt=0, description="seconds OPEN before one trial call")
+
+
+class StreamSettings(_Section):
+    """WebSocket recovery (§3.5)."""
+
+    backoff_cap_s: float = Field(64.0, gt=0)
+    jitter_pct: Percent = Field(25.0, ge=0, le=100)
+    stable_after_s: float = Field(60.0, gt=0, description="a connection up this long resets the backoff")
+    stale_after_s: float = Field(6.0, gt=0, description="no message for this long: the stream is dead")
+    max_attempts: int | None = Field(None, ge=1, description="reconnect attempts; none = unlimited")
+
+
 class Settings(BaseSettings):
     """The whole configuration; frozen once loaded.
 
@@ -132,6 +193,10 @@ class Settings(BaseSettings):
     storage: StorageSettings = StorageSettings()
     strategy: StrategySettings = StrategySettings()
     trading: TradingSettings = TradingSettings()
+    breaker: BreakerSettings = BreakerSettings()
+    risk: RiskSettings = RiskSettings()
+    rest: RestSettings = RestSettings()
+    stream: StreamSettings = StreamSettings()
 
     @classmethod
     def settings_customise_sources(

@@ -38,6 +38,13 @@ def test_defaults_match_the_spec() -> None:
     assert s.storage.flush_interval_ms == 250
     assert s.trading.symbols == ("BTCUSDT", "ETHUSDT")
     assert s.trading.starting_balance == 10_000.0
+    assert (s.breaker.enabled, s.breaker.warning_pct, s.breaker.daily_loss_pct, s.breaker.drawdown_pct) == (True, 3.0, 5.0, 15.0)
+    assert s.breaker.flatten_on_trip is False
+    assert (s.risk.max_open_positions, s.risk.max_trades_per_day, s.risk.correlation_scale) == (3, 50, (1.0, 0.7, 0.5))
+    assert (s.rest.weight_limit_per_minute, s.rest.max_wait_s, s.rest.warn_pct) == (6000, 10.0, 80.0)
+    assert (s.rest.retry_base_s, s.rest.retry_cap_s, s.rest.retry_jitter_pct, s.rest.max_retries) == (1.0, 30.0, 25.0, 3)
+    assert (s.rest.breaker_failures, s.rest.breaker_reset_s) == (5, 60.0)
+    assert (s.stream.backoff_cap_s, s.stream.stable_after_s, s.stream.max_attempts) == (64.0, 60.0, None)
     assert s.trading.quote_asset == "USDT"
     assert s.trading.taker_fee_pct == 0.1
     assert s.trading.risk_pct == 2.0
@@ -130,6 +137,13 @@ def test_settings_are_frozen() -> None:
         pytest.param("[trading]\nrisk_pc = 1.0\n", "trading.risk_pc", id="unknown-key-typo"),
         pytest.param("[tradin]\nrisk_pct = 1.0\n", "tradin", id="unknown-section"),
         pytest.param('[venue]\nname = "kraken"\n', "venue.name", id="unknown-venue"),
+        pytest.param("[breaker]\ndaily_loss_pct = -5\n", "breaker.daily_loss_pct", id="negative-daily-loss"),
+        pytest.param("[breaker]\ndrawdown_pct = 150\n", "breaker.drawdown_pct", id="drawdown-over-100"),
+        pytest.param("[breaker]\nwarning_pct = 6\n", "breaker.warning_pct", id="warning-above-trip"),
+        pytest.param("[risk]\nmax_open_positions = 0\n", "risk.max_open_positions", id="no-positions"),
+        pytest.param("[risk]\ncorrelation_scale = [1.0, 1.5]\n", "risk.correlation_scale", id="scale-above-1"),
+        pytest.param("[rest]\nmax_wait_s = -1\n", "rest.max_wait_s", id="negative-max-wait"),
+        pytest.param("[stream]\nbackoff_cap_s = 0\n", "stream.backoff_cap_s", id="zero-backoff-cap"),
     ],
 )
 def test_invalid_toml_is_refused_naming_the_key(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, toml: str, key: str) -> None:
