@@ -1,0 +1,272 @@
+"""Retry with exponential backoff and jitter (SPEC §3.4), built on tenacity, with one telemetry event per attempt.
+
+- :func:`classify` is the one place that decides, from an :mod:`engine.errors` exception, whether to retry:
+
+  ==========================================  ================  =========
+  failure                                     outcome           reason
+  ==========================================  ================  =========
+  HTTP 429 (too much request weight)          retry             ``429``
+  HTTP 5xx                                    retry             ``5xx``
+  :class:`~engine.errors.RequestTimeout`      retry             ``timeout``
+  other :class:`~engine.errors.TransportError`  retry           ``connection``
+  HTTP 418 (IP ban)                           banned            ``418``
+  :class:`~engine.errors.HostBanned`          banned            ``host_banned``
+  :class:`~engine.errors.ApiBreakerOpen`      breaker_open      ``breaker_open``
+  :class:`~engine.errors.RateLimitExceeded`   giveup            ``rate_limit``
+  any other HTTP 4xx (400, 401, 403, 404...)  giveup            the status
+  :class:`~engine.errors.ProtocolError`       giveup            ``protocol``
+  ==========================================  ================  =========
+
+  Status codes: Binance spot REST docs, "LIMITS" and "HTTP Return Codes".
+- :class:`RetryPolicy` gives the delay after a failed attempt: ``base_delay_s × 2^attempt`` capped at
+  ``max_delay_s``, times a uniform jitter of ±``jitter_pct`` (capped again), and never less than the
+  ``Retry-After`` of the answer.
+- :class:`Retrier` runs a call under a policy (tenacity ``AsyncRetrying`` with an injected ``sleep``) and reports a
+  :class:`RetryAttempt` per attempt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Literal
+
+import httpx
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
+from tenacity.wait import wait_base
+
+from engine.errors import (
+    ApiBreakerOpen,
+    ExchangeError,
+    HostBanned,
+    HTTPStatusError,
+    ProtocolError,
+    RateLimitExceeded,
+    RequestTimeout,
+    TransportError,
+)
+
+Outcome = Literal["ok", "retry", "giveup", "banned", "breaker_open"]
+
+
+@dataclass(frozen=True)
+class RetryDecision:
+    """What to do after a failure.
+
+    Attributes:
+        outcome: ``retry`` (if attempts are left), or a final ``giveup``/``banned``/``breaker_open``.
+        reason: short label for telemetry (``429``, ``5xx``, ``timeout``, ``connection``, ``400``...).
+        retry_after_s: the server's ``Retry-After`` (or the time left of a ban/open breaker), seconds; ``None``
+            when there is none.
+    """
+
+    outcome: Literal["retry", "giveup", "banned", "breaker_open"]
+    reason: str
+    retry_after_s: float | None = None
+
+
+def classify(exc: BaseException) -> RetryDecision:
+    """Classify a failure (table in the module docstring). Exceptions outside :mod:`engine.errors` give up."""
+    match exc:
+        case HostBanned():
+            return RetryDecision("banned", "host_banned", exc.retry_after_s)
+        case ApiBreakerOpen():
+            return RetryDecision("breaker_open", "breaker_open", exc.retry_after_s)
+        case RateLimitExceeded():
+            return RetryDecision("giveup", "rate_limit", exc.wait_s)
+        case RequestTimeout():
+            return RetryDecision("retry", "timeout")
+        case TransportError():
+            return RetryDecision("retry", "connection")
+        case HTTPStatusError(status=418):
+            return RetryDecision("banned", "418", exc.retry_after_s)
+        case HTTPStatusError(status=429):
+            return RetryDecision("retry", "429", exc.retry_after_s)
+        case HTTPStatusError() if exc.status >= 500:
+            return RetryDecision("retry", "5xx", exc.retry_after_s)
+        case HTTPStatusError():
+            return RetryDecision("giveup", str(exc.status))
+        case ProtocolError():
+            return RetryDecision("giveup", "protocol")
+    return RetryDecision("giveup", type(exc).__name__)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Backoff settings (SPEC §3.4 defaults).
+
+    Attributes:
+        max_retries: retries after the first attempt (so at most ``max_retries + 1`` attempts).
+        base_delay_s: delay after the first failed attempt before jitter, seconds.
+        max_delay_s: cap of the backoff delay, seconds (a longer ``Retry-After`` still wins).
+        jitter_pct: the delay is multiplied by a uniform factor in ``1 ± jitter_pct / 100``.
+    """
+
+    max_retries: int = 3
+    base_delay_s: float = 1.0
+    max_delay_s: float = 30.0
+    jitter_pct: float = 25.0
+
+    def backoff_s(self, attempt: int, rng: random.Random) -> float:
+        """Delay after failed ``attempt`` (0-based): ``min(cap, min(cap, base × 2^attempt) × (1 ± jitter))``."""
+        delay_s = min(self.max_delay_s, self.base_delay_s * 2**attempt)
+        jitter = self.jitter_pct / 100
+        return min(self.max_delay_s, delay_s * rng.uniform(1 - jitter, 1 + jitter))
+
+    def delay_s(self, attempt: int, decision: RetryDecision, rng: random.Random) -> float:
+        """The backoff of ``attempt``, but at least the decision's ``Retry-After``."""
+        return max(self.backoff_s(attempt, rng), decision.retry_after_s or 0.0)
+
+
+@dataclass(frozen=True)
+class RetryAttempt:
+    """One attempt of a call, for telemetry.
+
+    Attributes:
+        endpoint: the request path (``/api/v3/klines``).
+        status: the HTTP status, ``None`` when there was no answer (transport error, or not sent: ban/breaker/limit).
+        latency_ms: time from sending to the answer or error, milliseconds (guard waits excluded; 0 if not sent).
+        attempt: 0-based attempt number within the call.
+        delay_s: the sleep before the next attempt, seconds; ``None`` when there is no next attempt.
+        outcome: ``ok``, ``retry``, ``giveup``, ``banned`` or ``breaker_open``.
+        reason: ``ok`` or the :func:`classify` reason (``429``, ``5xx``, ``timeout``, ``connection``, ``400``...).
+        time: when the attempt ended, timezone-aware UTC.
+    """
+
+    endpoint: str
+    status: int | None
+    latency_ms: float
+    attempt: int
+    delay_s: float | None
+    outcome: Outcome
+    reason: str
+    time: datetime
+
+
+class _WaitRetryAfter(wait_base):
+    """tenacity wait strategy: :meth:`RetryPolicy.delay_s` of the failed attempt."""
+
+    def __init__(self, policy: RetryPolicy, rng: random.Random) -> None:
+        self._policy = policy
+        self._rng = rng
+
+    def __call__(self, retry_state: RetryCallState) -> float:
+        assert retry_state.outcome is not None
+        exc = retry_state.outcome.exception()
+        assert exc is not None
+        return self._policy.delay_s(retry_state.attempt_number - 1, classify(exc), self._rng)
+
+
+def _is_retryable(exc: BaseException) -> bool:
+    return classify(exc).outcome == "retry"
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Retrier:
+    """Runs calls under a :class:`RetryPolicy`, reporting every attempt to ``on_attempt``.
+
+    Args:
+        policy: backoff settings; ``None`` means the defaults.
+        sleep: async sleep between attempts, seconds (tests pass one that records).
+        clock: monotonic clock for latencies, seconds.
+        utc_now: wall clock for event times.
+        rng: source of jitter (seed it in tests).
+        on_attempt: called with each :class:`RetryAttempt`, synchronously.
+    """
+
+    def __init__(
+        self,
+        policy: RetryPolicy | None = None,
+        *,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        utc_now: Callable[[], datetime] = _utc_now,
+        rng: random.Random | None = None,
+        on_attempt: Callable[[RetryAttempt], None] | None = None,
+    ) -> None:
+        self.policy = policy if policy is not None else RetryPolicy()
+        self._sleep = sleep
+        self._clock = clock
+        self._utc_now = utc_now
+        self._rng = rng if rng is not None else random.Random()
+        self._on_attempt = on_attempt
+
+    async def call(
+        self,
+        endpoint: str,
+        send: Callable[[], Awaitable[httpx.Response]],
+        *,
+        prepare: Callable[[], Awaitable[None]] | None = None,
+    ) -> httpx.Response:
+        """Await ``prepare()`` (guards) then ``send()`` per attempt, retrying as :func:`classify` says.
+
+        ``send`` raises :mod:`engine.errors` exceptions for failures and returns the 2xx response.
+
+        Raises:
+            ExchangeError: the last attempt's error, once retries are exhausted or the failure is final.
+        """
+        attempt = -1
+        failed: RetryAttempt | None = None
+
+        async def one_attempt() -> httpx.Response:
+            nonlocal attempt, failed
+            attempt += 1
+            started: float | None = None
+            try:
+                if prepare is not None:
+                    await prepare()
+                started = self._clock()
+                response = await send()
+            except ExchangeError as exc:
+                latency_ms = 0.0 if started is None else (self._clock() - started) * 1000
+                status = exc.status if isinstance(exc, HTTPStatusError) else None
+                decision = classify(exc)
+                failed = self._event(endpoint, status, latency_ms, attempt, decision.outcome, decision.reason)
+                raise
+            latency_ms = (self._clock() - started) * 1000
+            self._emit(self._event(endpoint, response.status_code, latency_ms, attempt, "ok", "ok"))
+            return response
+
+        def before_sleep(retry_state: RetryCallState) -> None:
+            assert failed is not None and retry_state.next_action is not None
+            self._emit(replace(failed, outcome="retry", delay_s=retry_state.next_action.sleep))
+
+        retrying = AsyncRetrying(
+            sleep=self._sleep,
+            stop=stop_after_attempt(self.policy.max_retries + 1),
+            wait=_WaitRetryAfter(self.policy, self._rng),
+            retry=retry_if_exception(_is_retryable),
+            before_sleep=before_sleep,
+            reraise=True,
+        )
+        try:
+            return await retrying(one_attempt)
+        except ExchangeError:
+            assert failed is not None
+            self._emit(replace(failed, outcome="giveup") if failed.outcome == "retry" else failed)
+            raise
+
+    def _event(
+        self, endpoint: str, status: int | None, latency_ms: float, attempt: int, outcome: Outcome, reason: str
+    ) -> RetryAttempt:
+        return RetryAttempt(
+            endpoint=endpoint,
+            status=status,
+            latency_ms=latency_ms,
+            attempt=attempt,
+            delay_s=None,
+            outcome=outcome,
+            reason=reason,
+            time=self._utc_now(),
+        )
+
+    def _emit(self, event: RetryAttempt) -> None:
+        if self._on_attempt is not None:
+            self._on_attempt(event)
