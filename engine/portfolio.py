@@ -99,6 +99,19 @@ class Portfolio:
             self.peak_equity = equity
         return self.snapshot(time_ms)
 
+    def rebase(self, time_ms: int) -> Snapshot:
+        """Set the day-start equity and the peak to the current equity at market time ``time_ms`` (a breaker reset,
+        ``../shared/SPEC.md`` §3.1): daily loss and drawdown restart from 0 %. The UTC day of ``time_ms`` counts as
+        started, so a later mark on that day keeps the new baseline. Returns the snapshot after re-basing.
+        """
+        equity = self.equity()
+        self.day_start_equity = equity
+        self.peak_equity = equity
+        day = time_ms // DAY_MS
+        if self.day_index is None or day > self.day_index:
+            self.day_index = day
+        return self.snapshot(time_ms)
+
     def snapshot(self, time_ms: int) -> Snapshot:
         equity = self.equity()
         positions_value = equity - self.cash
