@@ -1,13 +1,24 @@
-"""Kline market stream over WebSocket, with a reconnect loop.
+"""Kline market stream over WebSocket, with a reconnect loop (``../shared/SPEC.md`` §3.5).
 
-Protocol: Binance WebSocket Streams docs — combined stream ``/stream?streams=<a>/<b>`` whose messages are
-``{"stream": "<name>", "data": <event>}``; stream names ``<symbol lowercase>@kline_<interval>``.
-The server pings every 20 s; the ``websockets`` library answers pings itself.
+Protocol (Binance WebSocket Streams docs): combined stream ``/stream?streams=<a>/<b>`` whose messages are
+``{"stream": "<name>", "data": <event>}``; stream names ``<symbol lowercase>@kline_<interval>``; kline updates are
+pushed every 2000 ms (1000 ms for ``1s``) — "Kline/Candlestick Streams", *Update Speed*. The server pings every
+20 s and the ``websockets`` library answers; we ping too, every :data:`PING_INTERVAL_S`. Streams can be added and
+removed on a live connection with ``SUBSCRIBE`` / ``UNSUBSCRIBE`` requests answered ``{"result": null, "id": n}``
+("Live Subscribing/Unsubscribing to streams"); a connection may send at most 5 messages per second ("WebSocket
+Limits"; pings and pongs count too).
 
 :meth:`KlineStream.events` is an async iterator of :class:`StreamEvent` values — connection changes are events too,
-so the engine records them and never has to catch transport exceptions. It reconnects after **any** close
-(normal close included), waiting ``next(backoff)`` seconds between attempts; the backoff generator is made anew
-once a connection stayed up ``stable_after_s``.
+so the engine records them and never has to catch transport exceptions while it is retrying::
+
+    Connected ─► KlineEvent | BadMessage | Reply … ─► Disconnected(retry_in_s) ─► (wait) ─► Connected …
+    failed connect attempt:                            Disconnected(connected_for_s=None)
+    attempts exhausted (max_attempts):                 Disconnected(retry_in_s=None), then TransportError
+
+It reconnects after **any** close (normal close included) and after :attr:`KlineStream.stale_after_s` without a
+message (a dead stream), waiting ``next(backoff)`` seconds between attempts; the backoff generator is made anew
+once a connection stayed up ``stable_after_s``. Candles are passed on as received: duplicates and out-of-order
+candles (possible around a reconnect) are dropped by the consumer (``Engine.on_candle``).
 """
 
 from __future__ import annotations
@@ -16,34 +27,64 @@ import asyncio
 import json
 import random
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
-from websockets.asyncio.client import connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidURI, WebSocketException
+from websockets.uri import parse_uri
 
-from engine.errors import ProtocolError
+from engine.errors import ConfigError, ProtocolError, TransportError
 from engine.klines import parse_stream_kline
 from engine.models import Candle
+
+PING_INTERVAL_S = 20.0
+"""Our own keepalive pings; a pong missing for as long closes the connection (and we reconnect)."""
+KLINE_UPDATE_S = 2.0
+"""Binance WebSocket Streams docs, "Kline/Candlestick Streams": Update Speed 2000 ms (intervals other than 1s)."""
+DEFAULT_STALE_AFTER_S = 3 * KLINE_UPDATE_S
+MAX_MESSAGES_PER_S = 5
+"""Binance WebSocket Streams docs, "WebSocket Limits": 5 incoming messages per second per connection."""
 
 
 @dataclass(frozen=True, slots=True)
 class Connected:
+    """The connection to ``url`` is open. ``attempt``: reconnect attempts since the last stable connection,
+    this one included (0 = the first connection of :meth:`KlineStream.events`)."""
+
     url: str
+    attempt: int
 
 
 @dataclass(frozen=True, slots=True)
 class Disconnected:
-    """``code``/``reason`` from the close frame when there was one; ``error`` for a failed connect or dropped socket."""
+    """A connection closed, went stale or could not be opened.
+
+    Attributes:
+        code: close code from the server's close frame; ``None`` when there was none (dropped socket, failed
+            connect, stale stream — RFC 6455 calls that 1006).
+        reason: close reason from the frame, or ``"stale"`` when no message came for ``stale_after_s``.
+        error: the exception (``repr``) for a failed connect or dropped socket; ``""`` after a clean close.
+        retry_in_s: seconds until the next attempt; ``None`` when attempts are exhausted (the iterator then
+            raises :class:`~engine.errors.TransportError`).
+        attempt: number of the attempt that follows, counted since the last stable connection (1 = first retry).
+        connected_for_s: how long the connection was up; ``None`` when the attempt never connected.
+    """
 
     code: int | None
     reason: str
     error: str
-    retry_in_s: float
+    retry_in_s: float | None
+    attempt: int
+    connected_for_s: float | None
 
 
 @dataclass(frozen=True, slots=True)
 class KlineEvent:
+    """A kline update; ``candle.closed`` is the stream's ``k.x``, ``event_time_ms`` its ``E`` (Unix ms)."""
+
     candle: Candle
     event_time_ms: int
 
@@ -55,7 +96,40 @@ class BadMessage:
     detail: str
 
 
-StreamEvent = Connected | Disconnected | KlineEvent | BadMessage
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """The server's answer to a ``SUBSCRIBE``/``UNSUBSCRIBE`` request; ``error`` is ``""`` on success, else the
+    server's ``code``/``msg`` (Binance WebSocket Streams docs, "Error Messages")."""
+
+    request_id: int | str | None
+    error: str
+
+
+StreamEvent = Connected | Disconnected | KlineEvent | BadMessage | Reply
+
+
+@dataclass(frozen=True, slots=True)
+class StreamStatus:
+    """Counters since :meth:`KlineStream.events` started (seconds from the stream's injected clock).
+
+    ``disconnects`` counts open connections closed by the server, the network or staleness (not by the consumer
+    leaving :meth:`KlineStream.events`); failed connect attempts are
+    ``reconnect_attempts + 1 - connects`` (the first attempt is not a *re*connect).
+    ``disconnected_s`` is the total time without an open connection, the current outage included.
+    """
+
+    connected: bool
+    url: str
+    connects: int
+    disconnects: int
+    reconnect_attempts: int
+    stale_disconnects: int
+    messages: int
+    last_close_code: int | None
+    last_close_reason: str
+    last_error: str
+    disconnected_s: float
+    subscriptions: tuple[str, ...]
 
 
 def exponential_backoff(
@@ -72,12 +146,71 @@ def exponential_backoff(
 
 
 def combined_stream_url(ws_url: str, symbols: tuple[str, ...], interval: str) -> str:
-    streams = "/".join(f"{s.lower()}@kline_{interval}" for s in symbols)
-    return f"{ws_url.rstrip('/')}/stream?streams={streams}"
+    return f"{ws_url.rstrip('/')}/stream?streams={'/'.join(kline_stream_names(symbols, interval))}"
+
+
+def kline_stream_names(symbols: Iterable[str], interval: str) -> tuple[str, ...]:
+    """``<symbol lowercase>@kline_<interval>`` for each symbol (Binance WebSocket Streams docs)."""
+    return tuple(f"{s.lower()}@kline_{interval}" for s in symbols)
+
+
+class MessageRateLimiter:
+    """At most ``max_messages`` sends in any ``per_s`` seconds: :meth:`acquire` waits (through ``sleep``) until
+    the oldest of the last ``max_messages`` sends is ``per_s`` old.
+
+    A sliding window rather than a token bucket: a bucket of 5 refilling at 5/s lets 6+ messages through
+    within one second, which Binance (and the simulator) answer by closing the connection.
+    """
+
+    def __init__(
+        self,
+        *,
+        max_messages: int = MAX_MESSAGES_PER_S,
+        per_s: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self._sent: deque[float] = deque(maxlen=max_messages)
+        self._per_s = per_s
+        self._clock = clock
+        self._sleep = sleep
+        self._lock = asyncio.Lock()
+
+    async def acquire(self) -> None:
+        """Wait for a free slot and take it."""
+        async with self._lock:
+            if len(self._sent) == self._sent.maxlen:
+                wait_s = self._sent[0] + self._per_s - self._clock()
+                if wait_s > 0:
+                    await self._sleep(wait_s)
+            self._sent.append(self._clock())
+
+    def used(self) -> float:
+        """Share of the window's budget used now, 0..1."""
+        now = self._clock()
+        return sum(1 for t in self._sent if now - t < self._per_s) / (self._sent.maxlen or 1)
 
 
 class KlineStream:
-    """Kline events for ``symbols`` from a Binance-compatible WebSocket base URL (e.g. ``wss://data-stream.binance.vision``)."""
+    """Kline events for ``symbols`` from a Binance-compatible WebSocket base URL (e.g. ``wss://data-stream.binance.vision``).
+
+    Args:
+        ws_url: base URL; the client connects to its combined-stream URL (:attr:`url`).
+        symbols: symbols whose ``@kline_<interval>`` streams are in the URL.
+        interval: kline interval, e.g. ``"1m"``.
+        backoff: makes the generator of reconnect delays in seconds; called again after a stable connection.
+        stable_after_s: a connection up at least this long resets the backoff and the attempt count.
+        stale_after_s: no message for this long closes the connection as dead; ``None`` disables the check.
+            Default 3 × the 2 s kline update period.
+        max_attempts: reconnect attempts in a row (without a stable connection) before giving up; ``None`` for
+            no limit, 0 to never reconnect.
+        open_timeout_s: timeout of the opening handshake.
+        sleep: awaited with each reconnect delay and rate-limit wait (tests pass a recorder).
+        clock: monotonic seconds, for connection durations and :meth:`status`.
+
+    Raises:
+        ConfigError: ``ws_url`` is not a ws:// or wss:// URL.
+    """
 
     def __init__(
         self,
@@ -87,47 +220,193 @@ class KlineStream:
         *,
         backoff: Callable[[], Iterator[float]] = exponential_backoff,
         stable_after_s: float = 60.0,
+        stale_after_s: float | None = DEFAULT_STALE_AFTER_S,
+        max_attempts: int | None = None,
         open_timeout_s: float = 10.0,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.url = combined_stream_url(ws_url, symbols, interval)
+        try:
+            parse_uri(self.url)
+        except InvalidURI as exc:
+            raise ConfigError(f"venue.ws_url: not a WebSocket URL: {ws_url!r}") from exc
+        self.stale_after_s = stale_after_s
+        self._url_streams = kline_stream_names(symbols, interval)
+        self._streams: dict[str, None] = dict.fromkeys(self._url_streams)
         self._backoff = backoff
         self._stable_after_s = stable_after_s
+        self._max_attempts = max_attempts
         self._open_timeout_s = open_timeout_s
         self._sleep = sleep
         self._clock = clock
+        self._limiter = MessageRateLimiter(clock=clock, sleep=sleep)
+        self._ws: ClientConnection | None = None
+        self._next_id = 1
+        self._connects = self._disconnects = self._reconnect_attempts = self._stale = self._messages = 0
+        self._last_code: int | None = None
+        self._last_reason = self._last_error = ""
+        self._disconnected_s = 0.0
+        self._down_since: float | None = None
 
+    # ------------------------------------------------------------------ subscriptions
+    @property
+    def subscriptions(self) -> tuple[str, ...]:
+        """The stream names this client wants, in subscription order; restored after every reconnect."""
+        return tuple(self._streams)
+
+    async def subscribe(self, streams: Iterable[str]) -> int | None:
+        """Add streams (e.g. ``"ethusdt@kline_1m"``). Sent at once as a ``SUBSCRIBE`` request when connected
+        (its :class:`Reply` arrives in :meth:`events`), else on the next connect. Returns the request id, or
+        ``None`` when nothing was sent now."""
+        names = [s for s in streams if s not in self._streams]
+        self._streams.update(dict.fromkeys(names))
+        return await self._request("SUBSCRIBE", names)
+
+    async def unsubscribe(self, streams: Iterable[str]) -> int | None:
+        """Remove streams; like :meth:`subscribe` with an ``UNSUBSCRIBE`` request."""
+        names = [s for s in streams if s in self._streams]
+        for name in names:
+            del self._streams[name]
+        return await self._request("UNSUBSCRIBE", names)
+
+    async def _request(self, method: str, names: list[str]) -> int | None:
+        ws = self._ws
+        if not names or ws is None:
+            return None
+        try:
+            return await self._send(ws, method, names)
+        except ConnectionClosed:
+            return None  # restored from ``_streams`` on the next connect
+
+    async def _send(self, ws: ClientConnection, method: str, names: list[str]) -> int:
+        await self._limiter.acquire()
+        request_id, self._next_id = self._next_id, self._next_id + 1
+        await ws.send(json.dumps({"method": method, "params": names, "id": request_id}))
+        return request_id
+
+    async def _restore_subscriptions(self, ws: ClientConnection) -> None:
+        """Bring a fresh connection (subscribed to the URL's streams) to :attr:`subscriptions`: one request each way."""
+        added = [s for s in self._streams if s not in self._url_streams]
+        removed = [s for s in self._url_streams if s not in self._streams]
+        if added:
+            await self._send(ws, "SUBSCRIBE", added)
+        if removed:
+            await self._send(ws, "UNSUBSCRIBE", removed)
+
+    # ------------------------------------------------------------------ telemetry
+    def status(self) -> StreamStatus:
+        """A frozen snapshot of the counters (see :class:`StreamStatus`)."""
+        outage = 0.0 if self._down_since is None else self._clock() - self._down_since
+        return StreamStatus(
+            connected=self._ws is not None,
+            url=self.url,
+            connects=self._connects,
+            disconnects=self._disconnects,
+            reconnect_attempts=self._reconnect_attempts,
+            stale_disconnects=self._stale,
+            messages=self._messages,
+            last_close_code=self._last_code,
+            last_close_reason=self._last_reason,
+            last_error=self._last_error,
+            disconnected_s=self._disconnected_s + outage,
+            subscriptions=self.subscriptions,
+        )
+
+    # ------------------------------------------------------------------ the loop
     async def events(self) -> AsyncIterator[StreamEvent]:
-        """Yield events forever (until the consumer stops iterating)."""
+        """Yield events until the consumer stops iterating (one consumer at a time).
+
+        Raises:
+            TransportError: ``max_attempts`` reconnect attempts in a row failed (after the final
+                :class:`Disconnected`, whose ``retry_in_s`` is ``None``).
+        """
         delays = self._backoff()
-        while True:
-            connected_at: float | None = None
-            code, reason, error = None, "", ""
-            try:
-                async with connect(self.url, open_timeout=self._open_timeout_s, ping_interval=20, ping_timeout=20) as ws:
-                    connected_at = self._clock()
-                    yield Connected(self.url)
-                    async for raw in ws:
-                        yield _decode(raw)
-                    code, reason = ws.close_code, ws.close_reason or ""
-            except ConnectionClosed as exc:
-                frame = exc.rcvd
-                code, reason, error = (frame.code if frame else None), (frame.reason if frame else ""), repr(exc)
-            except (OSError, TimeoutError, InvalidHandshake, InvalidURI) as exc:
-                error = repr(exc)
-            if connected_at is not None and self._clock() - connected_at >= self._stable_after_s:
-                delays = self._backoff()
-            delay = next(delays)
-            yield Disconnected(code=code, reason=reason, error=error, retry_in_s=delay)
-            await self._sleep(delay)
+        attempt = 0
+        self._down_since = self._clock()
+        try:
+            while True:
+                if attempt:
+                    self._reconnect_attempts += 1
+                connected_at: float | None = None
+                code, reason, error = None, "", ""
+                try:
+                    async with connect(
+                        self.url, open_timeout=self._open_timeout_s, ping_interval=PING_INTERVAL_S, ping_timeout=PING_INTERVAL_S
+                    ) as ws:
+                        await self._restore_subscriptions(ws)
+                        connected_at = self._on_connected(ws)
+                        yield Connected(self.url, attempt)
+                        while True:
+                            try:
+                                raw = await asyncio.wait_for(ws.recv(), self.stale_after_s)
+                            except TimeoutError:
+                                reason, error = "stale", f"no message for {self.stale_after_s} s"
+                                ws.transport.abort()
+                                break
+                            self._messages += 1
+                            yield _decode(raw)
+                except ConnectionClosed as exc:
+                    frame = exc.rcvd
+                    code, reason = (frame.code, frame.reason) if frame else (None, "")
+                    error = "" if frame and code in (1000, 1001) else repr(exc)
+                except (OSError, TimeoutError, WebSocketException) as exc:
+                    error = repr(exc)
+                connected_for_s = None if connected_at is None else self._clock() - connected_at
+                self._on_closed(code, reason, error)
+                if connected_for_s is not None and connected_for_s >= self._stable_after_s:
+                    delays, attempt = self._backoff(), 0
+                attempt += 1
+                if self._max_attempts is not None and attempt > self._max_attempts:
+                    yield Disconnected(code, reason, error, None, attempt, connected_for_s)
+                    raise TransportError(
+                        f"market stream: gave up after {attempt - 1} reconnect attempts "
+                        f"(last close code {code} {reason!r} {error})",
+                        endpoint=self.url,
+                    )
+                delay = next(delays)
+                yield Disconnected(code, reason, error, delay, attempt, connected_for_s)
+                await self._sleep(delay)
+        finally:
+            self._ws = None  # the consumer stopped iterating: not a venue disconnect, not counted
+
+    def _on_connected(self, ws: ClientConnection) -> float:
+        now = self._clock()
+        self._ws = ws
+        self._connects += 1
+        if self._down_since is not None:
+            self._disconnected_s += now - self._down_since
+            self._down_since = None
+        return now
+
+    def _on_closed(self, code: int | None, reason: str, error: str) -> None:
+        if self._ws is not None:
+            self._disconnects += 1
+            self._ws = None
+            self._down_since = self._clock()
+        if reason == "stale":
+            self._stale += 1
+        self._last_code, self._last_reason, self._last_error = code, reason, error
 
 
-def _decode(raw: str | bytes) -> KlineEvent | BadMessage:
+def _decode(raw: str | bytes) -> KlineEvent | BadMessage | Reply:
     try:
-        message = json.loads(raw)
+        message: Any = json.loads(raw)
+        if isinstance(message, dict) and "id" in message and ("result" in message or "error" in message or "code" in message):
+            return _reply(message)
         data = message["data"] if isinstance(message, dict) and "data" in message else message
         candle, event_time = parse_stream_kline(data)
-    except (json.JSONDecodeError, ProtocolError, TypeError, KeyError) as exc:
+    except (ValueError, ProtocolError, TypeError, KeyError) as exc:
         return BadMessage(f"{exc}: {str(raw)[:120]}")
     return KlineEvent(candle, event_time)
+
+
+def _reply(message: dict[str, Any]) -> Reply:
+    """``{"result": null, "id": n}`` is a success; errors come as ``{"error": {"code", "msg"}, "id"}`` or, in
+    older documentation, ``{"code", "msg", "id"}``."""
+    failure = message.get("error") or ({"code": message["code"], "msg": message.get("msg", "")} if "code" in message else None)
+    if failure is None:
+        return Reply(message["id"], "")
+    if isinstance(failure, dict):
+        return Reply(message["id"], f"code {failure.get('code')}: {failure.get('msg', '')}")
+    return Reply(message["id"], str(failure))
