@@ -2,11 +2,13 @@
 
 Everything a route answers comes from here, at one market time: a candle exists once it has opened (open time ≤
 now), is closed once now ≥ open time + 60 s, and before that is served as its synthesised partial (see
-:mod:`simulator.replay`). Nothing from the future is ever visible.
+:mod:`simulator.replay`). Nothing from the future is ever visible. Scripted price shocks (:mod:`simulator.shock`)
+are applied here, to every candle REST or the streams serve, so both always agree.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
@@ -14,6 +16,7 @@ from decimal import Decimal
 from simulator.dataset import Dataset, load_candles
 from simulator.kline import INTERVAL_MS, Candle
 from simulator.replay import ReplayClock, candle_at
+from simulator.shock import PriceShock, shocked
 from simulator.symbols import SYMBOL_RULES, SymbolRules
 from simulator.weights import RequestWeights
 
@@ -56,6 +59,8 @@ class Market:
         self.dataset_end_ms = min(ds.end_ms for ds in self._datasets.values()) + INTERVAL_MS
         if self.dataset_start_ms >= self.dataset_end_ms:
             raise ValueError(f"the datasets of {', '.join(self._datasets)} have no time in common")
+        self._shocks: tuple[PriceShock, ...] = ()
+        self._shock_lock = threading.Lock()
 
     @classmethod
     def replay(
@@ -102,6 +107,34 @@ class Market:
         self.dataset(symbol)
         return SYMBOL_RULES[symbol]
 
+    @property
+    def shocks(self) -> tuple[PriceShock, ...]:
+        """The price shocks scheduled so far, oldest first."""
+        return self._shocks
+
+    def shock(self, *, pct: float, candles: int) -> PriceShock:
+        """Schedule a price fall of ``pct`` % over ``candles`` candles for every symbol, from the next candle on
+        (the first candle opening after market now); it stays in the prices for the rest of the replay.
+
+        Raises:
+            ValueError: as for :class:`simulator.shock.PriceShock`.
+        """
+        start_ms = (self.now_ms() // INTERVAL_MS + 1) * INTERVAL_MS
+        price_shock = PriceShock(start_ms=start_ms, pct=pct, candles=candles)
+        with self._shock_lock:
+            self._shocks = (*self._shocks, price_shock)
+        return price_shock
+
+    def candle(self, symbol: str, index: int) -> Candle:
+        """The full candle at ``index`` of ``symbol``'s dataset, price shocks applied.
+
+        Raises:
+            UnknownSymbolError: ``symbol`` is not traded here.
+            IndexError: ``index`` is outside the dataset.
+        """
+        candle = self.dataset(symbol).candle(index)
+        return shocked(candle, self._shocks, tick_size=SYMBOL_RULES[symbol].tick_size)
+
     def klines(
         self, symbol: str, *, start_ms: int | None = None, end_ms: int | None = None, limit: int = 500
     ) -> list[Candle]:
@@ -121,7 +154,7 @@ class Market:
             stop = min(stop, first + limit)
         else:
             first = max(0, stop - limit)
-        return [candle_at(dataset.candle(i), now_ms)[0] for i in range(first, stop)]
+        return [candle_at(self.candle(symbol, i), now_ms)[0] for i in range(first, stop)]
 
     def last_price(self, symbol: str) -> Decimal:
         """Last traded price at market now: the close of the candle in progress, else of the last closed one.
@@ -132,5 +165,5 @@ class Market:
         now_ms = self.now_ms()
         latest = dataset.index_after(now_ms) - 1
         if latest < 0:
-            return dataset.candle(0).open
-        return candle_at(dataset.candle(latest), now_ms)[0].close
+            return self.candle(symbol, 0).open
+        return candle_at(self.candle(symbol, latest), now_ms)[0].close

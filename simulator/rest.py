@@ -13,6 +13,10 @@ Every REST response, errors included, carries ``X-MBX-USED-WEIGHT-1M``: the clie
 this request included (the weight is counted before anything else, so refused requests use weight too). Above the
 limit the answer is HTTP 429 with ``Retry-After`` (seconds) and ``{"code": -1003, ...}``. A bad request is HTTP 400
 with a Binance error body ``{"code": <negative int>, "msg": ...}``.
+
+Faults (:mod:`simulator.faults`) act after the weight is counted, so their answers carry the weight header too, in
+this order: the response delay, an IP ban (HTTP 418 with ``Retry-After``), a 429 storm, the real weight limit (429),
+then a 5xx (``{"code": -1001, ...}``). Every 429 is reported to the faults, which ban an IP that keeps ignoring them.
 """
 
 from __future__ import annotations
@@ -23,11 +27,13 @@ from collections.abc import Awaitable, Callable
 from decimal import ROUND_FLOOR, Decimal
 from typing import Any
 
+import anyio
 from starlette.datastructures import QueryParams
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from simulator.faults import Faults
 from simulator.kline import INTERVAL, fmt8, rest_row
 from simulator.market import Market
 from simulator.symbols import rate_limits
@@ -39,14 +45,16 @@ DEPTH_MAX_LIMIT = 5000
 DEPTH_LEVEL_NOTIONAL = Decimal(1000)
 """Quote-asset value of the synthetic book's best level; level *k* (0-based) holds (k + 1) times as much."""
 
+SERVER_ERROR_STATUSES = (500, 502, 503, 504)
+
 _DEPTH_WEIGHTS = ((100, 5), (500, 25), (1000, 50), (DEPTH_MAX_LIMIT, 250))
 _INTEGER = re.compile(r"-?[0-9]{1,20}")
 
 
-def routes(market: Market) -> list[Route]:
+def routes(market: Market, *, faults: Faults) -> list[Route]:
     """The REST routes over ``market`` (paths and weights in the module docstring); its ``weights`` is the
-    REQUEST_WEIGHT tally, its clock the server time."""
-    rest = _RestApi(market)
+    REQUEST_WEIGHT tally, its clock the server time; ``faults`` are consulted on every request."""
+    rest = _RestApi(market, faults=faults)
     return [
         Route("/api/v3/ping", rest.endpoint(lambda _: 1, rest.ping)),
         Route("/api/v3/time", rest.endpoint(lambda _: 1, rest.time)),
@@ -73,27 +81,49 @@ class _ApiError(Exception):
 class _RestApi:
     """The REST answers: each takes the query parameters and returns the JSON body, or raises :class:`_ApiError`."""
 
-    def __init__(self, market: Market) -> None:
+    def __init__(self, market: Market, *, faults: Faults) -> None:
         self._market = market
+        self._faults = faults
 
     def endpoint(
         self, weight_of: Callable[[QueryParams], int], answer: Callable[[QueryParams], Any]
     ) -> Callable[[Request], Awaitable[JSONResponse]]:
-        """Wrap ``answer`` with Binance's weight accounting: count ``weight_of(params)``, refuse with 429 above
-        the limit, map :class:`_ApiError` to its response, and stamp ``X-MBX-USED-WEIGHT-1M`` on every answer."""
+        """Wrap ``answer`` with Binance's weight accounting and the faults: count ``weight_of(params)``, apply the
+        faults, refuse with 429 above the limit, map :class:`_ApiError` to its response, and stamp
+        ``X-MBX-USED-WEIGHT-1M`` on every answer."""
         weights = self._market.weights
+        faults = self._faults
 
         async def endpoint(request: Request) -> JSONResponse:
             ip = request.client.host if request.client else "unknown"
-            used = weights.add(ip, weight_of(request.query_params))
+            settings = faults.settings
+            used = weights.add(
+                ip, weight_of(request.query_params), background_weight_per_s=settings.background_weight_per_s
+            )
             headers = {"X-MBX-USED-WEIGHT-1M": str(used)}
-            if weights.is_over_limit(used):
-                headers["Retry-After"] = str(weights.retry_after_s())
+            if settings.rest_delay_ms:
+                await anyio.sleep(settings.rest_delay_ms / 1000)
+            ban_s = faults.ban_remaining_s()
+            if ban_s:
+                headers["Retry-After"] = str(ban_s)
+                msg = (
+                    f"Way too much request weight used; IP banned for {ban_s} more seconds. "
+                    "Please use WebSocket Streams for live updates to avoid bans."
+                )
+                return JSONResponse({"code": -1003, "msg": msg}, status_code=418, headers=headers)
+            if settings.rest_429_storm or weights.is_over_limit(used):
+                retry_after_s = weights.retry_after_s()
+                faults.note_429(ip, retry_after_s=retry_after_s)
+                headers["Retry-After"] = str(retry_after_s)
                 msg = (
                     f"Too much request weight used; current limit is {weights.limit_per_minute} request weight "
                     "per 1 MINUTE. Please use WebSocket Streams for live updates to avoid polling the API."
                 )
                 return JSONResponse({"code": -1003, "msg": msg}, status_code=429, headers=headers)
+            if faults.chance(settings.rest_5xx_rate):
+                msg = "Internal error; unable to process your request. Please try again."
+                status = faults.pick(SERVER_ERROR_STATUSES)
+                return JSONResponse({"code": -1001, "msg": msg}, status_code=status, headers=headers)
             try:
                 body = answer(request.query_params)
             except _ApiError as exc:

@@ -15,6 +15,7 @@ from types import TracebackType
 import uvicorn
 
 from simulator.app import create_app
+from simulator.faults import Faults
 from simulator.market import Market
 
 WS_PONG_TIMEOUT_S = 60.0
@@ -35,6 +36,8 @@ class SimulatorServer:
         port: TCP port; 0 picks a free ephemeral port (read it from :attr:`port` after :meth:`start`).
         update_interval_ms: wall-clock milliseconds between two stream ticks of a WebSocket connection.
         ws_ping_interval_s: seconds between the server's WebSocket pings (Binance: 20).
+        faults: the fault switches (default: a new :class:`~simulator.faults.Faults`, all off); switch them at
+            run time through :attr:`faults` or the control API (:mod:`simulator.control`).
 
     Use as a context manager (``with SimulatorServer(market) as server: ...``) or call :meth:`start` and
     :meth:`stop`. A server runs once: it cannot be started again after :meth:`stop`.
@@ -48,11 +51,14 @@ class SimulatorServer:
         port: int = 0,
         update_interval_ms: int = 250,
         ws_ping_interval_s: float = 20.0,
+        faults: Faults | None = None,
     ) -> None:
         self._address = (host, port)
+        self.market = market
+        self.faults = faults if faults is not None else Faults()
         self._server = uvicorn.Server(
             uvicorn.Config(
-                create_app(market, update_interval_ms=update_interval_ms),
+                create_app(market, faults=self.faults, update_interval_ms=update_interval_ms),
                 log_level="warning",
                 lifespan="off",
                 ws="websockets-sansio",

@@ -17,6 +17,12 @@ false, ``E`` = market now) if it changed. A stream starts with the candle in pro
 history on connect, clients backfill over REST. Events of different streams are interleaved in market-time order.
 A stream that has fallen behind (very high replay speeds) sends at most :data:`MAX_CLOSED_CANDLES_PER_TICK` closed
 candles per tick and skips the in-progress one until it has caught up.
+
+Faults (:mod:`simulator.faults`) are read on every tick: a connection older than ``ws_drop_every_s`` is dropped
+(the TCP connection closes without a close frame), one older than ``ws_close_every_s`` is closed with code 1000,
+``ws_stall`` drops the tick's messages (a stalled feed loses them; requests are still answered). Otherwise, per
+closed kline, a duplicate or an older closed kline may follow it, per event the close may become one of
+:data:`BAD_PRICES`, and per message the text may be cut in half (malformed JSON).
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from simulator.dataset import Dataset
+from simulator.faults import Faults
 from simulator.kline import INTERVAL, INTERVAL_MS, Candle, stream_event
 from simulator.market import Market
 from simulator.replay import candle_at
@@ -41,14 +48,16 @@ from simulator.replay import candle_at
 MAX_STREAMS_PER_CONNECTION = 1024
 MAX_INCOMING_MESSAGES_PER_S = 5
 MAX_CLOSED_CANDLES_PER_TICK = 250
+BAD_PRICES = ("0", "-1", "NaN", "abc")
+OUT_OF_ORDER_MAX_CANDLES_BACK = 5
 
 _MAX_REQUEST_ID_CHARS = 36
 
 
-def routes(market: Market, *, interval_s: float) -> list[WebSocketRoute]:
+def routes(market: Market, *, faults: Faults, interval_s: float) -> list[WebSocketRoute]:
     """The WebSocket routes over ``market`` (protocol in the module docstring); each connection ticks every
-    ``interval_s`` seconds of wall time."""
-    streams = _StreamEndpoints(market, interval_s=interval_s)
+    ``interval_s`` seconds of wall time and applies ``faults``."""
+    streams = _StreamEndpoints(market, faults=faults, interval_s=interval_s)
     return [
         WebSocketRoute("/ws", streams.raw),
         WebSocketRoute("/ws/{stream}", streams.raw),
@@ -61,41 +70,62 @@ class _RequestError(Exception):
 
 
 class _StreamCursor:
-    """Replay position of one kline stream: the next candle to send as closed, and the last partial sent."""
+    """Replay position of one kline stream: the next candle to send as closed, the last partial sent, and the
+    last closed events sent (what duplicates and out-of-order events repeat)."""
 
-    __slots__ = ("name", "dataset", "next_closed", "last_partial")
+    __slots__ = ("name", "dataset", "next_closed", "last_partial", "_market", "_faults", "_recent_closed")
 
-    def __init__(self, name: str, dataset: Dataset, *, now_ms: int) -> None:
+    def __init__(self, name: str, dataset: Dataset, *, market: Market, faults: Faults, now_ms: int) -> None:
         self.name = name
         self.dataset = dataset
         self.next_closed = dataset.index_after(now_ms - INTERVAL_MS)
         self.last_partial: Candle | None = None
+        self._market = market
+        self._faults = faults
+        self._recent_closed: deque[dict[str, Any]] = deque(maxlen=OUT_OF_ORDER_MAX_CANDLES_BACK + 1)
 
     def due_events(self, now_ms: int) -> list[tuple[int, dict[str, Any]]]:
         """``(E, event)`` for the candles closed since the last call (at most :data:`MAX_CLOSED_CANDLES_PER_TICK`),
-        then the candle in progress if it changed and this stream has caught up."""
+        each maybe followed by a duplicate or an older one, then the candle in progress if it changed and this
+        stream has caught up."""
         dataset, symbol = self.dataset, self.dataset.symbol
         closed_end = dataset.index_after(now_ms - INTERVAL_MS)
         stop = min(closed_end, self.next_closed + MAX_CLOSED_CANDLES_PER_TICK)
         events = []
         for index in range(self.next_closed, stop):
-            candle = dataset.candle(index)
+            candle = self._market.candle(symbol, index)
             event_ms = candle.close_time_ms + 1
-            events.append((event_ms, stream_event(symbol, candle, closed=True, event_ms=event_ms)))
+            event = stream_event(symbol, candle, closed=True, event_ms=event_ms)
+            events.append((event_ms, event))
+            events.extend((event_ms, repeat) for repeat in self._repeats(event))
         self.next_closed = stop
         if stop == closed_end and closed_end < dataset.index_after(now_ms):
-            partial, _ = candle_at(dataset.candle(stop), now_ms)
+            partial, _ = candle_at(self._market.candle(symbol, stop), now_ms)
             if partial != self.last_partial:
                 self.last_partial = partial
                 events.append((now_ms, stream_event(symbol, partial, closed=False, event_ms=now_ms)))
         return events
 
+    def _repeats(self, closed_event: dict[str, Any]) -> list[dict[str, Any]]:
+        """The faulty events to send right after ``closed_event``: itself again (``duplicate_rate``) and one of
+        the 1 to :data:`OUT_OF_ORDER_MAX_CANDLES_BACK` closed events before it (``out_of_order_rate``)."""
+        faults, settings = self._faults, self._faults.settings
+        older = list(self._recent_closed)
+        self._recent_closed.append(closed_event)
+        repeats = []
+        if faults.chance(settings.duplicate_rate):
+            repeats.append(closed_event)
+        if older and faults.chance(settings.out_of_order_rate):
+            repeats.append(faults.pick(older))
+        return repeats
+
 
 class _Subscriptions:
     """One connection's kline streams, in subscription order, and its answers to method requests."""
 
-    def __init__(self, market: Market, *, combined: bool) -> None:
+    def __init__(self, market: Market, *, faults: Faults, combined: bool) -> None:
         self._market = market
+        self._faults = faults
         self._combined = combined
         self._cursors: dict[str, _StreamCursor] = {}
 
@@ -116,7 +146,10 @@ class _Subscriptions:
             raise _RequestError(f"Invalid request: too many streams (at most {MAX_STREAMS_PER_CONNECTION})")
         now_ms = self._market.now_ms()
         for name, dataset in datasets.items():
-            self._cursors.setdefault(name, _StreamCursor(name, dataset, now_ms=now_ms))
+            if name not in self._cursors:
+                self._cursors[name] = _StreamCursor(
+                    name, dataset, market=self._market, faults=self._faults, now_ms=now_ms
+                )
 
     def handle(self, text: str) -> dict[str, Any]:
         """The reply to one method request (JSON text), after applying it."""
@@ -136,7 +169,9 @@ class _Subscriptions:
         return {"result": result, "id": request_id}
 
     def due_messages(self) -> list[str]:
-        """The messages to send now, in market-time order (see the module docstring)."""
+        """The messages to send now, in market-time order, with the faults' bad prices and malformed texts (see
+        the module docstring)."""
+        faults, settings = self._faults, self._faults.settings
         now_ms = self._market.now_ms()
         events = [
             (event_ms, cursor.name, event)
@@ -144,10 +179,15 @@ class _Subscriptions:
             for event_ms, event in cursor.due_events(now_ms)
         ]
         events.sort(key=lambda item: item[0])
-        return [
-            json.dumps({"stream": name, "data": event} if self._combined else event, separators=(",", ":"))
-            for _, name, event in events
-        ]
+        messages = []
+        for _, name, event in events:
+            if faults.chance(settings.bad_price_rate):
+                event = {**event, "k": {**event["k"], "c": faults.pick(BAD_PRICES)}}
+            text = json.dumps({"stream": name, "data": event} if self._combined else event, separators=(",", ":"))
+            if faults.chance(settings.ws_malformed_rate):
+                text = text[: len(text) // 2]
+            messages.append(text)
+        return messages
 
     def _apply(self, method: Any, names: Any) -> list[str] | None:
         if method == "LIST_SUBSCRIPTIONS":
@@ -187,8 +227,9 @@ def _error_reply(code: int, msg: str, *, request_id: int | str | None) -> dict[s
 class _StreamEndpoints:
     """The WebSocket routes: open a connection with its URL's streams, then serve requests and stream ticks."""
 
-    def __init__(self, market: Market, *, interval_s: float) -> None:
+    def __init__(self, market: Market, *, faults: Faults, interval_s: float) -> None:
         self._market = market
+        self._faults = faults
         self._interval_s = interval_s
 
     async def raw(self, websocket: WebSocket) -> None:
@@ -200,7 +241,7 @@ class _StreamEndpoints:
         await self._serve(websocket, names, combined=True)
 
     async def _serve(self, websocket: WebSocket, names: list[str], *, combined: bool) -> None:
-        subscriptions = _Subscriptions(self._market, combined=combined)
+        subscriptions = _Subscriptions(self._market, faults=self._faults, combined=combined)
         try:
             subscriptions.subscribe(names)
         except _RequestError as exc:
@@ -221,9 +262,23 @@ class _StreamEndpoints:
             tasks.start_soon(until_disconnect, _answer_requests)
 
     async def _stream(self, websocket: WebSocket, subscriptions: _Subscriptions) -> None:
+        """Send the due messages every tick; return to drop the connection (the app then ends without a close
+        frame, and uvicorn closes the TCP connection), or close it with 1000, as the faults say."""
+        faults = self._faults
+        opened_s = faults.now_s()
         while True:
             await anyio.sleep(self._interval_s)
-            for message in subscriptions.due_messages():
+            settings = faults.settings
+            age_s = faults.now_s() - opened_s
+            if settings.ws_drop_every_s and age_s >= settings.ws_drop_every_s:
+                return
+            if settings.ws_close_every_s and age_s >= settings.ws_close_every_s:
+                await websocket.close(code=1000, reason="Scheduled close")
+                return
+            due = subscriptions.due_messages()
+            if settings.ws_stall:
+                continue
+            for message in due:
                 await websocket.send_text(message)
                 await anyio.lowlevel.checkpoint()
 

@@ -5,6 +5,10 @@ minutes of the injected wall clock, like Binance's ``1M`` interval); the tally a
 reports in ``X-MBX-USED-WEIGHT-1M``. A tally above the limit means HTTP 429 until the next minute. Weight is counted
 whether or not the request is then refused, so a client that keeps calling while limited keeps using weight.
 
+Weight used by "other clients on the same IP" (a fault, :mod:`simulator.faults`) is accrued at each request of the
+IP: ``background_weight_per_s`` × the seconds since its previous request, or since the minute started if that was
+earlier (fractions carry over within the minute).
+
 Source: Binance spot REST docs, "LIMITS" (IP limits, ``X-MBX-USED-WEIGHT-(intervalNum)(intervalLetter)``).
 """
 
@@ -37,12 +41,19 @@ class RequestWeights:
         self._lock = threading.Lock()
         self._minute = self._current_minute()
         self._used: dict[str, int] = {}
+        self._background: dict[str, tuple[float, float]] = {}
+        """Per IP: (wall time of its last request this minute, background weight not yet counted, < 1)."""
 
-    def add(self, ip: str, weight: int) -> int:
-        """Count ``weight`` for ``ip`` and return its weight used in the current minute, this request included."""
+    def add(self, ip: str, weight: int, *, background_weight_per_s: float = 0.0) -> int:
+        """Count ``weight`` for ``ip``, plus ``background_weight_per_s`` × the seconds since its previous request in
+        this minute, and return its weight used in the current minute, this request included."""
         with self._lock:
             self._roll_over()
-            used = self._used.get(ip, 0) + weight
+            now_s = self._clock()
+            since_s, carry = self._background.get(ip, (self._minute * _MINUTE_S, 0.0))
+            background = carry + background_weight_per_s * max(0.0, now_s - since_s)
+            self._background[ip] = (now_s, background % 1)
+            used = self._used.get(ip, 0) + weight + math.floor(background)
             self._used[ip] = used
             return used
 
@@ -69,3 +80,4 @@ class RequestWeights:
         if minute != self._minute:
             self._minute = minute
             self._used.clear()
+            self._background.clear()

@@ -39,3 +39,9 @@ def market(replay_clock: FakeClock) -> Market:
 def wall_clock() -> FakeClock:
     """A Unix wall clock for request-weight minutes, 15.5 s into a UTC minute."""
     return FakeClock(now_s=1_699_999_995.5)
+
+
+@pytest.fixture
+def faults_clock() -> FakeClock:
+    """The faults' monotonic clock (IP bans, WebSocket connection ages)."""
+    return FakeClock(now_s=1000.0)
