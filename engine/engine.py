@@ -27,11 +27,11 @@ from decimal import Decimal
 
 from engine import records
 from engine.binance_rest import KLINES_MAX_LIMIT, BinanceRestClient
-from engine.binance_stream import BadMessage, Connected, Disconnected, KlineEvent, KlineStream
+from engine.binance_stream import BadMessage, Connected, Disconnected, KlineEvent, KlineStream, Reply, StreamEvent
 from engine.broker import PaperBroker, Rejection
 from engine.commands import Command, CommandKind
 from engine.config import Settings
-from engine.errors import ExchangeError
+from engine.errors import ExchangeError, PapertraderError
 from engine.filters import SymbolFilters, parse_exchange_info
 from engine.indicators import ATR
 from engine.models import MINUTE_MS, Candle, ExitReason, Fill, Order, Side
@@ -101,6 +101,7 @@ class Engine:
         self.candles_processed = 0
         self.dropped_candles = 0
         self.bad_messages = 0
+        self.backfilled_candles = 0
         self.status = EngineStatus(state=EngineState.STARTING, venue=settings.venue.name)
 
     # ================================================================== synchronous core
@@ -333,50 +334,72 @@ class Engine:
                     delay = min(delay * 2, 30.0)
 
     async def _consume(self, rest: BinanceRestClient, stream: KlineStream) -> None:
-        connected = False
-        async for event in stream.events():
-            self._last_message_at = self._monotonic()
-            if isinstance(event, KlineEvent):
-                candle = event.candle
-                if candle.closed:
-                    await self._backfill_before(rest, candle, event.event_time_ms)
-                    self.on_candle(candle, source="stream")
-                else:
-                    self.on_price(candle.symbol, candle.open, candle.open_time_ms)
-                self._publish(market_time_ms=event.event_time_ms, connected=True)
-            elif isinstance(event, Connected):
-                connected = True
-                log.info("market stream connected: %s", event.url)
-                self._publish(connected=True)
-            elif isinstance(event, Disconnected):
-                if connected:
-                    log.warning("market stream closed (code %s %s %s); reconnecting in %.1f s", event.code, event.reason, event.error, event.retry_in_s)
-                connected = False
-                self._publish(connected=False)
-            elif isinstance(event, BadMessage):
-                self.bad_messages += 1
-                log.warning("dropped bad market message: %s", event.detail)
+        try:
+            async for event in stream.events():
+                self._on_stream_event(rest, stream, event)
+                if isinstance(event, KlineEvent):
+                    candle = event.candle
+                    if candle.closed:
+                        await self._backfill_before(rest, stream.url, candle, event.event_time_ms)
+                        self.on_candle(candle, source="stream")
+                    else:
+                        self.on_price(candle.symbol, candle.open, candle.open_time_ms)
+                    self._publish(market_time_ms=event.event_time_ms, connected=True)
+        except PapertraderError as exc:
+            log.error("market stream gave up: %s", exc)
+            self._publish(state=EngineState.FAILED, connected=False, error=f"market stream: {exc}")
 
-    async def _backfill_before(self, rest: BinanceRestClient, candle: Candle, server_time_ms: int) -> None:
-        """Fetch over REST the closed candles missing between the last processed one and ``candle``."""
+    def _on_stream_event(self, rest: BinanceRestClient, stream: KlineStream, event: StreamEvent) -> None:
+        """Telemetry for one stream event: connection changes and bad messages become ``ws_events`` rows."""
+        self._last_message_at = self._monotonic()
+        if isinstance(event, Connected):
+            log.info("market stream connected: %s (attempt %d)", event.url, event.attempt)
+            self.recorder.record("ws_events", records.ws_connected_row(event, time_s=self._wall_clock()))
+            self._publish(connected=True)
+        elif isinstance(event, Disconnected):
+            retry = "giving up" if event.retry_in_s is None else f"reconnecting in {event.retry_in_s:.1f} s"
+            log.warning(
+                "market stream closed (code %s %s %s) after %s s; %s",
+                event.code, event.reason, event.error, event.connected_for_s, retry,
+            )
+            self.recorder.record("ws_events", records.ws_disconnected_row(event, url=stream.url, time_s=self._wall_clock()))
+            self._publish(connected=False)
+        elif isinstance(event, BadMessage):
+            self.bad_messages += 1
+            log.warning("dropped bad market message: %s", event.detail)
+            self.recorder.record("ws_events", records.ws_bad_message_row(event, url=stream.url, time_s=self._wall_clock()))
+        elif isinstance(event, Reply) and event.error:
+            log.warning("stream request %s refused: %s", event.request_id, event.error)
+
+    async def _backfill_before(self, rest: BinanceRestClient, url: str, candle: Candle, server_time_ms: int) -> None:
+        """Fetch over REST the closed candles missing between the last processed one and ``candle`` (after a
+        reconnect, or a dropped message), and record how many came back as a ``ws_events`` BACKFILL row."""
         last = self.last_candle_ms.get(candle.symbol)
         if last is None or candle.open_time_ms <= last + MINUTE_MS:
             return
-        start = last + MINUTE_MS
+        start, fetched, error = last + MINUTE_MS, 0, ""
         while start < candle.open_time_ms:
             try:
                 page = await rest.klines(
-                    candle.symbol, self.trading.interval, start_ms=start, end_ms=candle.open_time_ms - 1, limit=KLINES_MAX_LIMIT, server_time_ms=server_time_ms
+                    candle.symbol, self.trading.interval, start_ms=start, end_ms=candle.open_time_ms - 1,
+                    limit=KLINES_MAX_LIMIT, server_time_ms=server_time_ms,
                 )
             except ExchangeError as exc:
                 log.warning("backfill of %s from %d failed: %s", candle.symbol, start, exc)
-                return
+                error = str(exc)
+                break
             closed = [c for c in page if c.closed and c.open_time_ms < candle.open_time_ms]
             for c in closed:
                 self.on_candle(c, source="backfill")
+            fetched += len(closed)
             if len(page) < KLINES_MAX_LIMIT or not closed:
-                return
+                break
             start = closed[-1].open_time_ms + MINUTE_MS
+        self.backfilled_candles += fetched
+        self.recorder.record(
+            "ws_events",
+            records.backfill_row(symbol=candle.symbol, url=url, candles=fetched, error=error, time_s=self._wall_clock()),
+        )
 
     async def _command_loop(self, stop: asyncio.Event) -> None:
         while not stop.is_set():

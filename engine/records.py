@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from engine.binance_stream import BadMessage, Connected, Disconnected
 from engine.models import Candle, Fill, Order, Trade
 from engine.portfolio import Position, Snapshot
 
@@ -106,3 +107,40 @@ def position_row(symbol: str, position: Position | None, *, time_ms: int) -> Row
         "stop_price": position.stop_price if position else None,
         "target_price": position.target_price if position else None,
     }
+
+
+def _wall(time_s: float) -> datetime:
+    return datetime.fromtimestamp(time_s, tz=UTC)
+
+
+def _ws_row(*, time_s: float, event: str, url: str, reason: str = "", code: int | None = None,
+            retry_in_s: float | None = None, attempt: int = 0, candles: int | None = None) -> Row:
+    return {
+        "ts": _wall(time_s), "event": event, "url": url, "code": code, "reason": reason,
+        "retry_in_s": retry_in_s, "attempt": attempt, "candles": candles,
+    }
+
+
+def ws_connected_row(event: Connected, *, time_s: float) -> Row:
+    """A ``ws_events`` CONNECTED row at wall time ``time_s`` (Unix seconds)."""
+    return _ws_row(time_s=time_s, event="CONNECTED", url=event.url, attempt=event.attempt)
+
+
+def ws_disconnected_row(event: Disconnected, *, url: str, time_s: float) -> Row:
+    """A ``ws_events`` DISCONNECTED row: close code/reason (or the error) and the backoff before the next try."""
+    reason = "; ".join(part for part in (event.reason, event.error) if part)
+    return _ws_row(
+        time_s=time_s, event="DISCONNECTED", url=url, reason=reason, code=event.code,
+        retry_in_s=event.retry_in_s, attempt=event.attempt,
+    )
+
+
+def ws_bad_message_row(event: BadMessage, *, url: str, time_s: float) -> Row:
+    """A ``ws_events`` BAD_MESSAGE row: a message dropped for breaking the format (bad JSON, invalid price)."""
+    return _ws_row(time_s=time_s, event="BAD_MESSAGE", url=url, reason=event.detail[:500])
+
+
+def backfill_row(*, symbol: str, url: str, candles: int, error: str, time_s: float) -> Row:
+    """A ``ws_events`` BACKFILL row: ``candles`` missed candles of ``symbol`` fetched over REST."""
+    reason = f"{symbol}: {error}" if error else symbol
+    return _ws_row(time_s=time_s, event="BACKFILL", url=url, reason=reason, candles=candles)
