@@ -169,6 +169,8 @@ class BinanceRestClient:
                 self._breaker.record_success()
             if decision.outcome == "banned":
                 self._ban.ban(error.retry_after_s)
+            elif error.status == 429 and error.retry_after_s:
+                self._limiter.hold(error.retry_after_s)
             raise error
 
         response = await self._retrier.call(path, send, prepare=prepare)

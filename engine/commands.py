@@ -13,6 +13,8 @@ from enum import StrEnum
 class CommandKind(StrEnum):
     PAUSE = "PAUSE"
     RESUME = "RESUME"
+    RESET_BREAKER = "RESET_BREAKER"
+    FLATTEN = "FLATTEN"
 
 
 @dataclass(frozen=True, slots=True)

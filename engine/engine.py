@@ -28,15 +28,17 @@ from decimal import Decimal
 from engine import records
 from engine.binance_rest import KLINES_MAX_LIMIT, BinanceRestClient
 from engine.binance_stream import BadMessage, Connected, Disconnected, KlineEvent, KlineStream, Reply, StreamEvent
+from engine.breaker import BreakerLimits, BreakerState, PortfolioBreaker, ResetRefused
 from engine.broker import PaperBroker, Rejection
 from engine.commands import Command, CommandKind
 from engine.config import Settings
 from engine.errors import ExchangeError, PapertraderError
 from engine.filters import SymbolFilters, parse_exchange_info
+from engine.guards.retry import RetryAttempt
 from engine.indicators import ATR
 from engine.models import MINUTE_MS, Candle, ExitReason, Fill, Order, Side
-from engine.portfolio import Portfolio
-from engine.risk import SizingRules, size_entry
+from engine.portfolio import Portfolio, Snapshot
+from engine.risk import DailyTradeCounter, RiskLimits, SizingRules, check_entry
 from engine.status import EngineState, EngineStatus
 from engine.strategy import SignalKind, Strategy
 
@@ -44,6 +46,7 @@ log = logging.getLogger(__name__)
 
 INBOX_SIZE = 1000
 COMMAND_POLL_S = 0.05
+TELEMETRY_INTERVAL_S = 1.0
 
 
 class RecorderLike:
@@ -75,6 +78,8 @@ class Engine:
         portfolio: Portfolio,
         last_candle_ms: dict[str, int] | None = None,
         paused: bool = False,
+        breaker_state: BreakerState = BreakerState.ACTIVE,
+        entries_today: DailyTradeCounter | None = None,
         wall_clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -88,12 +93,27 @@ class Engine:
         self.broker: PaperBroker | None = None
         self.pending: dict[str, PendingOrder] = {}
         self.atr = {s: ATR(self.trading.atr_period) for s in self.trading.symbols}
-        self.sizing = SizingRules(
-            risk_pct=self.trading.risk_pct,
-            max_position_pct=self.trading.max_position_pct,
-            min_stop_pct=self.trading.min_stop_pct,
-            taker_fee_pct=self.trading.taker_fee_pct,
+        self.risk_limits = RiskLimits(
+            max_open_positions=settings.risk.max_open_positions,
+            max_trades_per_day=settings.risk.max_trades_per_day,
+            correlation_scale=settings.risk.correlation_scale,
+            max_price_age_ms=int(settings.risk.max_price_age_s * 1000),
+            sizing=SizingRules(
+                risk_pct=self.trading.risk_pct,
+                max_position_pct=self.trading.max_position_pct,
+                min_stop_pct=self.trading.min_stop_pct,
+                taker_fee_pct=self.trading.taker_fee_pct,
+            ),
         )
+        b = settings.breaker
+        self.breaker = PortfolioBreaker(
+            BreakerLimits(
+                daily_loss_pct=b.daily_loss_pct, warning_pct=b.warning_pct, drawdown_pct=b.drawdown_pct, enabled=b.enabled
+            )
+        )
+        self.breaker.restore(breaker_state)
+        self.entries_today = entries_today or DailyTradeCounter()
+        self.market_time_ms: int | None = None
         self.inbox: queue.Queue[Command] = queue.Queue(maxsize=INBOX_SIZE)
         self._wall_clock = wall_clock
         self._monotonic = monotonic
@@ -101,8 +121,9 @@ class Engine:
         self.candles_processed = 0
         self.dropped_candles = 0
         self.bad_messages = 0
+        self.denials = 0
         self.backfilled_candles = 0
-        self.status = EngineStatus(state=EngineState.STARTING, venue=settings.venue.name)
+        self.status = EngineStatus(state=EngineState.STARTING, venue=settings.venue.name, breaker_state=str(self.breaker.state))
 
     # ================================================================== synchronous core
     def set_filters(self, filters: dict[str, SymbolFilters]) -> None:
@@ -137,7 +158,9 @@ class Engine:
         self._check_exits(candle)
         self.atr[symbol].update(float(candle.high), float(candle.low), float(candle.close))
         snapshot = self.portfolio.mark(symbol, candle.close, candle.close_time_ms)
+        self.market_time_ms = max(self.market_time_ms or 0, candle.close_time_ms)
         self.recorder.record("equity", records.equity_row(snapshot))
+        self._evaluate_breaker(snapshot)
         signal = self.strategy.on_candle(candle)
         if signal is not None:
             if signal.kind is SignalKind.ENTER_LONG:
@@ -153,23 +176,23 @@ class Engine:
         if pending is None or time_ms <= pending.order.created_ms:
             return
         del self.pending[symbol]
+        if pending.order.side is Side.BUY and not self.breaker.allows_entry():
+            self.recorder.record(
+                "orders", records.order_row(pending.order, status="CANCELLED", reason="breaker tripped", time_ms=time_ms)
+            )
+            return
         self._execute(pending.order, reference_price=price, time_ms=time_ms, exit_reason=pending.exit_reason)
 
     def apply_command(self, command: Command) -> str:
-        """Apply a person's command and audit it (one ``commands`` row, flushed at once). Returns the result."""
-        if command.kind is CommandKind.PAUSE:
-            result = "IGNORED" if self.paused else "OK"
-            self.paused = True
-            cancelled = self._cancel_pending_entries("paused by " + command.actor)
-            detail = f"entries stopped; {cancelled} pending entry cancelled" if cancelled else "entries stopped"
-        elif command.kind is CommandKind.RESUME:
-            result = "OK" if self.paused else "IGNORED"
-            self.paused = False
-            detail = "entries allowed"
-        else:  # pragma: no cover - CommandKind is closed
-            result, detail = "REFUSED", f"unknown command {command.kind}"
-        if result == "IGNORED":
-            detail = f"already {'paused' if self.paused else 'running'}"
+        """Apply a person's command and audit it (one ``commands`` row, flushed at once). Returns the result:
+        ``OK``, ``IGNORED`` (nothing to do) or ``REFUSED`` (with the reason in the audit row's detail)."""
+        handler = {
+            CommandKind.PAUSE: self._pause,
+            CommandKind.RESUME: self._resume,
+            CommandKind.RESET_BREAKER: self._reset_breaker,
+            CommandKind.FLATTEN: self._flatten_command,
+        }[command.kind]
+        result, detail = handler(command)
         self.recorder.record(
             "commands",
             {
@@ -186,21 +209,107 @@ class Engine:
         self._publish()
         return result
 
+    def _pause(self, command: Command) -> tuple[str, str]:
+        if self.paused:
+            return "IGNORED", "already paused"
+        self.paused = True
+        cancelled = self._cancel_pending_entries("paused by " + command.actor)
+        return "OK", f"entries stopped; {cancelled} pending entry cancelled" if cancelled else "entries stopped"
+
+    def _resume(self, command: Command) -> tuple[str, str]:
+        if not self.paused:
+            return "IGNORED", "already running"
+        self.paused = False
+        return "OK", "entries allowed"
+
+    def _reset_breaker(self, command: Command) -> tuple[str, str]:
+        """Re-arm a TRIPPED breaker: the event records the loss being overridden, then the day baseline and the
+        peak are re-based to current equity (``../shared/SPEC.md`` §3.1)."""
+        time_ms = self.market_time_ms or 0
+        try:
+            event = self.breaker.reset(actor=command.actor, reason=command.reason, snapshot=self.portfolio.snapshot(time_ms))
+        except ResetRefused as exc:
+            return "REFUSED", str(exc)
+        snapshot = self.portfolio.rebase(time_ms)
+        self.recorder.record("breaker_events", records.breaker_event_row(event))
+        self.recorder.record("equity", records.equity_row(snapshot))
+        return "OK", f"breaker re-armed at equity {snapshot.equity:.2f}"
+
+    def _flatten_command(self, command: Command) -> tuple[str, str]:
+        if not self.portfolio.positions:
+            return "IGNORED", "no open positions"
+        closed = self.flatten(f"flatten by {command.actor}")
+        return "OK", f"{closed} position(s) closed at the mark"
+
+    def flatten(self, why: str) -> int:
+        """Cancel pending entries and sell every open position now, at its mark (slippage and fee apply).
+        Returns how many positions were closed."""
+        self._cancel_pending_entries(why)
+        time_ms = self.market_time_ms or 0
+        closed = 0
+        for symbol, position in list(self.portfolio.positions.items()):
+            self.pending.pop(symbol, None)
+            order = Order(
+                order_id=f"{symbol}-{time_ms}-FLATTEN",
+                symbol=symbol,
+                side=Side.SELL,
+                quantity=position.quantity,
+                created_ms=time_ms,
+                reason=why,
+            )
+            self.recorder.record("orders", records.order_row(order, status="NEW", reason=why, time_ms=time_ms))
+            mark = self.portfolio.marks.get(symbol, position.avg_entry)
+            if self._execute(order, reference_price=mark, time_ms=time_ms, exit_reason=ExitReason.FLATTEN) is not None:
+                closed += 1
+        return closed
+
+    def _evaluate_breaker(self, snapshot: Snapshot) -> None:
+        """The breaker on every mark: a transition is stored (and flushed) before the engine acts on it."""
+        event = self.breaker.evaluate(snapshot)
+        if event is None:
+            return
+        self.recorder.record("breaker_events", records.breaker_event_row(event))
+        self.recorder.flush()
+        log.warning(
+            "breaker %s -> %s: %s (equity %.2f, daily loss %.2f %%, drawdown %.2f %%)",
+            event.state_from, event.state_to, event.reason, event.equity, event.daily_loss_pct, event.drawdown_pct,
+        )
+        if event.state_to is BreakerState.TRIPPED:
+            self._cancel_pending_entries("breaker tripped")
+            if self.settings.breaker.flatten_on_trip:
+                self.flatten("breaker tripped: flatten_on_trip")
+        self._publish()
+
     # ------------------------------------------------------------------ decisions
     def _enter(self, candle: Candle, why: str) -> None:
+        """Pre-trade checks (breaker, pause, price, limits, sizing, correlation), then a pending market buy.
+        A denial is stored in ``risk_denials`` with its reason code."""
         symbol = candle.symbol
-        if self.paused or symbol in self.portfolio.positions or symbol in self.pending:
-            return
         atr = self.atr[symbol].value
         if atr is None:
             return
         entry = candle.close
         stop = entry - Decimal(str(atr * self.trading.stop_atr_multiple))
-        decision = size_entry(
-            self.sizing, equity=self.portfolio.equity(), cash=self.portfolio.cash, entry_price=entry, stop_price=stop
+        decision = check_entry(
+            self.risk_limits,
+            symbol=symbol,
+            entry_price=entry,
+            stop_price=stop,
+            equity=self.portfolio.equity(),
+            cash=self.portfolio.cash,
+            open_positions={*self.portfolio.positions, *(s for s, p in self.pending.items() if p.order.side is Side.BUY)},
+            trades_today=self.entries_today.count(candle.close_time_ms),
+            paused=self.paused,
+            breaker_allows=self.breaker.allows_entry(),
+            now_ms=candle.close_time_ms,
+            price_time_ms=candle.close_time_ms,
         )
         if not decision.allowed:
+            self.denials += 1
+            self.recorder.record("risk_denials", records.denial_row(symbol, decision, time_ms=candle.close_time_ms))
             log.info("entry %s denied: %s %s", symbol, decision.reason_code, decision.detail)
+            return
+        if symbol in self.pending:
             return
         target = entry + (entry - stop) * Decimal(str(self.trading.reward_risk))
         order = Order(
@@ -272,6 +381,8 @@ class Engine:
             log.info("order %s rejected: %s", order.order_id, result.reason)
             return None
         trade = self.portfolio.apply_fill(result, stop_price=order.stop_price, target_price=order.target_price, exit_reason=exit_reason)
+        if result.side is Side.BUY:
+            self.entries_today.record(time_ms)
         self.recorder.record("orders", records.order_row(order, status="FILLED", reason=order.reason, time_ms=time_ms))
         self.recorder.record("fills", records.fill_row(result))
         self.recorder.record("positions", records.position_row(order.symbol, self.portfolio.positions.get(order.symbol), time_ms=time_ms))
@@ -293,6 +404,7 @@ class Engine:
     async def run(self, rest: BinanceRestClient, stream: KlineStream, stop: asyncio.Event) -> None:
         """Bootstrap, then trade on the stream until ``stop`` is set. Closes ``rest`` on the way out."""
         commands = asyncio.create_task(self._command_loop(stop), name="commands")
+        telemetry = asyncio.create_task(self._telemetry_loop(rest, stop), name="telemetry")
         market: asyncio.Task[None] | None = None
         try:
             await self._bootstrap(rest, stop)
@@ -301,10 +413,10 @@ class Engine:
                 self._publish(state=self._running_state())
                 await stop.wait()
         finally:
-            for task in (market, commands):
-                if task is not None:
-                    task.cancel()
-            await asyncio.gather(*(t for t in (market, commands) if t is not None), return_exceptions=True)
+            tasks = [t for t in (market, commands, telemetry) if t is not None]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
             await rest.aclose()
             self._publish(state=EngineState.STOPPED, connected=False)
 
@@ -401,6 +513,18 @@ class Engine:
             records.backfill_row(symbol=candle.symbol, url=url, candles=fetched, error=error, time_s=self._wall_clock()),
         )
 
+    def record_api_attempt(self, attempt: RetryAttempt, *, host: str) -> None:
+        """``on_attempt`` hook of the REST client: every attempt becomes an ``api_calls`` row."""
+        self.recorder.record("api_calls", records.api_call_row(attempt, host=host))
+        if attempt.outcome != "ok":
+            log.warning("%s %s: %s (%s), attempt %d", host, attempt.endpoint, attempt.outcome, attempt.reason, attempt.attempt)
+
+    async def _telemetry_loop(self, rest: BinanceRestClient, stop: asyncio.Event) -> None:
+        """Sample the REST guards every ``TELEMETRY_INTERVAL_S`` into ``rate_limit_samples``."""
+        while not stop.is_set():
+            self.recorder.record("rate_limit_samples", records.rate_limit_row(rest.guard_status(), time_s=self._wall_clock()))
+            await asyncio.sleep(TELEMETRY_INTERVAL_S)
+
     async def _command_loop(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             self.drain_inbox()
@@ -437,4 +561,8 @@ class Engine:
             data_lag_s=lag,
             candles_processed=self.candles_processed,
             error=current.error if error is None else error,
+            breaker_state=str(self.breaker.state),
+            bad_messages=self.bad_messages,
+            risk_denials=self.denials,
+            backfilled_candles=self.backfilled_candles,
         )

@@ -10,7 +10,11 @@ from decimal import Decimal
 from typing import Any
 
 from engine.binance_stream import BadMessage, Connected, Disconnected
+from engine.binance_rest import RestGuardStatus
+from engine.breaker import BreakerEvent
+from engine.guards.retry import RetryAttempt
 from engine.models import Candle, Fill, Order, Trade
+from engine.risk import RiskDecision
 from engine.portfolio import Position, Snapshot
 
 Row = dict[str, Any]
@@ -144,3 +148,55 @@ def backfill_row(*, symbol: str, url: str, candles: int, error: str, time_s: flo
     """A ``ws_events`` BACKFILL row: ``candles`` missed candles of ``symbol`` fetched over REST."""
     reason = f"{symbol}: {error}" if error else symbol
     return _ws_row(time_s=time_s, event="BACKFILL", url=url, reason=reason, candles=candles)
+
+
+def breaker_event_row(event: BreakerEvent) -> Row:
+    """A ``breaker_events`` row: the transition with equity, daily loss % and drawdown % at that moment."""
+    return {
+        "ts": utc(event.time_ms),
+        "kind": str(event.kind),
+        "state_from": str(event.state_from),
+        "state_to": str(event.state_to),
+        "equity": float(event.equity),
+        "daily_loss_pct": float(event.daily_loss_pct),
+        "drawdown_pct": float(event.drawdown_pct),
+        "reason": event.reason,
+        "actor": event.actor,
+    }
+
+
+def denial_row(symbol: str | None, decision: RiskDecision, *, time_ms: int) -> Row:
+    """A ``risk_denials`` row at market time ``time_ms``."""
+    return {"ts": utc(time_ms), "symbol": symbol, "reason_code": str(decision.reason_code), "detail": decision.detail}
+
+
+def api_call_row(attempt: RetryAttempt, *, host: str) -> Row:
+    """An ``api_calls`` row: one REST attempt (endpoint, status, latency, attempt, backoff, outcome, reason)."""
+    return {
+        "ts": attempt.time,
+        "host": host,
+        "endpoint": attempt.endpoint,
+        "status": attempt.status,
+        "latency_ms": attempt.latency_ms,
+        "attempt": attempt.attempt,
+        "delay_s": attempt.delay_s,
+        "outcome": attempt.outcome,
+        "reason": attempt.reason,
+    }
+
+
+def rate_limit_row(status: RestGuardStatus, *, time_s: float) -> Row:
+    """A ``rate_limit_samples`` row at wall time ``time_s`` (Unix seconds)."""
+    limiter, ban = status.limiter, status.ban
+    return {
+        "ts": _wall(time_s),
+        "host": ban.host,
+        "used_weight": round(limiter.used_weight),
+        "server_used_weight": limiter.server_used_weight,
+        "weight_limit": limiter.limit,
+        "utilisation_pct": limiter.utilisation * 100,
+        "waiting": limiter.waiting,
+        "wait_s": limiter.total_wait_s,
+        "api_breaker": str(status.breaker.state),
+        "banned_until": _wall(time_s + ban.retry_after_s) if ban.banned else None,
+    }

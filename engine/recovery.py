@@ -7,6 +7,9 @@ Everything that must survive is derived from the append-only tables:
 * marks — the last stored close per symbol; peak equity and the day baseline — from the last ``equity`` row;
 * the last processed candle per symbol — ``max(open_time)`` in ``candles`` (the engine drops anything not newer);
 * the paused flag — the last applied PAUSE/RESUME command;
+* the breaker state — the ``state_to`` of the last ``breaker_events`` row (a trip stays tripped: latched);
+  a reset's re-based baselines come back with the equity row written with it;
+* entries made today (the max-trades-per-day limit) — BUY fills on the UTC day of the latest one;
 * orders left ``NEW`` (accepted, not filled when the process died) are cancelled with a reason, never filled late.
 """
 
@@ -18,8 +21,10 @@ from decimal import Decimal
 
 import duckdb
 
+from engine.breaker import BreakerState
 from engine.models import Fill, Side
 from engine.portfolio import DAY_MS, Portfolio
+from engine.risk import DailyTradeCounter
 
 
 @dataclass
@@ -28,6 +33,8 @@ class RestoredState:
     last_candle_ms: dict[str, int] = field(default_factory=dict)
     paused: bool = False
     cancelled_orders: int = 0
+    breaker_state: BreakerState = BreakerState.ACTIVE
+    entries_today: DailyTradeCounter = field(default_factory=DailyTradeCounter)
 
     @property
     def resume_from_ms(self) -> int | None:
@@ -80,8 +87,20 @@ def restore(cur: duckdb.DuckDBPyConnection, *, starting_balance: Decimal, wall_n
         "'engine restarted before the fill', ? FROM orders GROUP BY order_id HAVING bool_and(status = 'NEW')",
         [wall_now or datetime.now(tz=UTC)],
     ).fetchone()
+    breaker_row = cur.execute(
+        "SELECT state_to FROM breaker_events ORDER BY recorded_at DESC LIMIT 1"
+    ).fetchone()
+    day_row = cur.execute(
+        "SELECT epoch_ms(ts) // ? AS day, count(*) FROM fills WHERE side = 'BUY' GROUP BY day ORDER BY day DESC LIMIT 1",
+        [DAY_MS],
+    ).fetchone()
+    entries_today = DailyTradeCounter()
+    if day_row is not None and day_row[0] is not None:
+        entries_today = DailyTradeCounter(day_index=day_row[0], count=day_row[1])
     return RestoredState(
         portfolio=portfolio,
+        breaker_state=BreakerState(breaker_row[0]) if breaker_row else BreakerState.ACTIVE,
+        entries_today=entries_today,
         last_candle_ms=last_candle_ms,
         paused=paused_row is not None and paused_row[0] == "PAUSE",
         cancelled_orders=cancelled,

@@ -17,17 +17,23 @@ The dashboard starts one Runtime per process (``st.cache_resource``) and talks t
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import threading
 from dataclasses import replace
 from decimal import Decimal
 
+import httpx
+
 from engine.binance_rest import BinanceRestClient
-from engine.binance_stream import KlineStream
+from engine.binance_stream import KlineStream, exponential_backoff
 from engine.commands import Command
 from engine.config import Settings
 from engine.engine import Engine
 from engine.errors import EngineError
+from engine.guards.api_breaker import ApiBreaker
+from engine.guards.rate_limiter import RateLimiter
+from engine.guards.retry import RetryPolicy
 from engine.recovery import restore
 from engine.status import EngineState, EngineStatus
 from engine.strategy import SmaCrossover
@@ -91,6 +97,8 @@ class Runtime:
                 portfolio=restored.portfolio,
                 last_candle_ms=restored.last_candle_ms,
                 paused=restored.paused,
+                breaker_state=restored.breaker_state,
+                entries_today=restored.entries_today,
             )
         except BaseException:
             self._close_resources()
@@ -122,14 +130,45 @@ class Runtime:
             self._ready.set()
 
     async def _main(self, rest_url: str, ws_url: str) -> None:
-        assert self.engine is not None
+        engine = self.engine
+        assert engine is not None
         self._loop = asyncio.get_running_loop()
         self._stop_event = asyncio.Event()
         self._ready.set()
-        settings = self.settings
-        rest = BinanceRestClient(rest_url, timeout_s=settings.venue.request_timeout_s)
-        stream = KlineStream(ws_url, settings.trading.symbols, settings.trading.interval)
-        await self.engine.run(rest, stream, self._stop_event)
+        await engine.run(self._rest_client(engine, rest_url), self._stream(ws_url), self._stop_event)
+
+    def _rest_client(self, engine: Engine, rest_url: str) -> BinanceRestClient:
+        """The REST client behind its guards, configured from ``[rest]``; every attempt is recorded."""
+        rest = self.settings.rest
+        host = httpx.URL(rest_url).netloc.decode()
+        return BinanceRestClient(
+            rest_url,
+            timeout_s=self.settings.venue.request_timeout_s,
+            limiter=RateLimiter(
+                limit=rest.weight_limit_per_minute, burst=rest.burst, max_wait_s=rest.max_wait_s, warn_pct=rest.warn_pct
+            ),
+            retry=RetryPolicy(
+                max_retries=rest.max_retries,
+                base_delay_s=rest.retry_base_s,
+                max_delay_s=rest.retry_cap_s,
+                jitter_pct=rest.retry_jitter_pct,
+            ),
+            breaker=ApiBreaker(host=host, failure_threshold=rest.breaker_failures, reset_timeout_s=rest.breaker_reset_s),
+            on_attempt=functools.partial(engine.record_api_attempt, host=host),
+        )
+
+    def _stream(self, ws_url: str) -> KlineStream:
+        """The kline stream with the ``[stream]`` recovery settings."""
+        s = self.settings.stream
+        return KlineStream(
+            ws_url,
+            self.settings.trading.symbols,
+            self.settings.trading.interval,
+            backoff=functools.partial(exponential_backoff, cap_s=s.backoff_cap_s, jitter=s.jitter_pct / 100),
+            stable_after_s=s.stable_after_s,
+            stale_after_s=s.stale_after_s,
+            max_attempts=s.max_attempts,
+        )
 
     def stop(self) -> None:
         """Stop the engine (applying queued commands first), flush every buffered row, stop the simulator and

@@ -21,6 +21,8 @@ class EngineStatus:
     ``last_candle_ms``: open time (Unix ms, market time) of the last closed candle processed.
     ``market_time_ms``: latest market time seen (event time of the last stream message).
     ``data_lag_s``: wall seconds since the last market message arrived (``None`` before the first).
+    ``breaker_state``: the portfolio breaker (ACTIVE, WARNING, TRIPPED, DISABLED).
+    ``bad_messages``, ``risk_denials``, ``backfilled_candles``: counts since the engine started.
     """
 
     state: EngineState
@@ -31,3 +33,7 @@ class EngineStatus:
     data_lag_s: float | None = None
     candles_processed: int = 0
     error: str | None = None
+    breaker_state: str = "ACTIVE"
+    bad_messages: int = 0
+    risk_denials: int = 0
+    backfilled_candles: int = 0

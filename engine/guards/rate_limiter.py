@@ -105,6 +105,7 @@ class RateLimiter:
         self._last_wait_s = 0.0
         self._total_wait_s = 0.0
         self._warned = False
+        self._held_until = clock()
 
     async def acquire(self, weight: int, *, endpoint: str = "") -> float:
         """Take ``weight`` tokens, sleeping until the bucket has them; return the seconds waited (0 when none).
@@ -116,7 +117,7 @@ class RateLimiter:
         if not 0 <= weight <= self.capacity:
             raise ValueError(f"weight must be within 0..{self.capacity}, got {weight}")
         self._refill()
-        wait_s = max(0.0, (weight - self._tokens) / self._rate)
+        wait_s = max(0.0, (weight - self._tokens) / self._rate, self._held_until - self._clock())
         if wait_s > self.max_wait_s:
             raise RateLimitExceeded(
                 f"request weight {weight} needs a {wait_s:.2f} s wait, more than max_wait_s={self.max_wait_s} s",
@@ -139,6 +140,12 @@ class RateLimiter:
             finally:
                 self._waiting -= 1
         return wait_s
+
+    def hold(self, seconds: float) -> None:
+        """Send nothing for ``seconds`` (a 429's ``Retry-After``): :meth:`acquire` waits until then, or raises when
+        that is more than ``max_wait_s`` away, so no request leaves before the server said it may (Binance spot
+        REST docs, LIMITS: "back off" after a 429, or the IP gets banned)."""
+        self._held_until = max(self._held_until, self._clock() + seconds)
 
     def sync_used_weight(self, used: int) -> None:
         """Apply the server's ``X-MBX-USED-WEIGHT-1M``: at most ``limit - used`` tokens remain."""

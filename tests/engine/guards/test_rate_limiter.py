@@ -151,3 +151,24 @@ def test_rejects_nonsense_settings(clock) -> None:
         RateLimiter(limit=0, clock=clock, sleep=clock.sleep)
     with pytest.raises(ValueError):
         RateLimiter(max_wait_s=-1, clock=clock, sleep=clock.sleep)
+
+
+async def test_hold_delays_every_request_until_retry_after(clock) -> None:
+    """After a 429's Retry-After of 5 s, the next request waits those 5 s even with a full bucket."""
+    limiter = RateLimiter(limit=6000, clock=clock, sleep=clock.sleep)
+    limiter.hold(5.0)
+
+    assert await limiter.acquire(1) == 5.0
+    assert clock.sleeps == [5.0]
+    assert await limiter.acquire(1) == 0.0
+
+
+async def test_hold_past_max_wait_s_refuses_without_taking_weight(clock) -> None:
+    limiter = RateLimiter(limit=6000, max_wait_s=10.0, clock=clock, sleep=clock.sleep)
+    limiter.hold(30.0)
+
+    with pytest.raises(RateLimitExceeded):
+        await limiter.acquire(1)
+    clock.advance(30.0)
+    assert await limiter.acquire(1) == 0.0
+    assert limiter.status().used_weight == pytest.approx(1.0)
