@@ -339,7 +339,10 @@ class KlineStream:
                         yield Connected(self.url, attempt)
                         while True:
                             try:
-                                raw = await asyncio.wait_for(ws.recv(), self.stale_after_s)
+                                # asyncio.timeout, not wait_for: Python 3.11's wait_for can swallow a cancellation
+                                # that lands as the message arrives, and the engine would then never stop.
+                                async with asyncio.timeout(self.stale_after_s):
+                                    raw = await ws.recv()
                             except TimeoutError:
                                 reason, error = "stale", f"no message for {self.stale_after_s} s"
                                 ws.transport.abort()

@@ -413,6 +413,7 @@ class Engine:
                 self._publish(state=self._running_state())
                 await stop.wait()
         finally:
+            self.recorder.record("rate_limit_samples", records.rate_limit_row(rest.guard_status(), time_s=self._wall_clock()))
             tasks = [t for t in (market, commands, telemetry) if t is not None]
             for task in tasks:
                 task.cancel()
@@ -441,7 +442,8 @@ class Engine:
                 log.warning("bootstrap failed (%s); retrying in %.0f s", exc, delay)
                 self._publish(error=f"bootstrap: {exc}")
                 try:
-                    await asyncio.wait_for(stop.wait(), timeout=delay)
+                    async with asyncio.timeout(delay):
+                        await stop.wait()
                 except TimeoutError:
                     delay = min(delay * 2, 30.0)
 

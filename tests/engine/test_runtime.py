@@ -84,6 +84,14 @@ def test_engine_trades_real_candles_and_persists_everything(settings: Settings) 
             "coalesce(sum(quote_qty - fee) FILTER (side = 'SELL'), 0) FROM fills"
         ).fetchone()
         assert Decimal("10000") - buys + sells == engine.portfolio.cash
+        # Every REST attempt is stored, and the rate limiter is sampled about once a second.
+        calls = cur.execute("SELECT endpoint, status, outcome FROM api_calls").fetchall()
+        assert {"/api/v3/time", "/api/v3/exchangeInfo", "/api/v3/klines"} <= {c[0] for c in calls}
+        assert {(c[1], c[2]) for c in calls} == {(200, "ok")}
+        samples = cur.execute(
+            "SELECT count(*), max(server_used_weight), max(weight_limit), min(api_breaker) FROM rate_limit_samples"
+        ).fetchone()
+        assert samples[0] >= 1 and samples[1] > 0 and samples[2] == 6000 and samples[3] == "CLOSED"
         # Every fill paid the 0.1 % taker fee on its notional (rounded to 1e-8).
         worst = cur.execute("SELECT max(abs(fee - quote_qty * 0.001)) FROM fills").fetchone()[0]
         assert worst <= Decimal("0.00000001")
