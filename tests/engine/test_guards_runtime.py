@@ -4,15 +4,12 @@ Each test runs a fast replay (50 candles per wall second) on its own database fi
 
 from __future__ import annotations
 
-import os
-import time
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 
 from engine.commands import Command, CommandKind
-from engine.config import Settings, SimSettings, StorageSettings, StreamSettings
+from engine.config import Settings, StreamSettings
 from engine.runtime import Runtime
 from storage.store import Store
 
@@ -20,23 +17,8 @@ MINUTE_MS = 60_000
 
 
 @pytest.fixture
-def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
-    monkeypatch.chdir(tmp_path)
-    for name in [n for n in os.environ if n.startswith("PAPERTRADER_")]:
-        monkeypatch.delenv(name)
-    return Settings(
-        storage=StorageSettings(path=tmp_path / "pt.duckdb"),
-        sim=SimSettings(speed=3000, update_interval_ms=20),
-        stream=StreamSettings(backoff_cap_s=0.5, stale_after_s=2.0),
-    )
-
-
-def _wait_for(condition: Callable[[], bool], what: str, timeout_s: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout_s:.0f} s waiting for {what}")
-        time.sleep(0.02)
+def settings(fast_settings) -> Settings:
+    return fast_settings(stream=StreamSettings(backoff_cap_s=0.5, stale_after_s=2.0))
 
 
 def _candles_advanced(runtime: Runtime, candles: int) -> Callable[[], bool]:
@@ -46,27 +28,21 @@ def _candles_advanced(runtime: Runtime, candles: int) -> Callable[[], bool]:
     return lambda: all(engine.last_candle_ms.get(s, 0) >= start.get(s, 0) + candles * MINUTE_MS for s in start) and bool(start)
 
 
-def _assert_contiguous(cur, symbol: str) -> None:
-    times = [r[0] for r in cur.execute("SELECT epoch_ms(open_time) FROM candles WHERE symbol = ? ORDER BY open_time", [symbol]).fetchall()]
-    assert len(times) == len(set(times)), f"{symbol}: duplicate candles"
-    assert {b - a for a, b in zip(times, times[1:])} == {MINUTE_MS}, f"{symbol}: a gap in the stored series"
-
-
-def test_stream_dropped_every_half_second_leaves_no_gap_and_no_duplicate(settings: Settings) -> None:
+def test_stream_dropped_every_half_second_leaves_no_gap_and_no_duplicate(settings: Settings, wait_for, assert_contiguous) -> None:
     """Abrupt drops and normal closes, plus duplicated and out-of-order klines: every missed candle is backfilled
     over REST, duplicates are dropped, and each connection change is stored."""
     with Runtime(settings) as runtime:
-        _wait_for(lambda: runtime.status().market_connected, "the first connection")
+        wait_for(lambda: runtime.status().market_connected, "the first connection")
         runtime.simulator.faults.update(ws_drop_every_s=0.5, duplicate_rate=0.2, out_of_order_rate=0.2)
-        _wait_for(_candles_advanced(runtime, 300), "300 candles through drops")
+        wait_for(_candles_advanced(runtime, 300), "300 candles through drops")
         runtime.simulator.faults.update(ws_drop_every_s=0.0, ws_close_every_s=0.4)
-        _wait_for(_candles_advanced(runtime, 100), "100 candles through normal closes")
+        wait_for(_candles_advanced(runtime, 100), "100 candles through normal closes")
         engine = runtime.engine
         assert engine.dropped_candles > 0
 
     with Store(settings.storage.path, read_only=True) as store, store.cursor() as cur:
         for symbol in settings.trading.symbols:
-            _assert_contiguous(cur, symbol)
+            assert_contiguous(cur, symbol)
         events = dict(cur.execute("SELECT event, count(*) FROM ws_events GROUP BY event").fetchall())
         assert events["DISCONNECTED"] >= 3 and events["CONNECTED"] >= 4
         codes = {r[0] for r in cur.execute("SELECT code FROM ws_events WHERE event = 'DISCONNECTED'").fetchall()}
@@ -76,46 +52,46 @@ def test_stream_dropped_every_half_second_leaves_no_gap_and_no_duplicate(setting
         assert cur.execute("SELECT count(*) FROM candles WHERE source = 'backfill'").fetchone()[0] == backfilled
 
 
-def test_bad_prices_never_reach_the_broker_and_are_counted(settings: Settings) -> None:
+def test_bad_prices_never_reach_the_broker_and_are_counted(settings: Settings, wait_for, assert_contiguous) -> None:
     """Kline events with prices 0, -1, NaN and "abc" are dropped and counted; the candles they carried come back
     over REST, so the stored series has only valid prices and no hole."""
     with Runtime(settings) as runtime:
-        _wait_for(lambda: runtime.status().market_connected, "the first connection")
+        wait_for(lambda: runtime.status().market_connected, "the first connection")
         runtime.simulator.faults.update(bad_price_rate=0.3, ws_malformed_rate=0.05)
-        _wait_for(_candles_advanced(runtime, 200), "200 candles with bad prices about")
-        bad = runtime.engine.bad_messages
-        assert bad > 0
+        wait_for(_candles_advanced(runtime, 200), "200 candles with bad prices about")
+    bad = runtime.engine.bad_messages  # read after the stop: every counted message has been recorded
+    assert bad > 0
 
     with Store(settings.storage.path, read_only=True) as store, store.cursor() as cur:
         for symbol in settings.trading.symbols:
-            _assert_contiguous(cur, symbol)
+            assert_contiguous(cur, symbol)
         assert cur.execute("SELECT count(*) FROM ws_events WHERE event = 'BAD_MESSAGE'").fetchone()[0] == bad
         assert cur.execute("SELECT count(*) FROM ws_events WHERE event = 'BAD_MESSAGE' AND reason LIKE '%price%'").fetchone()[0] > 0
         assert cur.execute("SELECT min(least(open, high, low, close)) > 0 FROM candles").fetchone()[0]
         assert cur.execute("SELECT count(*) FROM fills WHERE price <= 0 OR reference_price <= 0").fetchone()[0] == 0
 
 
-def _shock_until_tripped(runtime: Runtime) -> None:
+def _shock_until_tripped(runtime: Runtime, wait_for) -> None:
     """Wait for an open position, then halve every price from the next candle on; again if the position closed
     before the shocked candle arrived."""
     engine = runtime.engine
     for _ in range(3):
-        _wait_for(lambda: bool(engine.portfolio.positions), "an open position", timeout_s=60)
+        wait_for(lambda: bool(engine.portfolio.positions), "an open position", timeout_s=60)
         runtime.simulator.market.shock(pct=50, candles=1)
         try:
-            _wait_for(lambda: runtime.status().breaker_state == "TRIPPED", "the trip", timeout_s=3)
+            wait_for(lambda: runtime.status().breaker_state == "TRIPPED", "the trip", timeout_s=3)
             return
         except pytest.fail.Exception:
             continue
     pytest.fail("three shocks did not trip the breaker")
 
 
-def test_price_shock_trips_at_the_first_crossing_latches_across_restart_and_reset_rearms(settings: Settings) -> None:
+def test_price_shock_trips_at_the_first_crossing_latches_across_restart_and_reset_rearms(settings: Settings, wait_for, assert_contiguous) -> None:
     """A −50 % shock on an open position trips the breaker at the first mark whose daily loss crosses 5 %;
     no entry follows; a restarted process is still TRIPPED; a reset with a reason re-arms it (ACTIVE) and is audited."""
     with Runtime(settings) as runtime:
-        _shock_until_tripped(runtime)
-        _wait_for(_candles_advanced(runtime, 30), "30 candles after the trip")
+        _shock_until_tripped(runtime, wait_for)
+        wait_for(_candles_advanced(runtime, 30), "30 candles after the trip")
 
     with Store(settings.storage.path, read_only=True) as store, store.cursor() as cur:
         trip = cur.execute(
@@ -134,12 +110,12 @@ def test_price_shock_trips_at_the_first_crossing_latches_across_restart_and_rese
 
     with Runtime(settings) as restarted:
         assert restarted.status().breaker_state == "TRIPPED"
-        _wait_for(_candles_advanced(restarted, 5), "candles after the restart")
+        wait_for(_candles_advanced(restarted, 5), "candles after the restart")
         assert restarted.status().breaker_state == "TRIPPED"
         restarted.submit(Command(CommandKind.RESET_BREAKER, actor="test", reason=""))
         restarted.submit(Command(CommandKind.RESET_BREAKER, actor="test", reason="shock understood"))
-        _wait_for(lambda: restarted.status().breaker_state == "ACTIVE", "the reset", timeout_s=2)
-        _wait_for(_candles_advanced(restarted, 20), "candles after the reset")
+        wait_for(lambda: restarted.status().breaker_state == "ACTIVE", "the reset", timeout_s=2)
+        wait_for(_candles_advanced(restarted, 20), "candles after the reset")
         assert restarted.status().breaker_state in ("ACTIVE", "WARNING")
 
     with Store(settings.storage.path, read_only=True) as store, store.cursor() as cur:

@@ -3,42 +3,22 @@ strategy → sizing → paper broker → portfolio → Recorder → DuckDB; then
 
 from __future__ import annotations
 
-import os
-import time
-from collections.abc import Callable
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
 from engine.commands import Command, CommandKind
-from engine.config import Settings, SimSettings, StorageSettings
+from engine.config import Settings
 from engine.runtime import Runtime
 from engine.status import EngineState
 from storage.store import Store
 
 MINUTE_MS = 60_000
-WAIT_S = 30.0
 
 
 @pytest.fixture
-def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
-    """Default settings but a private database and a fast replay (50 candles per wall second)."""
-    monkeypatch.chdir(tmp_path)
-    for name in [n for n in os.environ if n.startswith("PAPERTRADER_")]:
-        monkeypatch.delenv(name)
-    return Settings(
-        storage=StorageSettings(path=tmp_path / "pt.duckdb"),
-        sim=SimSettings(speed=3000, update_interval_ms=20),
-    )
-
-
-def _wait_for(condition: Callable[[], bool], what: str, timeout_s: float = WAIT_S) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout_s:.0f} s waiting for {what}")
-        time.sleep(0.05)
+def settings(fast_settings) -> Settings:
+    return fast_settings()
 
 
 def _count(runtime: Runtime, sql: str) -> int:
@@ -47,20 +27,10 @@ def _count(runtime: Runtime, sql: str) -> int:
         return cur.execute(sql).fetchone()[0]
 
 
-def _assert_candles_contiguous(cur, symbol: str) -> None:
-    """No duplicate and no hole in the stored 1m series of ``symbol`` (the bundled data has none in this range)."""
-    times = [row[0] for row in cur.execute(
-        "SELECT epoch_ms(open_time) FROM candles WHERE symbol = ? ORDER BY open_time", [symbol]
-    ).fetchall()]
-    assert len(times) == len(set(times)), f"{symbol}: duplicate candles"
-    steps = {later - earlier for earlier, later in zip(times, times[1:])}
-    assert steps == {MINUTE_MS}, f"{symbol}: gaps {sorted(steps - {MINUTE_MS})[:5]}"
-
-
-def test_engine_trades_real_candles_and_persists_everything(settings: Settings) -> None:
+def test_engine_trades_real_candles_and_persists_everything(settings: Settings, wait_for, assert_contiguous) -> None:
     """Candles flow from the simulator, orders fill, fills/trades/equity rows land in DuckDB, and the money adds up."""
     with Runtime(settings) as runtime:
-        _wait_for(lambda: _count(runtime, "SELECT count(*) FROM trades") >= 1, "a closed trade")
+        wait_for(lambda: _count(runtime, "SELECT count(*) FROM trades") >= 1, "a closed trade")
         status = runtime.status()
         assert status.state is EngineState.RUNNING
         assert status.market_connected
@@ -70,7 +40,7 @@ def test_engine_trades_real_candles_and_persists_everything(settings: Settings) 
 
     with Store(settings.storage.path, read_only=True) as store, store.cursor() as cur:
         for symbol in settings.trading.symbols:
-            _assert_candles_contiguous(cur, symbol)
+            assert_contiguous(cur, symbol)
         sources = {row[0] for row in cur.execute("SELECT DISTINCT source FROM candles").fetchall()}
         assert {"bootstrap", "stream"} <= sources
         filled = cur.execute("SELECT count(*) FROM orders WHERE status = 'FILLED'").fetchone()[0]
@@ -97,11 +67,11 @@ def test_engine_trades_real_candles_and_persists_everything(settings: Settings) 
         assert worst <= Decimal("0.00000001")
 
 
-def test_restart_resumes_without_gap_duplicate_or_lost_fill(settings: Settings) -> None:
+def test_restart_resumes_without_gap_duplicate_or_lost_fill(settings: Settings, wait_for, assert_contiguous) -> None:
     """Stop, start again on the same file: the replay continues at the next minute, cash and positions are
     rebuilt from the fills, and the stored series stays contiguous."""
     with Runtime(settings) as first:
-        _wait_for(lambda: _count(first, "SELECT count(*) FROM fills") >= 1, "a first fill")
+        wait_for(lambda: _count(first, "SELECT count(*) FROM fills") >= 1, "a first fill")
         assert first.engine is not None
     cash, positions = first.engine.portfolio.cash, dict(first.engine.portfolio.positions)
     last = dict(first.engine.last_candle_ms)
@@ -112,27 +82,27 @@ def test_restart_resumes_without_gap_duplicate_or_lost_fill(settings: Settings) 
         assert {s: p.quantity for s, p in second.engine.portfolio.positions.items()} == {
             s: p.quantity for s, p in positions.items()
         }
-        _wait_for(
+        wait_for(
             lambda: all(second.engine.last_candle_ms[s] > last[s] + 5 * MINUTE_MS for s in last),
             "candles after the restart",
         )
 
     with Store(settings.storage.path, read_only=True) as store, store.cursor() as cur:
         for symbol in settings.trading.symbols:
-            _assert_candles_contiguous(cur, symbol)
+            assert_contiguous(cur, symbol)
         assert cur.execute("SELECT count(*) - count(DISTINCT fill_id) FROM fills").fetchone()[0] == 0
 
 
-def test_pause_is_applied_audited_and_survives_a_restart(settings: Settings) -> None:
+def test_pause_is_applied_audited_and_survives_a_restart(settings: Settings, wait_for, assert_contiguous) -> None:
     """PAUSE via Runtime.submit: the engine reports PAUSED within a refresh, one audit row is written,
     and a restarted engine is still paused."""
     with Runtime(settings) as runtime:
-        _wait_for(lambda: runtime.status().state is EngineState.RUNNING, "the engine to run")
+        wait_for(lambda: runtime.status().state is EngineState.RUNNING, "the engine to run")
         runtime.submit(Command(CommandKind.PAUSE, actor="test", reason="checking the audit log"))
-        _wait_for(lambda: runtime.status().state is EngineState.PAUSED, "PAUSED", timeout_s=1.0)
+        wait_for(lambda: runtime.status().state is EngineState.PAUSED, "PAUSED", timeout_s=1.0)
         rows = runtime.store.cursor().execute("SELECT command, actor, reason, result FROM commands").fetchall()
         assert rows == [("PAUSE", "test", "checking the audit log", "OK")]
 
     with Runtime(settings) as restarted:
-        _wait_for(lambda: restarted.status().state is not EngineState.STARTING, "the engine to start")
+        wait_for(lambda: restarted.status().state is not EngineState.STARTING, "the engine to start")
         assert restarted.status().state is EngineState.PAUSED
