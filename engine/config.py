@@ -5,11 +5,20 @@ Sources, highest priority first:
 1. keyword arguments to :class:`Settings` (tests),
 2. environment variables with prefix ``PAPERTRADER_``, nested with ``__``
    (``PAPERTRADER_STORAGE__PATH=/tmp/x.duckdb``, ``PAPERTRADER_SIM__SPEED=600``),
-3. the TOML file named by ``PAPERTRADER_CONFIG`` (default ``papertrader.toml`` in the working directory, optional),
+3. the TOML file named by ``PAPERTRADER_CONFIG`` — which must exist (a missing file is a
+   :class:`~engine.errors.ConfigError` naming the path; an empty value counts as unset) — else
+   ``papertrader.toml`` in the working directory, when there is one,
 4. the defaults below (those of ``../shared/SPEC.md``).
 
 Percentages are in percent (``5.0`` means 5 %); ``*_bps`` in basis points; ``*_s`` seconds; ``*_ms`` milliseconds.
 Unknown keys are refused, so a typo names itself instead of being ignored.
+
+Secrets. Webhook URLs carry tokens (Slack, Discord and Telegram put them in the path), so
+``alerts.webhooks[].url`` is a :class:`~pydantic.SecretStr`: ``repr``/``str`` show ``**********`` and so does
+``Settings.model_dump(mode="json")``, which is what ``papertrader config`` should print. The masking rule: every
+field named ``url`` under ``[alerts]`` is secret; read it with ``.get_secret_value()`` only where the request is
+sent (:mod:`engine.alerts`). Validation errors never echo input values (``hide_input_in_errors``), so a bad
+webhook URL is not printed either; the message still names the key.
 """
 
 from __future__ import annotations
@@ -17,15 +26,18 @@ from __future__ import annotations
 import os
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import AnyUrl, BaseModel, ConfigDict, Field, field_validator, model_validator
+import httpx
+from pydantic import AnyUrl, BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+from engine.errors import ConfigError
 
 Percent = float
 
@@ -36,17 +48,62 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+VenueName = Literal["sim", "binance", "binance-testnet"]
+
+VENUE_PRESETS: dict[str, tuple[str, str]] = {
+    "sim": ("https://data-api.binance.vision", "wss://data-stream.binance.vision"),
+    "binance": ("https://data-api.binance.vision", "wss://data-stream.binance.vision"),
+    "binance-testnet": ("https://testnet.binance.vision", "wss://stream.testnet.binance.vision"),
+}
+"""Default ``(rest_url, ws_url)`` per venue name: Binance's public market-data-only endpoints and the spot testnet
+(Binance spot REST docs, "General API Information"; WebSocket Streams docs, "General WSS information"). These are
+base URLs: the REST client adds ``/api/v3/...`` and the stream client ``/stream?streams=...``. ``sim`` ignores
+them (the embedded exchange gets an ephemeral port)."""
+
+
 class VenueSettings(_Section):
     """Where market data comes from.
 
     ``sim`` starts the embedded Binance-compatible simulator on 127.0.0.1 and ignores the URLs;
-    ``binance`` uses ``rest_url`` / ``ws_url`` (Binance spot public market-data endpoints).
+    ``binance`` and ``binance-testnet`` use ``rest_url`` / ``ws_url``, which default to the preset of the name
+    (:data:`VENUE_PRESETS`) and can be set to any other Binance-compatible base URL.
+
+    Raises:
+        pydantic.ValidationError: ``rest_url`` is not http(s), ``ws_url`` is not ws(s), or either one ends with a
+            path the client adds itself (``/api``, ``/ws``, ``/stream``), naming the key.
     """
 
-    name: Literal["sim", "binance"] = "sim"
-    rest_url: AnyUrl = AnyUrl("https://data-api.binance.vision")
-    ws_url: AnyUrl = AnyUrl("wss://data-stream.binance.vision")
+    name: VenueName = "sim"
+    rest_url: AnyUrl
+    ws_url: AnyUrl
     request_timeout_s: float = Field(10.0, gt=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _preset_urls(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            name = data.get("name", "sim")
+            rest_url, ws_url = VENUE_PRESETS.get(name, VENUE_PRESETS["sim"])
+            data = {"rest_url": rest_url, "ws_url": ws_url, **data}
+        return data
+
+    @field_validator("rest_url")
+    @classmethod
+    def _rest_scheme(cls, url: AnyUrl) -> AnyUrl:
+        if url.scheme not in ("http", "https"):
+            raise ValueError(f"venue.rest_url must be an http:// or https:// URL, got scheme {url.scheme!r}")
+        if (url.path or "").rstrip("/").endswith(("/api", "/api/v3")):
+            raise ValueError("venue.rest_url is a base URL: drop the trailing /api (the client adds /api/v3/...)")
+        return url
+
+    @field_validator("ws_url")
+    @classmethod
+    def _ws_scheme(cls, url: AnyUrl) -> AnyUrl:
+        if url.scheme not in ("ws", "wss"):
+            raise ValueError(f"venue.ws_url must be a ws:// or wss:// URL, got scheme {url.scheme!r}")
+        if (url.path or "").rstrip("/").endswith(("/ws", "/stream")):
+            raise ValueError("venue.ws_url is a base URL: drop the trailing /ws or /stream (the client adds /stream?streams=...)")
+        return url
 
 
 class SimSettings(_Section):
@@ -174,6 +231,52 @@ class StreamSettings(_Section):
     max_attempts: int | None = Field(None, ge=1, description="reconnect attempts; none = unlimited")
 
 
+class WebhookSettings(_Section):
+    """One alert webhook (``[[alerts.webhooks]]``).
+
+    ``format`` picks the body :mod:`engine.alerts` POSTs: ``json`` (the whole alert), ``slack`` (``{"text"}``,
+    Slack incoming webhooks), ``discord`` (``{"content"}``, Discord webhooks) or ``telegram``
+    (``{"chat_id", "text"}`` to a Bot API ``sendMessage`` URL, ``https://api.telegram.org/bot<token>/sendMessage``).
+    ``url`` is secret (see the module docstring); ``chat_id`` is required by, and only allowed for, ``telegram``.
+    """
+
+    url: SecretStr
+    format: Literal["json", "slack", "discord", "telegram"] = "json"
+    chat_id: str | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, url: SecretStr) -> SecretStr:
+        """http(s) with a host; the message never contains the URL (it may hold a token)."""
+        try:
+            parsed = httpx.URL(url.get_secret_value())
+        except httpx.InvalidURL:
+            raise ValueError("alerts.webhooks.url is not a valid URL") from None
+        if parsed.scheme not in ("http", "https") or not parsed.host:
+            raise ValueError("alerts.webhooks.url must be an http:// or https:// URL with a host")
+        return url
+
+    @model_validator(mode="after")
+    def _chat_id_for_telegram(self) -> WebhookSettings:
+        if self.format == "telegram" and not (self.chat_id or "").strip():
+            raise ValueError("alerts.webhooks.chat_id is required when format = \"telegram\"")
+        if self.format != "telegram" and self.chat_id is not None:
+            raise ValueError(f"alerts.webhooks.chat_id is only used with format = \"telegram\", not {self.format!r}")
+        return self
+
+
+class AlertSettings(_Section):
+    """Webhook alerts on breaker WARNING/TRIPPED/RESET, an API ban (HTTP 418) and long stream outages (SPEC §6).
+
+    No webhooks (the default) means alerts are only logged. Deliveries use the ``[rest]`` retry policy.
+    """
+
+    webhooks: tuple[WebhookSettings, ...] = ()
+    disconnect_alert_after_s: float = Field(60.0, gt=0, description="market stream down this long raises an alert")
+    queue_size: int = Field(100, ge=1, description="alerts waiting for delivery; beyond it new ones are dropped")
+    timeout_s: float = Field(10.0, gt=0, description="per POST attempt")
+
+
 class Settings(BaseSettings):
     """The whole configuration; frozen once loaded.
 
@@ -186,6 +289,7 @@ class Settings(BaseSettings):
         env_nested_delimiter="__",
         extra="forbid",
         frozen=True,
+        hide_input_in_errors=True,
     )
 
     venue: VenueSettings = VenueSettings()
@@ -197,6 +301,7 @@ class Settings(BaseSettings):
     risk: RiskSettings = RiskSettings()
     rest: RestSettings = RestSettings()
     stream: StreamSettings = StreamSettings()
+    alerts: AlertSettings = AlertSettings()
 
     @classmethod
     def settings_customise_sources(
@@ -207,5 +312,30 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        toml_file = Path(os.environ.get("PAPERTRADER_CONFIG", DEFAULT_CONFIG_FILE))
-        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=config_file()))
+
+
+def config_file() -> Path:
+    """The TOML file to read: ``$PAPERTRADER_CONFIG`` when set (non-empty), else ``papertrader.toml`` (optional).
+
+    Raises:
+        ConfigError: ``PAPERTRADER_CONFIG`` names a path that is not an existing file.
+    """
+    named = os.environ.get("PAPERTRADER_CONFIG", "")
+    if not named:
+        return Path(DEFAULT_CONFIG_FILE)
+    path = Path(named)
+    if not path.is_file():
+        raise ConfigError(f"PAPERTRADER_CONFIG names {str(path)!r}, which is not an existing file")
+    return path
+
+
+def describe_validation_error(exc: ValidationError) -> list[str]:
+    """One line per invalid setting of a failed :class:`Settings` load: ``key (PAPERTRADER_ENV): problem``,
+    e.g. ``trading.risk_pct (PAPERTRADER_TRADING__RISK_PCT): Input should be greater than 0``."""
+    lines = []
+    for error in exc.errors():
+        key = ".".join(str(part) for part in error["loc"]) or "(settings)"
+        env = "PAPERTRADER_" + "__".join(str(part) for part in error["loc"]).upper()
+        lines.append(f"{key} ({env}): {error['msg']}")
+    return lines

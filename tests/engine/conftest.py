@@ -1,10 +1,15 @@
-"""Shared fixtures for the tests that run the whole engine (Runtime + simulator over loopback + DuckDB)."""
+"""Shared fixtures: settings, polling and checks for the tests that run the whole engine (Runtime + simulator over
+loopback + DuckDB), and a real local webhook receiver."""
 
 from __future__ import annotations
 
+import json
 import os
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +18,7 @@ import pytest
 from engine.config import Settings, SimSettings, StorageSettings
 
 MINUTE_MS = 60_000
+WAIT_S = 10.0
 
 
 @pytest.fixture
@@ -60,3 +66,56 @@ def assert_contiguous() -> Callable[[Any, str], None]:
         assert steps == {MINUTE_MS}, f"{symbol}: gaps {sorted(steps - {MINUTE_MS})[:5]}"
 
     return check
+
+
+@dataclass
+class Receiver:
+    """A real HTTP server recording every POST (path, JSON body); answers from ``script`` (status, headers), then 200.
+
+    ``gate``, when cleared, holds every answer until it is set (a slow webhook)."""
+
+    url: str = ""
+    requests: list[tuple[str, Any]] = field(default_factory=list)
+    script: list[tuple[int, dict[str, str]]] = field(default_factory=list)
+    gate: threading.Event = field(default_factory=threading.Event)
+    arrived: threading.Event = field(default_factory=threading.Event)
+
+    def wait_for(self, count: int) -> None:
+        deadline = time.monotonic() + WAIT_S
+        while len(self.requests) < count:
+            assert time.monotonic() < deadline, f"receiver got {len(self.requests)} of {count} requests"
+            time.sleep(0.005)
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    rec = Receiver()
+    rec.gate.set()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            rec.requests.append((self.path, body))
+            rec.arrived.set()
+            rec.gate.wait(WAIT_S)
+            status, headers = rec.script.pop(0) if rec.script else (200, {})
+            self.send_response(status)
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    rec.url = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01}, name="webhook-receiver", daemon=True)
+    thread.start()
+    yield rec
+    rec.gate.set()
+    server.shutdown()
+    server.server_close()
+    thread.join(WAIT_S)

@@ -13,6 +13,7 @@ import pytest
 from pydantic import ValidationError
 
 from engine.config import Settings
+from engine.errors import ConfigError
 
 
 @pytest.fixture(autouse=True)
@@ -172,3 +173,148 @@ def test_invalid_environment_value_is_refused_naming_the_key(monkeypatch: pytest
         Settings()
 
     assert key in str(info.value)
+
+
+# ---------------------------------------------------------------------------------------------- venue presets
+@pytest.mark.parametrize(
+    ("name", "rest_url", "ws_url"),
+    [
+        ("binance", "https://data-api.binance.vision", "wss://data-stream.binance.vision"),
+        ("binance-testnet", "https://testnet.binance.vision", "wss://stream.testnet.binance.vision"),
+    ],
+)
+def test_venue_name_selects_preset_urls(monkeypatch: pytest.MonkeyPatch, name: str, rest_url: str, ws_url: str) -> None:
+    monkeypatch.setenv("PAPERTRADER_VENUE__NAME", name)
+
+    venue = Settings().venue
+
+    assert str(venue.rest_url).rstrip("/") == rest_url
+    assert str(venue.ws_url).rstrip("/") == ws_url
+
+
+def test_explicit_urls_beat_the_preset(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    toml = '[venue]\nname = "binance-testnet"\nrest_url = "https://api.binance.com"\nws_url = "wss://stream.binance.com:9443"\n'
+    monkeypatch.setenv("PAPERTRADER_CONFIG", str(write_toml(tmp_path, toml)))
+
+    venue = Settings().venue
+
+    assert (venue.name, venue.rest_url.host, venue.ws_url.port) == ("binance-testnet", "api.binance.com", 9443)
+
+
+@pytest.mark.parametrize(
+    ("toml", "key", "words"),
+    [
+        pytest.param('[venue]\nrest_url = "wss://data-api.binance.vision"\n', "venue.rest_url", "http", id="rest-not-http"),
+        pytest.param('[venue]\nws_url = "https://data-stream.binance.vision"\n', "venue.ws_url", "ws://", id="ws-not-ws"),
+        pytest.param('[venue]\nrest_url = "https://testnet.binance.vision/api"\n', "venue.rest_url", "/api", id="rest-with-api-path"),
+        pytest.param('[venue]\nws_url = "wss://stream.testnet.binance.vision/ws"\n', "venue.ws_url", "/ws", id="ws-with-ws-path"),
+        pytest.param('[venue]\nrest_url = "not a url"\n', "venue.rest_url", "url", id="rest-garbage"),
+    ],
+)
+def test_bad_venue_urls_are_refused_naming_the_key(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, toml: str, key: str, words: str
+) -> None:
+    monkeypatch.setenv("PAPERTRADER_CONFIG", str(write_toml(tmp_path, toml)))
+
+    with pytest.raises(ValidationError) as info:
+        Settings()
+
+    assert key in str(info.value)
+    assert words in str(info.value).lower()
+
+
+# ---------------------------------------------------------------------------------------------- the config file
+def test_papertrader_config_naming_a_missing_file_is_refused_naming_the_path(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    missing = tmp_path / "nope" / "papertrader.toml"
+    monkeypatch.setenv("PAPERTRADER_CONFIG", str(missing))
+
+    with pytest.raises(ConfigError, match="PAPERTRADER_CONFIG") as info:
+        Settings()
+
+    assert str(missing) in str(info.value)
+
+
+def test_papertrader_config_naming_a_directory_is_refused(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("PAPERTRADER_CONFIG", str(tmp_path))
+
+    with pytest.raises(ConfigError, match=str(tmp_path)):
+        Settings()
+
+
+def test_without_papertrader_config_a_missing_default_file_is_fine() -> None:
+    assert not Path("papertrader.toml").exists()
+
+    assert Settings().sim.speed == 60.0
+
+
+def test_the_example_file_is_valid_and_states_the_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``papertrader.toml.example`` parses as it is and changes nothing: it documents the defaults."""
+    defaults = Settings().model_dump()
+    monkeypatch.setenv("PAPERTRADER_CONFIG", str(Path(__file__).resolve().parents[2] / "papertrader.toml.example"))
+
+    assert Settings().model_dump() == defaults
+
+
+# ---------------------------------------------------------------------------------------------- alerts
+def test_alerts_default_to_no_webhooks() -> None:
+    alerts = Settings().alerts
+
+    assert (alerts.webhooks, alerts.disconnect_alert_after_s, alerts.queue_size, alerts.timeout_s) == ((), 60.0, 100, 10.0)
+
+
+def test_alert_webhooks_from_toml_with_secret_urls(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    toml = """
+    [alerts]
+    disconnect_alert_after_s = 30
+
+    [[alerts.webhooks]]
+    url = "https://hooks.slack.com/services/T000/B000/XXXXSECRET"
+    format = "slack"
+
+    [[alerts.webhooks]]
+    url = "https://api.telegram.org/bot123:SECRETTOKEN/sendMessage"
+    format = "telegram"
+    chat_id = "-100123"
+    """
+    monkeypatch.setenv("PAPERTRADER_CONFIG", str(write_toml(tmp_path, toml)))
+
+    s = Settings()
+
+    slack, telegram = s.alerts.webhooks
+    assert (slack.format, telegram.format, telegram.chat_id) == ("slack", "telegram", "-100123")
+    assert telegram.url.get_secret_value().endswith("/bot123:SECRETTOKEN/sendMessage")
+    assert s.alerts.disconnect_alert_after_s == 30.0
+    shown = f"{s!r} {s.model_dump(mode='json')}"
+    assert "SECRET" not in shown  # what `papertrader config` prints is masked
+
+
+def test_alert_webhooks_from_the_environment_as_json(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PAPERTRADER_ALERTS__WEBHOOKS", '[{"url": "https://discord.com/api/webhooks/1/tok", "format": "discord"}]')
+
+    (hook,) = Settings().alerts.webhooks
+
+    assert hook.format == "discord"
+
+
+@pytest.mark.parametrize(
+    ("toml", "key"),
+    [
+        pytest.param('[[alerts.webhooks]]\nurl = "https://x.test/bot1:T/sendMessage"\nformat = "telegram"\n', "chat_id", id="telegram-without-chat-id"),
+        pytest.param('[[alerts.webhooks]]\nurl = "https://x.test/h"\nchat_id = "1"\n', "chat_id", id="chat-id-without-telegram"),
+        pytest.param('[[alerts.webhooks]]\nurl = "ftp://x.test/SECRET"\n', "alerts.webhooks.0.url", id="ftp-url"),
+        pytest.param('[[alerts.webhooks]]\nurl = "SECRET"\n', "alerts.webhooks.0.url", id="no-scheme"),
+        pytest.param('[[alerts.webhooks]]\nurl = "https://x.test/h"\nformat = "teams"\n', "alerts.webhooks.0.format", id="unknown-format"),
+        pytest.param("[alerts]\ndisconnect_alert_after_s = 0\n", "alerts.disconnect_alert_after_s", id="zero-disconnect"),
+        pytest.param("[alerts]\nqueue_size = 0\n", "alerts.queue_size", id="zero-queue"),
+    ],
+)
+def test_invalid_alerts_are_refused_naming_the_key_without_echoing_the_url(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, toml: str, key: str
+) -> None:
+    monkeypatch.setenv("PAPERTRADER_CONFIG", str(write_toml(tmp_path, toml)))
+
+    with pytest.raises(ValidationError) as info:
+        Settings()
+
+    assert key in str(info.value)
+    assert "SECRET" not in str(info.value)
