@@ -26,8 +26,24 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from engine import records
+from engine.alerts import (
+    Alert,
+    AlertSink,
+    DisconnectWatch,
+    alert_for_ban,
+    alert_for_disconnect,
+    alert_from_breaker_event,
+)
 from engine.binance_rest import KLINES_MAX_LIMIT, BinanceRestClient
-from engine.binance_stream import BadMessage, Connected, Disconnected, KlineEvent, KlineStream, Reply, StreamEvent
+from engine.binance_stream import (
+    BadMessage,
+    Connected,
+    Disconnected,
+    KlineEvent,
+    KlineStream,
+    Reply,
+    StreamEvent,
+)
 from engine.breaker import BreakerLimits, BreakerState, PortfolioBreaker, ResetRefused
 from engine.broker import PaperBroker, Rejection
 from engine.commands import Command, CommandKind
@@ -80,6 +96,7 @@ class Engine:
         paused: bool = False,
         breaker_state: BreakerState = BreakerState.ACTIVE,
         entries_today: DailyTradeCounter | None = None,
+        alerts: AlertSink | None = None,
         wall_clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -114,6 +131,9 @@ class Engine:
         self.breaker.restore(breaker_state)
         self.entries_today = entries_today or DailyTradeCounter()
         self.market_time_ms: int | None = None
+        self.alerts = alerts
+        self._stream_watch = DisconnectWatch(after_s=settings.alerts.disconnect_alert_after_s, clock=monotonic)
+        self._bans_seen = 0
         self.inbox: queue.Queue[Command] = queue.Queue(maxsize=INBOX_SIZE)
         self._wall_clock = wall_clock
         self._monotonic = monotonic
@@ -232,6 +252,7 @@ class Engine:
             return "REFUSED", str(exc)
         snapshot = self.portfolio.rebase(time_ms)
         self.recorder.record("breaker_events", records.breaker_event_row(event))
+        self._alert(alert_from_breaker_event(event))
         self.recorder.record("equity", records.equity_row(snapshot))
         return "OK", f"breaker re-armed at equity {snapshot.equity:.2f}"
 
@@ -263,6 +284,11 @@ class Engine:
                 closed += 1
         return closed
 
+    def _alert(self, alert: Alert | None) -> None:
+        """Hand an alert to the webhook sink (never blocks; no sink in a replay or a unit test)."""
+        if alert is not None and self.alerts is not None:
+            self.alerts.notify(alert)
+
     def _evaluate_breaker(self, snapshot: Snapshot) -> None:
         """The breaker on every mark: a transition is stored (and flushed) before the engine acts on it."""
         event = self.breaker.evaluate(snapshot)
@@ -274,6 +300,7 @@ class Engine:
             "breaker %s -> %s: %s (equity %.2f, daily loss %.2f %%, drawdown %.2f %%)",
             event.state_from, event.state_to, event.reason, event.equity, event.daily_loss_pct, event.drawdown_pct,
         )
+        self._alert(alert_from_breaker_event(event))
         if event.state_to is BreakerState.TRIPPED:
             self._cancel_pending_entries("breaker tripped")
             if self.settings.breaker.flatten_on_trip:
@@ -404,7 +431,7 @@ class Engine:
     async def run(self, rest: BinanceRestClient, stream: KlineStream, stop: asyncio.Event) -> None:
         """Bootstrap, then trade on the stream until ``stop`` is set. Closes ``rest`` on the way out."""
         commands = asyncio.create_task(self._command_loop(stop), name="commands")
-        telemetry = asyncio.create_task(self._telemetry_loop(rest, stop), name="telemetry")
+        telemetry = asyncio.create_task(self._telemetry_loop(rest, stream.url, stop), name="telemetry")
         market: asyncio.Task[None] | None = None
         try:
             await self._bootstrap(rest, stop)
@@ -448,6 +475,7 @@ class Engine:
                     delay = min(delay * 2, 30.0)
 
     async def _consume(self, rest: BinanceRestClient, stream: KlineStream) -> None:
+        self._stream_watch.down()
         try:
             async for event in stream.events():
                 self._on_stream_event(rest, stream, event)
@@ -467,10 +495,12 @@ class Engine:
         """Telemetry for one stream event: connection changes and bad messages become ``ws_events`` rows."""
         self._last_message_at = self._monotonic()
         if isinstance(event, Connected):
+            self._stream_watch.up()
             log.info("market stream connected: %s (attempt %d)", event.url, event.attempt)
             self.recorder.record("ws_events", records.ws_connected_row(event, time_s=self._wall_clock()))
             self._publish(connected=True)
         elif isinstance(event, Disconnected):
+            self._stream_watch.down()
             retry = "giving up" if event.retry_in_s is None else f"reconnecting in {event.retry_in_s:.1f} s"
             log.warning(
                 "market stream closed (code %s %s %s) after %s s; %s",
@@ -521,10 +551,17 @@ class Engine:
         if attempt.outcome != "ok":
             log.warning("%s %s: %s (%s), attempt %d", host, attempt.endpoint, attempt.outcome, attempt.reason, attempt.attempt)
 
-    async def _telemetry_loop(self, rest: BinanceRestClient, stop: asyncio.Event) -> None:
-        """Sample the REST guards every ``TELEMETRY_INTERVAL_S`` into ``rate_limit_samples``."""
+    async def _telemetry_loop(self, rest: BinanceRestClient, stream_url: str, stop: asyncio.Event) -> None:
+        """Every ``TELEMETRY_INTERVAL_S``: sample the REST guards into ``rate_limit_samples``, and alert on a new
+        418 ban or on a stream down for longer than ``alerts.disconnect_alert_after_s``."""
         while not stop.is_set():
-            self.recorder.record("rate_limit_samples", records.rate_limit_row(rest.guard_status(), time_s=self._wall_clock()))
+            guards = rest.guard_status()
+            self.recorder.record("rate_limit_samples", records.rate_limit_row(guards, time_s=self._wall_clock()))
+            if guards.ban.bans > self._bans_seen:
+                self._bans_seen = guards.ban.bans
+                self._alert(alert_for_ban(guards.ban.host, guards.ban.retry_after_s))
+            if (down_s := self._stream_watch.poll()) is not None:
+                self._alert(alert_for_disconnect(stream_url, down_s))
             await asyncio.sleep(TELEMETRY_INTERVAL_S)
 
     async def _command_loop(self, stop: asyncio.Event) -> None:

@@ -25,6 +25,7 @@ from decimal import Decimal
 
 import httpx
 
+from engine.alerts import AlertSink
 from engine.binance_rest import BinanceRestClient
 from engine.binance_stream import KlineStream, exponential_backoff
 from engine.commands import Command
@@ -134,8 +135,24 @@ class Runtime:
         assert engine is not None
         self._loop = asyncio.get_running_loop()
         self._stop_event = asyncio.Event()
+        alerts = AlertSink.from_settings(self.settings.alerts, retry=self._retry_policy(), on_attempt=engine.record_api_attempt)
+        alerts.start()
+        engine.alerts = alerts
         self._ready.set()
-        await engine.run(self._rest_client(engine, rest_url), self._stream(ws_url), self._stop_event)
+        try:
+            await engine.run(self._rest_client(engine, rest_url), self._stream(ws_url), self._stop_event)
+        finally:
+            await alerts.aclose()
+
+    def _retry_policy(self) -> RetryPolicy:
+        """``[rest]`` backoff, shared by the REST client and the alert webhooks."""
+        rest = self.settings.rest
+        return RetryPolicy(
+            max_retries=rest.max_retries,
+            base_delay_s=rest.retry_base_s,
+            max_delay_s=rest.retry_cap_s,
+            jitter_pct=rest.retry_jitter_pct,
+        )
 
     def _rest_client(self, engine: Engine, rest_url: str) -> BinanceRestClient:
         """The REST client behind its guards, configured from ``[rest]``; every attempt is recorded."""
@@ -147,12 +164,7 @@ class Runtime:
             limiter=RateLimiter(
                 limit=rest.weight_limit_per_minute, burst=rest.burst, max_wait_s=rest.max_wait_s, warn_pct=rest.warn_pct
             ),
-            retry=RetryPolicy(
-                max_retries=rest.max_retries,
-                base_delay_s=rest.retry_base_s,
-                max_delay_s=rest.retry_cap_s,
-                jitter_pct=rest.retry_jitter_pct,
-            ),
+            retry=self._retry_policy(),
             breaker=ApiBreaker(host=host, failure_threshold=rest.breaker_failures, reset_timeout_s=rest.breaker_reset_s),
             on_attempt=functools.partial(engine.record_api_attempt, host=host),
         )

@@ -9,7 +9,7 @@ from collections.abc import Callable
 import pytest
 
 from engine.commands import Command, CommandKind
-from engine.config import Settings, StreamSettings
+from engine.config import AlertSettings, Settings, StreamSettings
 from engine.runtime import Runtime
 from storage.store import Store
 
@@ -86,9 +86,13 @@ def _shock_until_tripped(runtime: Runtime, wait_for) -> None:
     pytest.fail("three shocks did not trip the breaker")
 
 
-def test_price_shock_trips_at_the_first_crossing_latches_across_restart_and_reset_rearms(settings: Settings, wait_for, assert_contiguous) -> None:
+def test_price_shock_trips_at_the_first_crossing_latches_across_restart_and_reset_rearms(
+    fast_settings, wait_for, receiver
+) -> None:
     """A −50 % shock on an open position trips the breaker at the first mark whose daily loss crosses 5 %;
-    no entry follows; a restarted process is still TRIPPED; a reset with a reason re-arms it (ACTIVE) and is audited."""
+    no entry follows; the webhook hears of it; a restarted process is still TRIPPED; a reset with a reason re-arms
+    it (ACTIVE), is audited and alerted."""
+    settings = fast_settings(alerts=AlertSettings(webhooks=[{"url": f"{receiver.url}/hook", "format": "slack"}]))
     with Runtime(settings) as runtime:
         _shock_until_tripped(runtime, wait_for)
         wait_for(_candles_advanced(runtime, 30), "30 candles after the trip")
@@ -117,6 +121,10 @@ def test_price_shock_trips_at_the_first_crossing_latches_across_restart_and_rese
         wait_for(lambda: restarted.status().breaker_state == "ACTIVE", "the reset", timeout_s=2)
         wait_for(_candles_advanced(restarted, 20), "candles after the reset")
         assert restarted.status().breaker_state in ("ACTIVE", "WARNING")
+        wait_for(lambda: any("Breaker reset by test" in body["text"] for _, body in receiver.requests), "the reset alert", 5)
+
+    texts = [body["text"] for _, body in receiver.requests]
+    assert any(text.startswith("*Breaker TRIPPED") for text in texts), texts
 
     with Store(settings.storage.path, read_only=True) as store, store.cursor() as cur:
         commands = cur.execute("SELECT command, reason, result FROM commands ORDER BY recorded_at").fetchall()
