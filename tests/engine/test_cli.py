@@ -1,0 +1,217 @@
+"""The ``papertrader`` command line, run as a user runs it: ``python -m engine ...`` in a subprocess, configured
+only through ``PAPERTRADER_*`` variables pointing at temporary files."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import httpx
+import pytest
+
+from engine.cli import mask_secrets
+from engine.config import BreakerSettings, Settings
+from engine.replay import replay
+
+ROOT = Path(__file__).resolve().parents[2]
+DAY_MS = 86_400_000
+START_MS = int(datetime(2021, 4, 25, tzinfo=UTC).timestamp() * 1000)
+SHORT = ["--symbols", "BTCUSDT", "--start", "2021-04-25T00:00", "--end", "2021-04-25T03:00"]
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    """A clean environment: no inherited ``PAPERTRADER_*``, the database in ``tmp_path``."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("PAPERTRADER_")}
+    clean["PYTHONPATH"] = str(ROOT)
+    clean["PAPERTRADER_STORAGE__PATH"] = str(tmp_path / "pt.duckdb")
+    return clean
+
+
+def cli(*args: str, env: dict[str, str], cwd: Path, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "engine", *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout
+    )
+
+
+def one(db: Path, sql: str) -> object:
+    with duckdb.connect(str(db), read_only=True) as con:
+        return con.execute(sql).fetchone()[0]
+
+
+@pytest.fixture
+def tripped_db(tmp_path: Path) -> Path:
+    """The configured database after a replay whose breaker (0.3 % daily loss) tripped."""
+    db = tmp_path / "pt.duckdb"
+    settings = Settings(breaker=BreakerSettings(warning_pct=0.2, daily_loss_pct=0.3))
+    summary = replay(settings, symbols=("BTCUSDT", "ETHUSDT"), start_ms=START_MS, end_ms=START_MS + 2 * DAY_MS, db_path=db)
+    assert summary.breaker_trips == 1
+    return db
+
+
+# ---------------------------------------------------------------------------------------------------- replay
+def test_replay_prints_a_summary_and_refuses_to_overwrite_without_force(tmp_path: Path, env: dict[str, str]) -> None:
+    first = cli("replay", "--db", "out.duckdb", *SHORT, env=env, cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    for label in ("candles", "trades", "P&L", "max drawdown", "breaker trips", "risk denials"):
+        assert label in first.stdout
+    assert "180/180 candles" in first.stderr  # the progress line ends at the total
+    assert one(tmp_path / "out.duckdb", "SELECT count(*) FROM candles") == 180
+
+    again = cli("replay", "--db", "out.duckdb", *SHORT, env=env, cwd=tmp_path)
+    assert again.returncode == 2
+    assert "already exists" in again.stderr and "--force" in again.stderr
+
+    forced = cli("replay", "--db", "out.duckdb", "--force", "--no-progress", *SHORT, env=env, cwd=tmp_path)
+    assert forced.returncode == 0, forced.stderr
+    assert one(tmp_path / "out.duckdb", "SELECT count(*) FROM candles") == 180
+
+
+# ---------------------------------------------------------------------------------------------------- export
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_export_round_trips_a_table(tripped_db: Path, tmp_path: Path, env: dict[str, str], fmt: str) -> None:
+    out = tmp_path / f"fills.{fmt}"
+    result = cli("export", "fills", "--format", fmt, "--out", str(out), "--db", str(tripped_db), env=env, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    reader = "read_csv" if fmt == "csv" else "read_parquet"
+    with duckdb.connect(str(tripped_db), read_only=True) as con:
+        expected = con.execute("SELECT fill_id, price, quantity, fee FROM fills ORDER BY fill_id").fetchall()
+        exported = con.execute(
+            f"SELECT fill_id, price::DECIMAL(38, 8), quantity::DECIMAL(38, 8), fee::DECIMAL(38, 8) "
+            f"FROM {reader}('{out}') ORDER BY fill_id"
+        ).fetchall()
+    assert exported == expected and len(expected) > 0
+
+
+def test_export_of_an_unknown_table_lists_the_tables(tripped_db: Path, tmp_path: Path, env: dict[str, str]) -> None:
+    result = cli("export", "fils", "--format", "csv", "--out", "x.csv", env=env, cwd=tmp_path)
+    assert result.returncode == 2
+    assert "no table 'fils'" in result.stderr and "fills" in result.stderr and "trades" in result.stderr
+
+
+# ---------------------------------------------------------------------------------------------------- reset-breaker
+def test_reset_breaker_appends_an_audited_reset(tripped_db: Path, tmp_path: Path, env: dict[str, str]) -> None:
+    result = cli("reset-breaker", "--reason", "reviewed the loss", "--actor", "alice", env=env, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "re-armed" in result.stdout
+    with duckdb.connect(str(tripped_db), read_only=True) as con:
+        assert con.execute("SELECT command, actor, reason, result FROM commands").fetchall() == [
+            ("RESET_BREAKER", "alice", "reviewed the loss", "OK")
+        ]
+        kind, state_to, actor, reason = con.execute(
+            "SELECT kind, state_to, actor, reason FROM breaker_events ORDER BY recorded_at DESC LIMIT 1"
+        ).fetchone()
+        # the re-based equity row: day baseline and peak = current equity
+        equity, peak, day_start = con.execute(
+            "SELECT equity, peak_equity, day_start_equity FROM equity ORDER BY ts DESC, recorded_at DESC LIMIT 1"
+        ).fetchone()
+    assert (kind, state_to, actor, reason) == ("BreakerReset", "ACTIVE", "alice", "reviewed the loss")
+    assert equity == peak == day_start
+
+
+def test_reset_breaker_is_refused_when_not_tripped(tripped_db: Path, tmp_path: Path, env: dict[str, str]) -> None:
+    assert cli("reset-breaker", "--reason", "first", env=env, cwd=tmp_path).returncode == 0
+    second = cli("reset-breaker", "--reason", "second", env=env, cwd=tmp_path)
+    assert second.returncode == 2
+    assert "not TRIPPED" in second.stderr
+    assert one(tripped_db, "SELECT count(*) FROM breaker_events WHERE kind = 'BreakerReset'") == 1
+    assert one(tripped_db, "SELECT result FROM commands WHERE reason = 'second'") == "REFUSED"
+
+
+def test_reset_breaker_is_refused_while_another_process_holds_the_database(
+    tripped_db: Path, tmp_path: Path, env: dict[str, str]
+) -> None:
+    holder = subprocess.Popen(
+        [sys.executable, "-c", f"from storage.store import Store; s = Store({str(tripped_db)!r}); print('ready', flush=True); input()"],
+        env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
+        result = cli("reset-breaker", "--reason", "while running", env=env, cwd=tmp_path)
+    finally:
+        holder.communicate("\n", timeout=30)
+    assert result.returncode == 2
+    assert "cannot reset the breaker now" in result.stderr and f"process {holder.pid}" in result.stderr
+    assert one(tripped_db, "SELECT count(*) FROM breaker_events WHERE kind = 'BreakerReset'") == 0
+
+
+# ---------------------------------------------------------------------------------------------------- config
+def test_config_prints_the_effective_settings(tmp_path: Path, env: dict[str, str]) -> None:
+    env["PAPERTRADER_SIM__SPEED"] = "600"
+    result = cli("config", env=env, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    config = json.loads(result.stdout)
+    assert config["sim"]["speed"] == 600
+    assert config["storage"]["path"] == env["PAPERTRADER_STORAGE__PATH"]
+
+
+def test_secrets_are_masked_by_key_name() -> None:
+    masked = mask_secrets(
+        {"api_key": "k", "alerts": {"bot_token": "t", "webhooks": [{"Password": "p", "url": "u"}]}, "speed": 60}
+    )
+    assert masked == {"api_key": "***", "alerts": {"bot_token": "***", "webhooks": [{"Password": "***", "url": "u"}]}, "speed": 60}
+
+
+def test_an_invalid_setting_is_refused_naming_its_key(tmp_path: Path, env: dict[str, str]) -> None:
+    env["PAPERTRADER_TRADING__RISK_PCT"] = "-1"
+    result = cli("config", env=env, cwd=tmp_path)
+    assert result.returncode == 2
+    assert "trading.risk_pct (PAPERTRADER_TRADING__RISK_PCT)" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+# ---------------------------------------------------------------------------------------------------- sim and run
+def _read_until(proc: subprocess.Popen[str], marker: str, *, timeout_s: float = 30) -> list[str]:
+    """stdout lines up to the one containing ``marker``; kills the process on time-out."""
+    seen: list[str] = []
+    timer = threading.Timer(timeout_s, proc.kill)
+    timer.start()
+    try:
+        assert proc.stdout is not None
+        for line in iter(proc.stdout.readline, ""):  # not ``for line in proc.stdout``: keep the pipe open after
+            seen.append(line.rstrip())
+            if marker in line:
+                return seen
+    finally:
+        timer.cancel()
+    pytest.fail(f"no {marker!r} in the output: {seen}")
+
+
+def test_sim_prints_its_urls_and_serves_them(tmp_path: Path, env: dict[str, str]) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "engine", "sim", "--speed", "600"], env=env, cwd=tmp_path, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        lines = _read_until(proc, "WS ")
+        rest = next(line.split()[1] for line in lines if line.startswith("REST "))
+        ws = next(line.split()[1] for line in lines if line.startswith("WS "))
+        assert rest.startswith("http://127.0.0.1:") and ws.startswith("ws://127.0.0.1:")
+        assert httpx.get(f"{rest}/api/v3/ping", timeout=5).status_code == 200
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=20) == 0
+
+
+def test_run_starts_headless_and_stops_cleanly_on_sigterm(tmp_path: Path, env: dict[str, str]) -> None:
+    env |= {"PAPERTRADER_SIM__SPEED": "3000", "PAPERTRADER_SIM__UPDATE_INTERVAL_MS": "20"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "engine", "run"], env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        lines = _read_until(proc, "engine RUNNING")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert any(env["PAPERTRADER_STORAGE__PATH"] in line for line in lines)
+    assert any(line.startswith("venue    sim") for line in lines)
+    assert "stopped after" in out
+    db = Path(env["PAPERTRADER_STORAGE__PATH"])
+    assert one(db, "SELECT count(*) FROM candles") > 0  # the bootstrap history, flushed on stop
