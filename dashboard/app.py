@@ -1,32 +1,46 @@
 """papertrader dashboard entry point: ``streamlit run dashboard/app.py``.
 
-A router only: page config, the navigation, and the engine state in the sidebar. Pages live in
-``dashboard/pages/`` and only lay out; the engine Runtime is shared by all sessions
-(``dashboard.runtime.get_runtime``).
+A router only: page config, the navigation, and in the sidebar the engine, breaker and market state plus the admin
+token field (:mod:`dashboard.auth`). Pages live in ``dashboard/pages/`` and only lay out; the engine Runtime is
+shared by all sessions (``dashboard.runtime.get_runtime``). The Simulator page exists only with venue ``sim``.
 """
 
 from __future__ import annotations
 
 import streamlit as st
 
+from dashboard.auth import current_gate, token_input
 from dashboard.runtime import get_runtime
 
 st.set_page_config(page_title="papertrader", layout="wide")
 
 runtime = get_runtime()
 
-page = st.navigation([st.Page("pages/overview.py", title="Overview", icon=":material/monitoring:", default=True)])
+pages = [
+    st.Page("pages/overview.py", title="Overview", icon=":material/monitoring:", default=True),
+    st.Page("pages/guards.py", title="Guards", icon=":material/shield:"),
+    st.Page("pages/trades.py", title="Trades", icon=":material/receipt_long:"),
+    st.Page("pages/audit.py", title="Audit log", icon=":material/history:"),
+]
+if runtime.settings.venue.name == "sim":
+    pages.append(st.Page("pages/simulator.py", title="Simulator", icon=":material/science:"))
+page = st.navigation(pages)
 
 
 @st.fragment(run_every=1)
 def engine_state() -> None:
     status = runtime.status()
-    st.markdown(f"**Engine** `{status.state.value}` · venue `{status.venue}`")
+    st.markdown(
+        f"**Engine** `{status.state.value}` · venue `{status.venue}`  \n"
+        f"**Breaker** `{status.breaker_state}`  \n"
+        f"**Market** `{'connected' if status.market_connected else 'disconnected'}`"
+    )
     if status.error:
         st.error(status.error)
 
 
 with st.sidebar:
     engine_state()
+    token_input(current_gate())
 
 page.run()

@@ -40,7 +40,12 @@ def overview_kpis(latest: Mapping[str, Any] | None, status: EngineStatus, *, sta
         status: the engine's current status.
         starting_balance: the paper account's opening cash (quote asset), the base of total P&L %.
     """
-    return [*_portfolio_kpis(latest, starting_balance=starting_balance), engine_kpi(status), market_kpi(status)]
+    return [
+        *_portfolio_kpis(latest, starting_balance=starting_balance),
+        engine_kpi(status),
+        breaker_kpi(status),
+        market_kpi(status),
+    ]
 
 
 def _portfolio_kpis(latest: Mapping[str, Any] | None, *, starting_balance: float) -> list[Kpi]:
@@ -91,6 +96,28 @@ def engine_kpi(status: EngineStatus) -> Kpi:
     detail = f"error: {status.error}" if status.error else f"{status.candles_processed:,} candles"
     colour = _STATE_COLOUR.get(status.state, "gray")
     return Kpi("Engine", status.state.value, detail, colour, "off", help=f"Venue {status.venue}")
+
+
+_BREAKER_COLOUR = {"ACTIVE": "green", "WARNING": "orange", "TRIPPED": "red"}
+_BREAKER_DETAIL = {
+    "ACTIVE": "entries allowed",
+    "WARNING": "near the daily loss limit",
+    "TRIPPED": "entries blocked until reset",
+    "DISABLED": "not guarding",
+}
+
+
+def breaker_kpi(status: EngineStatus) -> Kpi:
+    """The portfolio circuit breaker (ACTIVE, WARNING, TRIPPED, DISABLED) and what it means for new entries."""
+    state = status.breaker_state
+    return Kpi(
+        "Breaker",
+        state,
+        _BREAKER_DETAIL.get(state, ""),
+        _BREAKER_COLOUR.get(state, "gray"),
+        "off",
+        help="Portfolio circuit breaker: TRIPPED (daily loss or drawdown limit hit) blocks new entries until a person resets it",
+    )
 
 
 def market_kpi(status: EngineStatus) -> Kpi:

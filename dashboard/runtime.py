@@ -14,7 +14,7 @@ import atexit
 import streamlit as st
 from pydantic import ValidationError
 
-from engine.config import Settings
+from engine.config import Settings, describe_validation_error
 from engine.runtime import Runtime
 
 
@@ -44,8 +44,5 @@ def get_runtime() -> Runtime:
 def config_error_message(exc: ValidationError) -> str:
     """A Markdown list with one line per invalid setting: dotted key, env variable, problem."""
     lines = ["**Invalid configuration**: fix these settings (TOML file or environment) and reload."]
-    for error in exc.errors():
-        key = ".".join(str(part) for part in error["loc"]) or "(settings)"
-        env = "PAPERTRADER_" + "__".join(str(part) for part in error["loc"]).upper()
-        lines.append(f"- `{key}` (`{env}`): {error['msg']}")
+    lines += [f"- {line}" for line in describe_validation_error(exc)]
     return "\n".join(lines)

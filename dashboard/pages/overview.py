@@ -1,8 +1,11 @@
-"""Overview: headline KPIs, equity and drawdown, open positions, recent trades and the audit log.
+"""Overview: headline KPIs (with the breaker state), the controls, equity and drawdown, open positions, recent trades
+and the audit log.
 
-Layout only: numbers come from ``storage.queries`` and ``dashboard.kpis``, charts from
-``dashboard.figures``. Everything live sits in one fragment that reruns each second, so the rest of
-the page (title) does not.
+Layout only: numbers come from ``storage.queries`` and ``dashboard.kpis``, charts from ``dashboard.figures``,
+buttons from ``dashboard.controls``. The live parts sit in fragments that rerun each second; the controls sit
+outside them, so an open confirmation dialog is not closed by the refresh. When the engine or breaker state the
+controls were drawn for changes (e.g. the breaker trips), the live fragment reruns the whole page once, so the
+buttons follow within a refresh.
 """
 
 from __future__ import annotations
@@ -10,14 +13,47 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import figures
-from dashboard.controls import pause_resume_button
+from dashboard.auth import current_gate
+from dashboard.controls import control_buttons
 from dashboard.kpis import market_time_text, overview_kpis
 from dashboard.runtime import get_runtime
+from engine.status import EngineStatus
 from storage import queries
+
+_DRAWN_FOR_KEY = "overview_controls_drawn_for"
 
 runtime = get_runtime()
 
+
+def _control_state(status: EngineStatus) -> tuple[str, str]:
+    """What the controls depend on: engine state and breaker state."""
+    return status.state.value, status.breaker_state
+
+
 st.title("Overview")
+st.session_state[_DRAWN_FOR_KEY] = _control_state(runtime.status())
+
+
+@st.fragment(run_every=1)
+def headline() -> None:
+    status = runtime.status()
+    if st.session_state.get(_DRAWN_FOR_KEY) != _control_state(status):
+        st.rerun(scope="app")
+    with runtime.store.cursor() as cur:
+        latest = queries.latest_equity(cur)
+    tiles = overview_kpis(latest, status, starting_balance=runtime.settings.trading.starting_balance)
+    for column, kpi in zip(st.columns(len(tiles)), tiles, strict=True):
+        column.metric(kpi.label, kpi.value, kpi.delta, kpi.delta_color, delta_arrow=kpi.delta_arrow, help=kpi.help)
+    st.caption(market_time_text(status))
+
+
+@st.fragment
+def controls() -> None:
+    status = runtime.status()
+    st.session_state[_DRAWN_FOR_KEY] = _control_state(status)
+    left, _ = st.columns([3, 2])
+    with left:
+        control_buttons(runtime, status, current_gate())
 
 
 @st.fragment(run_every=1)
@@ -27,18 +63,7 @@ def live() -> None:
 
 
 def _live(cur) -> None:
-    status = runtime.status()
-    latest = queries.latest_equity(cur)
-
-    for column, kpi in zip(st.columns(6), overview_kpis(latest, status, starting_balance=runtime.settings.trading.starting_balance), strict=True):
-        column.metric(kpi.label, kpi.value, kpi.delta, kpi.delta_color, delta_arrow=kpi.delta_arrow, help=kpi.help)
-
-    controls, clock = st.columns([1, 4], vertical_alignment="center")
-    with controls:
-        pause_resume_button(runtime, status)
-    clock.caption(market_time_text(status))
-
-    if latest is None:
+    if queries.latest_equity(cur) is None:
         st.info("Waiting for the first candle… the charts appear once the engine has marked the portfolio.", icon=":material/hourglass_top:")
     else:
         curve = queries.equity_curve(cur)
@@ -64,4 +89,6 @@ def _table(frame, *, empty: str) -> None:
         st.dataframe(frame, hide_index=True)
 
 
+headline()
+controls()
 live()

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from dashboard.kpis import NO_VALUE, engine_kpi, market_kpi, market_time_text, overview_kpis
+from dashboard.kpis import (
+    NO_VALUE,
+    breaker_kpi,
+    engine_kpi,
+    market_kpi,
+    market_time_text,
+    overview_kpis,
+)
 from engine.status import EngineState, EngineStatus
 
 RUNNING = EngineStatus(state=EngineState.RUNNING, venue="sim", market_connected=True, data_lag_s=0.25, candles_processed=1234)
@@ -45,7 +52,7 @@ def test_before_the_first_candle_every_portfolio_tile_waits() -> None:
     tiles = overview_kpis(None, RUNNING, starting_balance=10_000.0)
 
     assert [t.value for t in tiles[:4]] == [NO_VALUE] * 4
-    assert len(tiles) == 6
+    assert len(tiles) == 7
 
 
 def test_engine_tile_shows_state_and_candles_or_the_error() -> None:
@@ -64,3 +71,10 @@ def test_market_time_line_in_utc() -> None:
     status = EngineStatus(state=EngineState.RUNNING, venue="sim", market_time_ms=1_619_114_592_000, last_candle_ms=1_619_114_520_000)
     assert market_time_text(status) == "Market time 2021-04-22 18:03:12 UTC · last candle 2021-04-22 18:02:00 UTC"
     assert market_time_text(EngineStatus(state=EngineState.STARTING, venue="sim")) == "Market time: waiting for market data"
+
+
+def test_breaker_tile_shows_state_and_its_meaning() -> None:
+    """ACTIVE is green and allows entries; TRIPPED is red and blocks them until reset."""
+    assert (breaker_kpi(RUNNING).value, breaker_kpi(RUNNING).delta_color) == ("ACTIVE", "green")
+    tripped = breaker_kpi(EngineStatus(state=EngineState.RUNNING, venue="sim", breaker_state="TRIPPED"))
+    assert (tripped.value, tripped.delta, tripped.delta_color) == ("TRIPPED", "entries blocked until reset", "red")

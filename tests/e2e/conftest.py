@@ -87,13 +87,19 @@ def browser() -> Iterator[Browser]:
 
 
 @pytest.fixture
-def app(tmp_path: Path) -> Iterator[App]:
+def app_env() -> dict[str, str]:
+    """Extra environment for the app under test; a test module overrides this fixture to change settings."""
+    return {}
+
+
+@pytest.fixture
+def app(tmp_path: Path, app_env: dict[str, str]) -> Iterator[App]:
     """The dashboard started as ``make run`` does (``streamlit run dashboard/app.py``) on a free port,
-    with its own database file, once ``/_stcore/health`` answers ``ok``."""
+    with its own database file and ``app_env`` added to the environment, once ``/_stcore/health`` answers ``ok``."""
     port = _free_port()
     db_path = tmp_path / "papertrader.duckdb"
     log_path = tmp_path / "streamlit.log"
-    env = {**os.environ, "PAPERTRADER_STORAGE__PATH": str(db_path), "PAPERTRADER_CONFIG": str(tmp_path / "none.toml"), "PYTHONFAULTHANDLER": "1"}
+    env = {**{k: v for k, v in os.environ.items() if k != "PAPERTRADER_CONFIG"}, "PAPERTRADER_STORAGE__PATH": str(db_path), "PYTHONFAULTHANDLER": "1", **app_env}
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", "dashboard/app.py", "--server.port", str(port)],

@@ -1,0 +1,129 @@
+"""Guards: the portfolio breaker, the REST rate limiter, retries and the API breaker, the market stream's
+connection, and pre-trade risk denials (``../shared/SPEC.md`` §3 and §5).
+
+Layout only: numbers come from ``storage.queries`` and the engine status, charts from ``dashboard.figures``,
+limits from the Runtime's settings. Everything live sits in one fragment that reruns each second.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import streamlit as st
+
+from dashboard import figures
+from dashboard.runtime import get_runtime
+from storage import queries
+
+runtime = get_runtime()
+
+st.title("Guards")
+
+_BREAKER_ICON = {"ACTIVE": "🟢", "WARNING": "🟠", "TRIPPED": "🔴", "DISABLED": "⚪"}
+_API_BREAKER_ICON = {"CLOSED": "🟢", "HALF_OPEN": "🟠", "OPEN": "🔴"}
+
+
+@st.fragment(run_every=1)
+def live() -> None:
+    with runtime.store.cursor() as cur:
+        _live(cur)
+
+
+def _live(cur) -> None:
+    status = runtime.status()
+    now = datetime.now(UTC)
+    _breaker(cur, status)
+    _rest(cur, now)
+    _stream(cur, status, now)
+    _denials(cur, status)
+
+
+def _breaker(cur, status) -> None:
+    limits = runtime.settings.breaker
+    st.subheader("Portfolio breaker")
+    state = status.breaker_state
+    gauges = queries.breaker_gauges(cur)
+    tiles = st.columns(4)
+    tiles[0].metric("Breaker", f"{_BREAKER_ICON.get(state, '')} {state}", help="ACTIVE → WARNING → TRIPPED (latched until reset)")
+    if gauges.empty:
+        tiles[1].metric("Daily loss", "—")
+        tiles[2].metric("Drawdown", "—")
+    else:
+        tiles[1].metric("Daily loss", f"{gauges['daily_loss_pct'].iloc[0]:.2f} %", help="vs equity at 00:00 UTC (market time)")
+        tiles[2].metric("Drawdown", f"{gauges['drawdown_pct'].iloc[0]:.2f} %", help="below peak equity")
+    tiles[3].metric(
+        "Limits",
+        f"{limits.daily_loss_pct:g} % / {limits.drawdown_pct:g} %",
+        help=f"Warning at {limits.warning_pct:g} % daily loss; trips at {limits.daily_loss_pct:g} % daily loss "
+        f"or {limits.drawdown_pct:g} % drawdown; flatten on trip: {'on' if limits.flatten_on_trip else 'off'}",
+    )
+    if state == "TRIPPED":
+        st.error("The breaker is tripped: no new entries until a person resets it.", icon=":material/block:")
+    left, right = st.columns(2)
+    left.plotly_chart(
+        figures.breaker_gauges_figure(
+            gauges, warning_pct=limits.warning_pct, daily_loss_pct=limits.daily_loss_pct, drawdown_pct=limits.drawdown_pct
+        ),
+        key="breaker_gauges_chart",
+        theme=None,
+    )
+    right.plotly_chart(
+        figures.drawdown_figure(queries.equity_curve(cur), limit_pct=limits.drawdown_pct),
+        key="guards_drawdown_chart",
+        theme=None,
+    )
+    st.markdown("**Trip / reset history**")
+    _table(queries.breaker_history(cur, limit=50), empty="No breaker events yet")
+
+
+def _rest(cur, now: datetime) -> None:
+    rest = runtime.settings.rest
+    st.subheader("REST rate limit and retries")
+    st.plotly_chart(
+        figures.rate_limit_figure(queries.rate_limit_series(cur), warn_pct=rest.warn_pct, weight_limit=rest.weight_limit_per_minute),
+        key="rate_limit_chart",
+        theme=None,
+    )
+    st.markdown("**API breaker per host**")
+    hosts = queries.api_breaker_states(cur, now=now)
+    if hosts.empty:
+        st.caption("No REST telemetry yet")
+    else:
+        for row in hosts.itertuples():
+            text = f"{_API_BREAKER_ICON.get(row.api_breaker, '')} `{row.host}` **{row.api_breaker}** · weight {row.used_weight:,}/{row.weight_limit:,} ({row.utilisation_pct:.0f} %)"
+            if row.ban_left_s > 0:
+                st.error(f"{text} · banned (HTTP 418) for another {row.ban_left_s:.0f} s", icon=":material/gpp_bad:")
+            else:
+                st.markdown(text)
+    st.plotly_chart(figures.retry_counts_figure(queries.retry_counts(cur)), key="retry_chart", theme=None)
+    with st.expander("REST attempts by endpoint, outcome and reason"):
+        _table(queries.api_call_totals(cur), empty="No REST calls yet")
+
+
+def _stream(cur, status, now: datetime) -> None:
+    st.subheader("Market stream")
+    counts = queries.ws_event_counts(cur)
+    tiles = st.columns(4)
+    tiles[0].metric("Stream", "connected" if status.market_connected else "disconnected")
+    tiles[1].metric("Reconnects", f"{counts['reconnects']:,}", help=f"{counts['disconnects']:,} disconnects recorded in all")
+    tiles[2].metric("Backfilled candles", f"{status.backfilled_candles:,}", help=f"since start; {counts['backfilled_candles']:,} in all")
+    tiles[3].metric("Bad messages", f"{status.bad_messages:,}", help=f"since start; {counts['bad_messages']:,} in all")
+    st.plotly_chart(figures.ws_timeline_figure(queries.ws_spans(cur, now=now)), key="ws_timeline_chart", theme=None)
+    with st.expander("Connection events"):
+        _table(queries.ws_timeline(cur, limit=500), empty="No connection events yet")
+
+
+def _denials(cur, status) -> None:
+    st.subheader("Risk denials")
+    st.caption(f"{status.risk_denials:,} since the engine started")
+    st.plotly_chart(figures.denials_figure(queries.denials_by_reason(cur)), key="denials_chart", theme=None)
+
+
+def _table(frame, *, empty: str) -> None:
+    if frame.empty:
+        st.caption(empty)
+    else:
+        st.dataframe(frame, hide_index=True)
+
+
+live()

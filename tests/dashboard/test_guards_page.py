@@ -1,0 +1,91 @@
+"""The Guards page under ``streamlit.testing.v1.AppTest``, with the real Runtime (simulator, engine, DuckDB) behind
+it and guard history seeded into the database before the Runtime opens it."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from dashboard.runtime import get_runtime
+from storage.recorder import Recorder
+from storage.store import Store
+
+PAGE = Path(__file__).resolve().parents[2] / "dashboard" / "pages" / "guards.py"
+
+SUBHEADERS = ["Portfolio breaker", "REST rate limit and retries", "Market stream", "Risk denials"]
+CHARTS = 6  # gauges, drawdown, rate limit, retries, stream timeline, denials
+
+
+@pytest.fixture
+def db_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A private database and a fast replay for the process-wide Runtime; the Runtime is stopped afterwards."""
+    for name in [n for n in os.environ if n.startswith("PAPERTRADER_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "pt.duckdb"
+    monkeypatch.setenv("PAPERTRADER_STORAGE__PATH", str(path))
+    monkeypatch.setenv("PAPERTRADER_SIM__SPEED", "600")
+    get_runtime.clear()
+    yield path
+    get_runtime.clear()
+
+
+def _seed(path: Path) -> None:
+    """A trip, a 418 ban on a second host, failed REST attempts, a reconnect and two risk denials."""
+    now = datetime.now(UTC)
+    with Store(path) as store:
+        recorder = Recorder(store)
+        recorder.record("breaker_events", {
+            "ts": now - timedelta(minutes=5), "kind": "BreakerTripped", "state_from": "WARNING", "state_to": "TRIPPED",
+            "equity": 9_400.0, "daily_loss_pct": 6.0, "drawdown_pct": 6.0, "reason": "daily loss 6.00 % >= 5 %",
+            "actor": "engine",
+        })
+        recorder.record("rate_limit_samples", {
+            "ts": now, "host": "banned.example", "used_weight": 5_900, "server_used_weight": 5_950,
+            "weight_limit": 6_000, "utilisation_pct": 98.3, "waiting": 2, "wait_s": 1.5, "api_breaker": "OPEN",
+            "banned_until": now + timedelta(minutes=10),
+        })
+        for second, reason in ((1, "429"), (2, "5xx"), (3, "timeout")):
+            recorder.record("api_calls", {
+                "ts": now - timedelta(seconds=second), "host": "banned.example", "endpoint": "/api/v3/klines",
+                "status": None, "latency_ms": None, "attempt": 1, "delay_s": 2.0, "outcome": "retry", "reason": reason,
+            })
+        for second, event, attempt in ((30, "CONNECTED", 0), (20, "DISCONNECTED", 1), (10, "CONNECTED", 1)):
+            recorder.record("ws_events", {
+                "ts": now - timedelta(seconds=second), "event": event, "url": "ws://old", "code": 1006, "reason": "",
+                "retry_in_s": 1.0, "attempt": attempt, "candles": None,
+            })
+        for code in ("STOP_TOO_TIGHT", "MAX_POSITIONS"):
+            recorder.record("risk_denials", {"ts": now, "symbol": "BTCUSDT", "reason_code": code, "detail": ""})
+        recorder.flush()
+
+
+def test_guards_page_renders_every_section_on_a_fresh_database(db_path: Path) -> None:
+    """No guard history yet: the page still shows every section, its charts and the ACTIVE breaker."""
+    at = AppTest.from_file(str(PAGE), default_timeout=30).run()
+
+    assert not at.exception
+    assert at.title[0].value == "Guards"
+    assert [h.value for h in at.subheader] == SUBHEADERS
+    assert len(at.get("plotly_chart")) == CHARTS
+    assert at.metric[0].label == "Breaker" and "ACTIVE" in at.metric[0].value
+
+
+def test_guards_page_shows_a_latched_trip_a_ban_countdown_and_reconnects(db_path: Path) -> None:
+    _seed(db_path)
+
+    at = AppTest.from_file(str(PAGE), default_timeout=30).run()
+
+    assert not at.exception
+    assert "TRIPPED" in at.metric[0].value
+    errors = [e.value for e in at.error]
+    assert any("tripped" in e for e in errors)
+    assert any("banned.example" in e and "banned (HTTP 418) for another" in e for e in errors)
+    reconnects = next(m for m in at.metric if m.label == "Reconnects")
+    assert reconnects.value == "1"
+    assert len(at.get("plotly_chart")) == CHARTS

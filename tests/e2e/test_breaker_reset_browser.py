@@ -1,0 +1,129 @@
+"""The breaker in a real browser: a price shock from the Simulator page trips it, the Overview shows TRIPPED, and a
+reset through the confirmation dialog needs a reason and the admin token before the state is ACTIVE again and the
+audit log holds the reset. Screenshots of every page go to ``test-artifacts/``."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Locator, Page, expect
+
+from storage.store import Store
+
+pytestmark = pytest.mark.e2e
+
+TOKEN = "e2e-admin-token"
+SHOCK_ATTEMPTS = 4
+
+
+@pytest.fixture
+def app_env() -> dict[str, str]:
+    """A breaker that trips at 1 % daily loss, small risk per trade (a stop-out after the reset stays below the
+    limit), a fast replay and an admin token."""
+    return {
+        "PAPERTRADER_BREAKER__DAILY_LOSS_PCT": "1.0",
+        "PAPERTRADER_BREAKER__WARNING_PCT": "0.5",
+        "PAPERTRADER_TRADING__RISK_PCT": "0.2",
+        "PAPERTRADER_SIM__SPEED": "600",
+        "PAPERTRADER_ADMIN_TOKEN": TOKEN,
+    }
+
+
+def _metric(page: Page, label: str) -> Locator:
+    """The value of the metric tile labelled ``label``."""
+    tile = page.get_by_test_id("stMetric").filter(has=page.get_by_test_id("stMetricLabel").filter(has_text=re.compile(f"^{re.escape(label)}$")))
+    return tile.get_by_test_id("stMetricValue")
+
+
+def _go(page: Page, title: str) -> None:
+    """Open a page from the sidebar navigation and wait until it has finished drawing (no skeletons left)."""
+    page.get_by_test_id("stSidebarNav").get_by_role("link", name=title).click()
+    expect(page.get_by_role("heading", name=title).first).to_be_visible(timeout=15_000)
+    expect(page.get_by_test_id("stSkeleton")).to_have_count(0, timeout=10_000)
+
+
+def _commit(field: Locator, text: str) -> None:
+    """Type into a Streamlit input and commit it (Enter), as a person does."""
+    field.fill(text)
+    field.press("Enter")
+
+
+def _shock_until_tripped(page: Page) -> None:
+    """On the Simulator page: once a position is open, shock prices down 50 % in one candle; repeat (a position can
+    close before the shocked candle) until the breaker is TRIPPED."""
+    _commit(page.get_by_label("Fall (%)", exact=True), "50")
+    _commit(page.get_by_label("Over candles", exact=True), "1")
+    for _ in range(SHOCK_ATTEMPTS):
+        expect(_metric(page, "Open positions")).not_to_have_text("0", timeout=30_000)
+        page.get_by_role("button", name="Price shock").click()
+        expect(page.get_by_text("Price shock of 50 % over 1 candle(s) scheduled")).to_be_visible(timeout=5_000)
+        try:
+            expect(_metric(page, "Breaker")).to_have_text("TRIPPED", timeout=5_000)
+            return
+        except AssertionError:
+            continue
+    pytest.fail("the breaker did not trip after the price shocks")
+
+
+def test_shock_trips_the_breaker_and_a_reset_needs_reason_and_token(app, browser: Browser, artifacts: Path) -> None:
+    page = browser.new_page(viewport={"width": 1600, "height": 1100})
+    page.goto(app.url)
+    expect(page.get_by_role("heading", name="Overview")).to_be_visible(timeout=30_000)
+    expect(_metric(page, "Breaker")).to_have_text("ACTIVE", timeout=15_000)
+    expect(page.get_by_role("button", name="Reset breaker")).to_be_disabled()
+    _commit(page.get_by_label("Admin token", exact=True), TOKEN)
+
+    _go(page, "Simulator")
+    page.screenshot(path=str(artifacts / "simulator.png"), full_page=True)
+    _shock_until_tripped(page)
+    page.screenshot(path=str(artifacts / "simulator-shocked.png"), full_page=True)
+
+    _go(page, "Overview")
+    expect(_metric(page, "Breaker")).to_have_text("TRIPPED", timeout=5_000)
+    expect(page.locator(".js-plotly-plot")).to_have_count(2, timeout=10_000)
+    reset = page.get_by_role("button", name="Reset breaker")
+    expect(reset).to_be_enabled(timeout=5_000)
+    page.screenshot(path=str(artifacts / "overview-tripped.png"), full_page=True)
+
+    reset.click()
+    dialog = page.get_by_role("dialog")
+    confirm = dialog.get_by_role("button", name="Reset breaker")
+    confirm.click()
+    expect(dialog.get_by_text("A reason is required")).to_be_visible(timeout=5_000)
+
+    _commit(dialog.get_by_label("Reason (required)", exact=True), "e2e: shock test over")
+    _commit(dialog.get_by_label("Admin token", exact=True), "not-the-token")
+    confirm.click()
+    expect(dialog.get_by_text("Refused: Wrong admin token.")).to_be_visible(timeout=5_000)
+    expect(_metric(page, "Breaker")).to_have_text("TRIPPED")
+    page.screenshot(path=str(artifacts / "reset-dialog-refused.png"), full_page=True)
+    assert TOKEN not in page.inner_text("body")  # only ever inside password fields
+
+    _commit(dialog.get_by_label("Admin token", exact=True), TOKEN)
+    confirm.click()
+    expect(dialog).to_have_count(0, timeout=5_000)
+    expect(_metric(page, "Breaker")).to_have_text("ACTIVE", timeout=5_000)
+    expect(page.get_by_text("Breaker reset: breaker re-armed")).to_be_visible(timeout=5_000)
+    page.screenshot(path=str(artifacts / "overview-reset.png"), full_page=True)
+
+    _go(page, "Audit log")
+    expect(page.get_by_text("1 command(s), newest first")).to_be_visible(timeout=5_000)
+    expect(page.get_by_test_id("stDataFrame")).to_be_visible()
+    page.screenshot(path=str(artifacts / "audit.png"), full_page=True)
+    _go(page, "Trades")
+    expect(page.get_by_role("heading", name="Closed trades")).to_be_visible()
+    page.screenshot(path=str(artifacts / "trades.png"), full_page=True)
+    _go(page, "Guards")
+    page.screenshot(path=str(artifacts / "guards.png"), full_page=True)
+
+    assert app.stop() == 0, app.log()
+    assert TOKEN not in app.log()
+    with Store(app.db_path, read_only=True) as store:
+        rows = store.cursor().execute("SELECT command, actor, reason, result FROM commands ORDER BY ts").fetchall()
+        [(state_to, actor, reason)] = store.cursor().execute(
+            "SELECT state_to, actor, reason FROM breaker_events WHERE kind = 'BreakerReset'"
+        ).fetchall()
+    assert rows == [("RESET_BREAKER", "dashboard", "e2e: shock test over", "OK")]
+    assert (state_to, actor, reason) == ("ACTIVE", "dashboard", "e2e: shock test over")

@@ -1,0 +1,64 @@
+"""The audit log for the Audit page and the controls, on a real DuckDB file with hand-made rows."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import pytest
+
+from storage.audit_queries import audit_log, command_outcome
+from storage.recorder import Recorder
+from storage.store import Store
+
+WALL = datetime(2024, 6, 1, tzinfo=UTC)
+
+
+@pytest.fixture
+def write(store: Store) -> Callable[..., None]:
+    recorder = Recorder(store, clock=lambda: WALL)
+
+    def _write(table: str, *rows: dict) -> None:
+        for row in rows:
+            recorder.record(table, row)
+        recorder.flush()
+
+    return _write
+
+
+@pytest.fixture
+def cur(store: Store):
+    return store.cursor()
+
+
+def test_audit_log_is_newest_first_and_filters_by_command(cur, write, rows) -> None:
+    write(
+        "commands",
+        rows.command(1, command="PAUSE"),
+        rows.command(2, command="RESUME"),
+        rows.command(3, command="RESET_BREAKER", reason="shock over"),
+    )
+
+    assert audit_log(cur)["command"].tolist() == ["RESET_BREAKER", "RESUME", "PAUSE"]
+    assert audit_log(cur, commands=["PAUSE", "RESUME"])["command"].tolist() == ["RESUME", "PAUSE"]
+    assert audit_log(cur, limit=1)["reason"].tolist() == ["shock over"]
+    assert list(audit_log(cur).columns) == ["ts", "command", "actor", "reason", "result", "detail"]
+    assert str(audit_log(cur)["ts"].dt.tz) == "UTC"
+
+
+def test_limit_must_be_positive(cur) -> None:
+    with pytest.raises(ValueError, match="at least 1"):
+        audit_log(cur, limit=0)
+
+
+def test_command_outcome_is_the_newest_matching_row_since(cur, write, rows) -> None:
+    """Only a row of that command, by that actor, at or after ``since`` counts."""
+    write(
+        "commands",
+        rows.command(1, command="FLATTEN", actor="dashboard", result="IGNORED", detail="no open positions"),
+        rows.command(5, command="FLATTEN", actor="cli", result="OK", detail="1 position(s) closed"),
+    )
+
+    assert command_outcome(cur, command="FLATTEN", actor="dashboard", since=rows.at(0)) == ("IGNORED", "no open positions")
+    assert command_outcome(cur, command="FLATTEN", actor="dashboard", since=rows.at(2)) is None
+    assert command_outcome(cur, command="PAUSE", actor="dashboard", since=rows.at(0)) is None
