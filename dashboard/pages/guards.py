@@ -19,8 +19,8 @@ runtime = get_runtime()
 
 st.title("Guards")
 
-_BREAKER_ICON = {"ACTIVE": "🟢", "WARNING": "🟠", "TRIPPED": "🔴", "DISABLED": "⚪"}
-_API_BREAKER_ICON = {"CLOSED": "🟢", "HALF_OPEN": "🟠", "OPEN": "🔴"}
+_BREAKER_COLOUR = {"ACTIVE": "green", "WARNING": "orange", "TRIPPED": "red", "DISABLED": "gray"}
+_API_BREAKER_COLOUR = {"CLOSED": "green", "HALF_OPEN": "orange", "OPEN": "red"}
 
 
 @st.fragment(run_every=1)
@@ -44,7 +44,10 @@ def _breaker(cur, status) -> None:
     state = status.breaker_state
     gauges = queries.breaker_gauges(cur)
     tiles = st.columns(4)
-    tiles[0].metric("Breaker", f"{_BREAKER_ICON.get(state, '')} {state}", help="ACTIVE → WARNING → TRIPPED (latched until reset)")
+    tiles[0].metric(
+        "Breaker", state, "latched" if state == "TRIPPED" else "armed", _BREAKER_COLOUR.get(state, "gray"), delta_arrow="off",
+        help="ACTIVE → WARNING → TRIPPED (latched until reset)",
+    )
     if gauges.empty:
         tiles[1].metric("Daily loss", "—")
         tiles[2].metric("Drawdown", "—")
@@ -90,7 +93,8 @@ def _rest(cur, now: datetime) -> None:
         st.caption("No REST telemetry yet")
     else:
         for row in hosts.itertuples():
-            text = f"{_API_BREAKER_ICON.get(row.api_breaker, '')} `{row.host}` **{row.api_breaker}** · weight {row.used_weight:,}/{row.weight_limit:,} ({row.utilisation_pct:.0f} %)"
+            colour = _API_BREAKER_COLOUR.get(row.api_breaker, "gray")
+            text = f"`{row.host}` :{colour}[**{row.api_breaker}**] · weight {row.used_weight:,}/{row.weight_limit:,} ({row.utilisation_pct:.0f} %)"
             if row.ban_left_s > 0:
                 st.error(f"{text} · banned (HTTP 418) for another {row.ban_left_s:.0f} s", icon=":material/gpp_bad:")
             else:

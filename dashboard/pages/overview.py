@@ -42,8 +42,10 @@ def headline() -> None:
     with runtime.store.cursor() as cur:
         latest = queries.latest_equity(cur)
     tiles = overview_kpis(latest, status, starting_balance=runtime.settings.trading.starting_balance)
-    for column, kpi in zip(st.columns(len(tiles)), tiles, strict=True):
-        column.metric(kpi.label, kpi.value, kpi.delta, kpi.delta_color, delta_arrow=kpi.delta_arrow, help=kpi.help)
+    money, states = tiles[:4], tiles[4:]  # two rows, so no value is cut off on a laptop screen
+    for row in (money, states):
+        for column, kpi in zip(st.columns(4), row, strict=False):
+            column.metric(kpi.label, kpi.value, kpi.delta, kpi.delta_color, delta_arrow=kpi.delta_arrow, help=kpi.help)
     st.caption(market_time_text(status))
 
 
