@@ -38,7 +38,7 @@ import httpx
 from engine.breaker import BreakerEvent, BreakerEventKind
 from engine.config import AlertSettings, WebhookSettings
 from engine.errors import ExchangeError, HTTPStatusError, RequestTimeout, TransportError
-from engine.guards.retry import Retrier, RetryAttempt, RetryPolicy
+from engine.guards.retry import Retrier, RetryAttempt, RetryPolicy, retry_after_s
 
 log = logging.getLogger(__name__)
 
@@ -497,13 +497,5 @@ class AlertSink:
             endpoint=endpoint,
             status=response.status_code,
             msg=response.text[:200],
-            retry_after_s=_retry_after_s(response),
+            retry_after_s=retry_after_s(response),
         )
-
-
-def _retry_after_s(response: httpx.Response) -> float | None:
-    """``Retry-After`` in seconds (Slack and Discord send it with 429); ``None`` when absent or not a number."""
-    try:
-        return max(0.0, float(response.headers["Retry-After"]))
-    except (KeyError, ValueError):
-        return None

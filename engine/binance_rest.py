@@ -22,7 +22,7 @@ from engine.errors import HTTPStatusError, ProtocolError, RequestTimeout, Transp
 from engine.guards.api_breaker import ApiBreaker, ApiBreakerStatus
 from engine.guards.host_ban import HostBan, HostBanStatus
 from engine.guards.rate_limiter import RateLimiter, RateLimiterStatus
-from engine.guards.retry import Retrier, RetryAttempt, RetryPolicy, classify
+from engine.guards.retry import Retrier, RetryAttempt, RetryPolicy, classify, retry_after_s
 from engine.klines import parse_rest_kline
 from engine.models import Candle
 
@@ -227,16 +227,8 @@ def _status_error(path: str, response: httpx.Response) -> HTTPStatusError:
         status=response.status_code,
         code=code,
         msg=msg,
-        retry_after_s=_retry_after_s(response),
+        retry_after_s=retry_after_s(response),
     )
-
-
-def _retry_after_s(response: httpx.Response) -> float | None:
-    """``Retry-After`` in seconds (Binance sends whole seconds); ``None`` when absent or not a number."""
-    try:
-        return max(0.0, float(response.headers["Retry-After"]))
-    except (KeyError, ValueError):
-        return None
 
 
 def _error_body(response: httpx.Response) -> tuple[int | None, str]:

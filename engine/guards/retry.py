@@ -270,3 +270,12 @@ class Retrier:
     def _emit(self, event: RetryAttempt) -> None:
         if self._on_attempt is not None:
             self._on_attempt(event)
+
+
+def retry_after_s(response: httpx.Response) -> float | None:
+    """A response's ``Retry-After`` in seconds (Binance, Slack and Discord send whole seconds with 429/418);
+    ``None`` when absent or not a number (an HTTP-date is not used by these servers)."""
+    try:
+        return max(0.0, float(response.headers["Retry-After"]))
+    except (KeyError, ValueError):
+        return None

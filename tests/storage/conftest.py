@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from types import SimpleNamespace
@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from storage.recorder import Recorder
 from storage.store import Store
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
@@ -118,3 +119,25 @@ def store(tmp_path) -> Iterator[Store]:
     """A fresh, migrated database file, closed after the test."""
     with Store(tmp_path / "papertrader.duckdb") as opened:
         yield opened
+
+
+WALL = datetime(2025, 6, 1, tzinfo=UTC)
+"""Wall-clock time the ``write`` fixture's Recorder stamps as ``recorded_at``."""
+
+
+@pytest.fixture
+def write(store: Store) -> Callable[..., None]:
+    """``write(table, *rows)``: commit rows through the Recorder, ``recorded_at`` increasing in argument order."""
+    recorder = Recorder(store, clock=lambda: WALL)
+
+    def _write(table: str, *rows: dict) -> None:
+        for row in rows:
+            recorder.record(table, row)
+        recorder.flush()
+
+    return _write
+
+
+@pytest.fixture
+def cur(store: Store):
+    return store.cursor()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -10,28 +9,8 @@ import pandas as pd
 import pytest
 
 from storage import queries
-from storage.recorder import Recorder
-from storage.store import Store
 
 WALL = datetime(2025, 6, 1, tzinfo=UTC)
-
-
-@pytest.fixture
-def write(store: Store) -> Callable[..., None]:
-    """``write(table, *rows)``: commit rows through the Recorder, ``recorded_at`` increasing in argument order."""
-    recorder = Recorder(store, clock=lambda: WALL)
-
-    def _write(table: str, *rows: dict) -> None:
-        for row in rows:
-            recorder.record(table, row)
-        recorder.flush()
-
-    return _write
-
-
-@pytest.fixture
-def cur(store: Store):
-    return store.cursor()
 
 
 def test_latest_equity_is_none_without_snapshots(cur) -> None:

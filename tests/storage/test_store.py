@@ -9,7 +9,12 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from storage.errors import SchemaVersionError, StoreClosedError, StoreError, StoreLockedError
+from storage.errors import (
+    SchemaVersionError,
+    StoreClosedError,
+    StoreError,
+    StoreLockedError,
+)
 from storage.schema import MIGRATIONS, SCHEMA_VERSION
 from storage.store import MEMORY, Store
 

@@ -2,33 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import UTC, datetime
-
 import pytest
 
 from storage import trade_queries
-from storage.recorder import Recorder
-from storage.store import Store
-
-WALL = datetime(2024, 6, 1, tzinfo=UTC)
-
-
-@pytest.fixture
-def write(store: Store) -> Callable[..., None]:
-    recorder = Recorder(store, clock=lambda: WALL)
-
-    def _write(table: str, *rows: dict) -> None:
-        for row in rows:
-            recorder.record(table, row)
-        recorder.flush()
-
-    return _write
-
-
-@pytest.fixture
-def cur(store: Store):
-    return store.cursor()
 
 
 @pytest.fixture
