@@ -38,12 +38,18 @@ _DONE = {
     CommandKind.RESUME: "Trading resumed",
     CommandKind.RESET_BREAKER: "Breaker reset",
     CommandKind.FLATTEN: "Flatten all",
+    CommandKind.SET_FAULTS: "Faults applied",
+    CommandKind.RESET_FAULTS: "Faults off",
+    CommandKind.PRICE_SHOCK: "Price shock scheduled",
 }
 _EFFECT: dict[CommandKind, Callable[[EngineStatus], bool]] = {
     CommandKind.PAUSE: lambda s: s.state is EngineState.PAUSED,
     CommandKind.RESUME: lambda s: s.state is EngineState.RUNNING,
     CommandKind.RESET_BREAKER: lambda s: s.breaker_state != "TRIPPED",
     CommandKind.FLATTEN: lambda s: True,
+    CommandKind.SET_FAULTS: lambda s: True,
+    CommandKind.RESET_FAULTS: lambda s: True,
+    CommandKind.PRICE_SHOCK: lambda s: True,
 }
 _STOPPED = (EngineState.STOPPED, EngineState.FAILED)
 

@@ -132,6 +132,7 @@ class Engine:
         self.entries_today = entries_today or DailyTradeCounter()
         self.market_time_ms: int | None = None
         self.alerts = alerts
+        self.venue_control: Callable[[Command], str] | None = None
         self._stream_watch = DisconnectWatch(after_s=settings.alerts.disconnect_alert_after_s, clock=monotonic)
         self._bans_seen = 0
         self.inbox: queue.Queue[Command] = queue.Queue(maxsize=INBOX_SIZE)
@@ -211,6 +212,9 @@ class Engine:
             CommandKind.RESUME: self._resume,
             CommandKind.RESET_BREAKER: self._reset_breaker,
             CommandKind.FLATTEN: self._flatten_command,
+            CommandKind.SET_FAULTS: self._venue_command,
+            CommandKind.RESET_FAULTS: self._venue_command,
+            CommandKind.PRICE_SHOCK: self._venue_command,
         }[command.kind]
         result, detail = handler(command)
         self.recorder.record(
@@ -255,6 +259,16 @@ class Engine:
         self._alert(alert_from_breaker_event(event))
         self.recorder.record("equity", records.equity_row(snapshot))
         return "OK", f"breaker re-armed at equity {snapshot.equity:.2f}"
+
+    def _venue_command(self, command: Command) -> tuple[str, str]:
+        """Fault switches and price shocks of the simulated venue, applied through ``venue_control`` (installed by
+        the Runtime with venue ``sim``) so that they are audited like every other command."""
+        if self.venue_control is None:
+            return "REFUSED", "the venue is not the simulator"
+        try:
+            return "OK", self.venue_control(command)
+        except ValueError as exc:
+            return "REFUSED", " ".join(str(exc).split())
 
     def _flatten_command(self, command: Command) -> tuple[str, str]:
         if not self.portfolio.positions:

@@ -21,6 +21,7 @@ import functools
 import logging
 import threading
 from dataclasses import replace
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import httpx
@@ -28,7 +29,7 @@ import httpx
 from engine.alerts import AlertSink
 from engine.binance_rest import BinanceRestClient
 from engine.binance_stream import KlineStream, exponential_backoff
-from engine.commands import Command
+from engine.commands import Command, CommandKind
 from engine.config import Settings
 from engine.engine import Engine
 from engine.errors import EngineError
@@ -104,6 +105,8 @@ class Runtime:
         except BaseException:
             self._close_resources()
             raise
+        if self.simulator is not None:
+            self.engine.venue_control = self._control_simulator
         self._thread = threading.Thread(target=self._run_engine, args=(rest_url, ws_url), name="engine", daemon=True)
         self._thread.start()
         self._ready.wait(timeout=STOP_TIMEOUT_S)
@@ -143,6 +146,28 @@ class Runtime:
             await engine.run(self._rest_client(engine, rest_url), self._stream(ws_url), self._stop_event)
         finally:
             await alerts.aclose()
+
+    def _control_simulator(self, command: Command) -> str:
+        """Apply a SET_FAULTS / RESET_FAULTS / PRICE_SHOCK command to the embedded exchange; returns the audit detail.
+
+        Raises:
+            ValueError: invalid switches or shock size (pydantic's ValidationError is one).
+        """
+        assert self.simulator is not None
+        params = dict(command.params)
+        if command.kind is CommandKind.SET_FAULTS:
+            self.simulator.faults.update(**params)
+            return "faults: " + ", ".join(f"{name}={value}" for name, value in params.items())
+        if command.kind is CommandKind.RESET_FAULTS:
+            self.simulator.faults.reset()
+            return "every fault off"
+        try:
+            pct, candles = float(params["pct"]), int(params["candles"])
+        except (KeyError, TypeError) as exc:
+            raise ValueError(f"a price shock needs pct and candles, got {params}") from exc
+        shock = self.simulator.market.shock(pct=pct, candles=candles)
+        start = datetime.fromtimestamp(shock.start_ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M UTC")
+        return f"price shock {pct:g} % over {candles} candle(s) from {start}"
 
     def _retry_policy(self) -> RetryPolicy:
         """``[rest]`` backoff, shared by the REST client and the alert webhooks."""

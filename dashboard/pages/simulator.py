@@ -1,31 +1,29 @@
 """Simulator (venue ``sim`` only): the fault-injection switches, the replay speed and a price shock.
 
-Switches are drawn from :class:`simulator.faults.FaultSettings` (their help is the ``simulator.faults`` docstring)
-and applied together with ``Faults.update``; a price shock schedules ``Market.shock`` from the next candle. Both
-pass :func:`dashboard.auth.authorise`. They are not engine commands, so they are not in the audit log: each change
-is logged (logger ``dashboard.simulator``) and listed on this page for the session.
+Switches are drawn from :class:`simulator.faults.FaultSettings` (their help is the ``simulator.faults`` docstring).
+Applying them, switching every fault off and a price shock are engine commands (SET_FAULTS, RESET_FAULTS,
+PRICE_SHOCK): they pass :func:`dashboard.auth.authorise`, and the engine applies them to the embedded exchange and
+writes the audit row, like Pause or Reset.
 """
 
 from __future__ import annotations
 
-import logging
 import re
 from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
 import streamlit as st
-from pydantic import ValidationError
 
 from dashboard.auth import authorise, current_gate, sidebar_token
+from dashboard.controls import ACTOR, show_notice, submit
 from dashboard.runtime import get_runtime
+from engine.commands import Command, CommandKind
 from simulator import faults as faults_module
 from simulator.faults import FaultSettings
 from storage import queries
 
-log = logging.getLogger("dashboard.simulator")
 
-_CHANGES_KEY = "simulator_changes"
 _HELP = dict(re.findall(r"^ {4}(\w+) {2,}(.+)$", faults_module.__doc__ or "", flags=re.MULTILINE))
 
 runtime = get_runtime()
@@ -42,10 +40,12 @@ def _utc(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-def _note(what: str) -> None:
-    """Keep a fault change for this page's list and the log (not the audit log: see the module docstring)."""
-    log.info("simulator change from the dashboard: %s", what)
-    st.session_state.setdefault(_CHANGES_KEY, []).insert(0, {"when (UTC)": datetime.now(UTC), "change": what})
+def _apply(kind: CommandKind, **params: Any) -> None:
+    """Send a simulator command through the engine, which applies and audits it; show its outcome."""
+    outcome = submit(runtime, Command(kind=kind, actor=ACTOR, params=params))
+    if outcome is not None and outcome[0] != "OK":
+        st.error(f"Not applied: {outcome[1]}", icon=":material/block:")
+    show_notice()
 
 
 @st.fragment(run_every=1)
@@ -90,13 +90,7 @@ if apply:
     elif not changes:
         st.info("No switch changed.")
     else:
-        try:
-            simulator.faults.update(**changes)
-        except ValidationError as exc:
-            st.error(f"Not applied: {exc.errors()[0]['msg']}")
-        else:
-            _note(", ".join(f"{k}={v}" for k, v in changes.items()))
-            st.success(f"Applied: {', '.join(f'{k} = {v}' for k, v in changes.items())}", icon=":material/bolt:")
+        _apply(CommandKind.SET_FAULTS, **changes)
 active = {k: v for k, v in simulator.faults.settings.model_dump().items() if v != getattr(FaultSettings(), k)}
 st.caption("Active faults: " + (", ".join(f"`{k}={v}`" for k, v in active.items()) if active else "none"))
 if st.button("Switch every fault off", key="faults_reset", disabled=not gate.enabled or not active):
@@ -104,8 +98,7 @@ if st.button("Switch every fault off", key="faults_reset", disabled=not gate.ena
     if refused is not None:
         st.error(f"Refused: {refused}.", icon=":material/lock:")
     else:
-        simulator.faults.reset()
-        _note("every fault off")
+        _apply(CommandKind.RESET_FAULTS)
         st.rerun()
 
 st.subheader("Price shock")
@@ -119,9 +112,7 @@ if button_col.button("Price shock", key="price_shock", type="primary", disabled=
     if refused is not None:
         st.error(f"Refused: {refused}.", icon=":material/lock:")
     else:
-        shock = simulator.market.shock(pct=pct, candles=candles)
-        _note(f"price shock {pct:g} % over {candles} candle(s) from {_utc(shock.start_ms)}")
-        st.success(f"Price shock of {pct:g} % over {candles} candle(s) scheduled from {_utc(shock.start_ms)}", icon=":material/trending_down:")
+        _apply(CommandKind.PRICE_SHOCK, pct=pct, candles=candles)
 if simulator.market.shocks:
     st.dataframe(
         pd.DataFrame([{"from (market time)": _utc(s.start_ms), "pct": s.pct, "candles": s.candles} for s in simulator.market.shocks]),
@@ -129,9 +120,4 @@ if simulator.market.shocks:
         key="shocks_table",
     )
 
-st.subheader("Changes this session")
-changes_made = st.session_state.get(_CHANGES_KEY, [])
-if changes_made:
-    st.dataframe(pd.DataFrame(changes_made), hide_index=True, key="changes_table")
-else:
-    st.caption("None yet. Fault switches and shocks are logged, not written to the audit log.")
+st.caption("Every change made here is applied by the engine and written to the Audit log (who, when, what).")

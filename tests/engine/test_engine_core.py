@@ -188,3 +188,29 @@ def test_flatten_command_sells_everything_at_the_mark_and_is_audited() -> None:
     assert engine.portfolio.positions == {}
     trade = recorder.rows["trades"][-1]
     assert (trade["exit_reason"], trade["exit_price"]) == ("FLATTEN", Decimal("51000.00"))
+
+
+def test_simulator_commands_are_applied_through_the_venue_control_and_audited() -> None:
+    """Without a simulator they are refused; with one, its answer is the audit detail, and a bad switch is refused."""
+    engine, recorder = make_engine(Scripted())
+    assert engine.apply_command(Command(CommandKind.SET_FAULTS, "ops", params={"ws_stall": True})) == "REFUSED"
+
+    applied: list[Command] = []
+
+    def control(command: Command) -> str:
+        if command.params.get("rest_5xx_rate", 0) > 1:
+            raise ValueError("rest_5xx_rate must be at most 1")
+        applied.append(command)
+        return f"faults: {dict(command.params)}"
+
+    engine.venue_control = control
+    assert engine.apply_command(Command(CommandKind.SET_FAULTS, "ops", params={"ws_stall": True})) == "OK"
+    assert engine.apply_command(Command(CommandKind.SET_FAULTS, "ops", params={"rest_5xx_rate": 2.0})) == "REFUSED"
+
+    rows = [(c["command"], c["result"], c["detail"]) for c in recorder.rows["commands"]]
+    assert rows == [
+        ("SET_FAULTS", "REFUSED", "the venue is not the simulator"),
+        ("SET_FAULTS", "OK", "faults: {'ws_stall': True}"),
+        ("SET_FAULTS", "REFUSED", "rest_5xx_rate must be at most 1"),
+    ]
+    assert [c.params for c in applied] == [{"ws_stall": True}]
