@@ -174,13 +174,16 @@ class Engine:
             self.dropped_candles += 1
             return False
         self.last_candle_ms[symbol] = candle.open_time_ms
-        self.recorder.record("candles", records.candle_row(candle, interval=self.trading.interval, source=source))
+        recorder = self.recorder
+        row = records.candle_row(candle, interval=self.trading.interval, source=source)
+        recorder.record("candles", row)
         self.on_price(symbol, candle.open, candle.open_time_ms)
         self._check_exits(candle)
-        self.atr[symbol].update(float(candle.high), float(candle.low), float(candle.close))
+        # the row's floats are float(candle.high) etc.: converted once, for the row and the ATR
+        self.atr[symbol].update(row["high"], row["low"], row["close"])
         snapshot = self.portfolio.mark(symbol, candle.close, candle.close_time_ms)
         self.market_time_ms = max(self.market_time_ms or 0, candle.close_time_ms)
-        self.recorder.record("equity", records.equity_row(snapshot))
+        recorder.record("equity", records.equity_row(snapshot))
         self._evaluate_breaker(snapshot)
         signal = self.strategy.on_candle(candle)
         if signal is not None:

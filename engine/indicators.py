@@ -14,11 +14,12 @@ class SMA:
         self._sum = 0.0
 
     def update(self, x: float) -> float | None:
-        if len(self._window) == self.period:
-            self._sum -= self._window[0]
-        self._window.append(x)
+        window = self._window
+        if len(window) == self.period:
+            self._sum -= window[0]
+        window.append(x)
         self._sum += x
-        return self.value
+        return self._sum / self.period if len(window) == self.period else None
 
     @property
     def value(self) -> float | None:

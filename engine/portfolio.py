@@ -71,10 +71,15 @@ class Portfolio:
         self.peak_equity = starting_balance
         self.day_start_equity = starting_balance
         self.day_index: int | None = None
+        self._percent_memo: tuple[Decimal, Decimal, Decimal, float, float] | None = None
+        """(equity, peak, day start, drawdown %, daily P&L %) of the last snapshot: the percentages depend only
+        on the three values, so a snapshot with equal values reuses them instead of dividing again."""
 
     # ------------------------------------------------------------------ valuation
     def positions_value(self) -> Decimal:
         """Σ quantity × mark over open positions (a position without a mark is valued at its average entry)."""
+        if not self.positions:
+            return ZERO
         return sum((p.quantity * self.marks.get(s, p.avg_entry) for s, p in self.positions.items()), ZERO)
 
     def equity(self) -> Decimal:
@@ -94,10 +99,11 @@ class Portfolio:
             self.day_start_equity = self.equity()
             self.day_index = day
         self.marks[symbol] = price
-        equity = self.equity()
+        positions_value = self.positions_value()
+        equity = self.cash + positions_value
         if equity > self.peak_equity:
             self.peak_equity = equity
-        return self.snapshot(time_ms)
+        return self._snapshot(time_ms, equity, positions_value)
 
     def rebase(self, time_ms: int) -> Snapshot:
         """Set the day-start equity and the peak to the current equity at market time ``time_ms`` (a breaker reset,
@@ -113,21 +119,35 @@ class Portfolio:
         return self.snapshot(time_ms)
 
     def snapshot(self, time_ms: int) -> Snapshot:
-        equity = self.equity()
+        positions_value = self.positions_value()
+        return self._snapshot(time_ms, self.cash + positions_value, positions_value)
+
+    def _snapshot(self, time_ms: int, equity: Decimal, marked_value: Decimal) -> Snapshot:
+        """The snapshot given ``equity`` = cash + ``marked_value`` (= :meth:`positions_value`), computed once by
+        the caller: the same figures as valuing the positions again for each of them."""
         positions_value = equity - self.cash
-        drawdown = (self.peak_equity - equity) / self.peak_equity * 100 if self.peak_equity > 0 else ZERO
-        daily = (equity - self.day_start_equity) / self.day_start_equity * 100 if self.day_start_equity > 0 else ZERO
-        return Snapshot(
-            time_ms=time_ms,
-            equity=equity,
-            cash=self.cash,
-            positions_value=positions_value,
-            realised_pnl=self.realised_pnl,
-            unrealised_pnl=self.unrealised_pnl(),
-            peak_equity=self.peak_equity,
-            drawdown_pct=float(max(drawdown, ZERO)),
-            day_start_equity=self.day_start_equity,
-            daily_pnl_pct=float(daily),
+        peak, day_start = self.peak_equity, self.day_start_equity
+        memo = self._percent_memo
+        if memo is not None and memo[0] == equity and memo[1] == peak and memo[2] == day_start:
+            # same values as the last snapshot (e.g. no position open): the same percentages
+            drawdown_pct, daily_pnl_pct = memo[3], memo[4]
+        else:
+            drawdown = (peak - equity) / peak * 100 if peak > 0 else ZERO
+            daily = (equity - day_start) / day_start * 100 if day_start > 0 else ZERO
+            drawdown_pct, daily_pnl_pct = float(max(drawdown, ZERO)), float(daily)
+            self._percent_memo = (equity, peak, day_start, drawdown_pct, daily_pnl_pct)
+        positions = self.positions
+        return Snapshot(  # positional (the field order): measurably cheaper than keywords, once per candle
+            time_ms,
+            equity,
+            self.cash,
+            positions_value,
+            self.realised_pnl,
+            marked_value - (sum((p.cost_basis for p in positions.values()), ZERO) if positions else ZERO),
+            peak,
+            drawdown_pct,
+            day_start,
+            daily_pnl_pct,
         )
 
     # ------------------------------------------------------------------ fills

@@ -21,9 +21,22 @@ Row = dict[str, Any]
 ZERO = Decimal(0)
 
 
+_UTC_CACHE: dict[int, datetime] = {}
+_UTC_CACHE_SIZE = 1024
+
+
 def utc(ms: int) -> datetime:
-    """Unix milliseconds → aware UTC datetime."""
-    return datetime.fromtimestamp(ms / 1000, tz=UTC)
+    """Unix milliseconds → aware UTC datetime.
+
+    Memoised over the last few hundred distinct times (a candle's close time is also its equity row's time, and
+    every symbol shares the same minutes); datetimes are immutable, so sharing one is safe.
+    """
+    dt = _UTC_CACHE.get(ms)
+    if dt is None:
+        if len(_UTC_CACHE) >= _UTC_CACHE_SIZE:
+            _UTC_CACHE.clear()
+        dt = _UTC_CACHE[ms] = datetime.fromtimestamp(ms / 1000, tz=UTC)
+    return dt
 
 
 def candle_row(candle: Candle, *, interval: str, source: str) -> Row:
@@ -41,17 +54,44 @@ def candle_row(candle: Candle, *, interval: str, source: str) -> Row:
     }
 
 
+# The last (Decimal, float) converted for the equity fields that change only on fills, a new day or a new peak:
+# the same Decimal object (``is``) gives the same float without formatting it again. Each entry is replaced as
+# one tuple, so a reader on another thread never pairs a value with another value's float.
+_last_cash: tuple[Decimal | None, float] = (None, 0.0)
+_last_realised: tuple[Decimal | None, float] = (None, 0.0)
+_last_peak: tuple[Decimal | None, float] = (None, 0.0)
+_last_day_start: tuple[Decimal | None, float] = (None, 0.0)
+
+
 def equity_row(s: Snapshot) -> Row:
+    global _last_cash, _last_realised, _last_peak, _last_day_start
+    cash, realised, peak, day_start = s.cash, s.realised_pnl, s.peak_equity, s.day_start_equity
+    last = _last_cash
+    if last[0] is not cash:
+        last = _last_cash = (cash, float(cash))
+    cash_f = last[1]
+    last = _last_realised
+    if last[0] is not realised:
+        last = _last_realised = (realised, float(realised))
+    realised_f = last[1]
+    last = _last_peak
+    if last[0] is not peak:
+        last = _last_peak = (peak, float(peak))
+    peak_f = last[1]
+    last = _last_day_start
+    if last[0] is not day_start:
+        last = _last_day_start = (day_start, float(day_start))
+    day_start_f = last[1]
     return {
         "ts": utc(s.time_ms),
         "equity": float(s.equity),
-        "cash": float(s.cash),
+        "cash": cash_f,
         "positions_value": float(s.positions_value),
-        "realised_pnl": float(s.realised_pnl),
+        "realised_pnl": realised_f,
         "unrealised_pnl": float(s.unrealised_pnl),
-        "peak_equity": float(s.peak_equity),
+        "peak_equity": peak_f,
         "drawdown_pct": s.drawdown_pct,
-        "day_start_equity": float(s.day_start_equity),
+        "day_start_equity": day_start_f,
         "daily_pnl_pct": s.daily_pnl_pct,
     }
 

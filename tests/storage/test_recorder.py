@@ -127,6 +127,39 @@ def test_invalid_rows_raise_value_error_at_once(recorder, rows, table, change, m
     assert recorder.status().buffered_rows == 0
 
 
+@pytest.mark.parametrize(
+    ("table", "change", "message"),
+    [
+        ("equity", {"equty": 1.0}, "unknown ['equty']"),
+        ("fills", {"price": 42_000.01}, "takes Decimal or int, got float"),
+        ("equity", {"equity": Decimal("1")}, "takes float or int, got Decimal"),
+        ("fills", {"symbol": None}, "NOT NULL"),
+        ("fills", {"ts": datetime(2024, 1, 1)}, "naive"),
+        ("commands", {"detail": 3}, "takes str"),
+    ],
+)
+def test_record_many_refuses_a_batch_with_one_bad_row_and_buffers_none(recorder, rows, table, change, message) -> None:
+    """The bulk path of the replay: the same errors as ``record``, all or nothing."""
+    make = {"equity": rows.equity, "fills": rows.fill, "commands": rows.command}[table]
+    batch = [make(0), make(1) | change, make(2)] if table != "commands" else [make(), make() | change]
+    with pytest.raises(ValueError, match=re.escape(message)):
+        recorder.record_many(table, batch)
+    assert recorder.status().buffered_rows == 0
+
+
+def test_record_many_writes_the_same_rows_as_record(store, rows) -> None:
+    one, many = Recorder(store), Recorder(store)
+    batch = [rows.equity(m, equity=10_000.0 + m) for m in range(5)] + [rows.equity(5, equity=10_005)]  # an int too
+    for row in batch:
+        one.record("equity", row)
+    one.flush()
+    first = store.cursor().sql("SELECT epoch_ms(ts), * EXCLUDE (recorded_at, ts) FROM equity ORDER BY recorded_at").fetchall()
+    store.cursor().execute("DELETE FROM equity")
+    many.record_many("equity", batch)
+    many.flush()
+    assert store.cursor().sql("SELECT epoch_ms(ts), * EXCLUDE (recorded_at, ts) FROM equity ORDER BY recorded_at").fetchall() == first
+
+
 def test_a_missing_column_raises_value_error_naming_it(recorder, rows) -> None:
     row = rows.equity()
     del row["cash"]
