@@ -54,44 +54,35 @@ def candle_row(candle: Candle, *, interval: str, source: str) -> Row:
     }
 
 
-# The last (Decimal, float) converted for the equity fields that change only on fills, a new day or a new peak:
-# the same Decimal object (``is``) gives the same float without formatting it again. Each entry is replaced as
-# one tuple, so a reader on another thread never pairs a value with another value's float.
-_last_cash: tuple[Decimal | None, float] = (None, 0.0)
-_last_realised: tuple[Decimal | None, float] = (None, 0.0)
-_last_peak: tuple[Decimal | None, float] = (None, 0.0)
-_last_day_start: tuple[Decimal | None, float] = (None, 0.0)
+class _LastFloat:
+    """``float(value)``, remembered for the last value: the equity fields that change only on fills, a new day or a
+    new peak come back as the same Decimal object, so most snapshots skip the conversion. The pair is replaced as
+    one tuple, so a reader on another thread never pairs a value with another value's float."""
+
+    def __init__(self) -> None:
+        self._last: tuple[Decimal | None, float] = (None, 0.0)
+
+    def __call__(self, value: Decimal) -> float:
+        last = self._last
+        if last[0] is not value:
+            last = self._last = (value, float(value))
+        return last[1]
+
+
+_cash, _realised, _peak, _day_start = _LastFloat(), _LastFloat(), _LastFloat(), _LastFloat()
 
 
 def equity_row(s: Snapshot) -> Row:
-    global _last_cash, _last_realised, _last_peak, _last_day_start
-    cash, realised, peak, day_start = s.cash, s.realised_pnl, s.peak_equity, s.day_start_equity
-    last = _last_cash
-    if last[0] is not cash:
-        last = _last_cash = (cash, float(cash))
-    cash_f = last[1]
-    last = _last_realised
-    if last[0] is not realised:
-        last = _last_realised = (realised, float(realised))
-    realised_f = last[1]
-    last = _last_peak
-    if last[0] is not peak:
-        last = _last_peak = (peak, float(peak))
-    peak_f = last[1]
-    last = _last_day_start
-    if last[0] is not day_start:
-        last = _last_day_start = (day_start, float(day_start))
-    day_start_f = last[1]
     return {
         "ts": utc(s.time_ms),
         "equity": float(s.equity),
-        "cash": cash_f,
+        "cash": _cash(s.cash),
         "positions_value": float(s.positions_value),
-        "realised_pnl": realised_f,
+        "realised_pnl": _realised(s.realised_pnl),
         "unrealised_pnl": float(s.unrealised_pnl),
-        "peak_equity": peak_f,
+        "peak_equity": _peak(s.peak_equity),
         "drawdown_pct": s.drawdown_pct,
-        "day_start_equity": day_start_f,
+        "day_start_equity": _day_start(s.day_start_equity),
         "daily_pnl_pct": s.daily_pnl_pct,
     }
 
