@@ -111,7 +111,7 @@ def test_429_storm_refuses_every_request_with_retry_after_and_1003(server: Simul
     server.faults.update(rest_429_storm=False)
 
     assert refused.status_code == 429
-    assert 1 <= int(refused.headers["Retry-After"]) <= 60
+    assert int(refused.headers["Retry-After"]) in range(1, 61)
     assert refused.json()["code"] == -1003
     assert used_weight(refused) == 1
     assert ping(server).status_code == 200
