@@ -286,18 +286,8 @@ class Engine:
         time_ms = self.market_time_ms or 0
         closed = 0
         for symbol, position in list(self.portfolio.positions.items()):
-            self.pending.pop(symbol, None)
-            order = Order(
-                order_id=f"{symbol}-{time_ms}-FLATTEN",
-                symbol=symbol,
-                side=Side.SELL,
-                quantity=position.quantity,
-                created_ms=time_ms,
-                reason=why,
-            )
-            self.recorder.record("orders", records.order_row(order, status="NEW", reason=why, time_ms=time_ms))
             mark = self.portfolio.marks.get(symbol, position.avg_entry)
-            if self._execute(order, reference_price=mark, time_ms=time_ms, exit_reason=ExitReason.FLATTEN) is not None:
+            if self._sell_now(symbol, price=mark, time_ms=time_ms, exit_reason=ExitReason.FLATTEN, why=why):
                 closed += 1
         return closed
 
@@ -372,15 +362,7 @@ class Engine:
         position = self.portfolio.positions.get(candle.symbol)
         if position is None or candle.symbol in self.pending:
             return
-        order = Order(
-            order_id=f"{candle.symbol}-{candle.close_time_ms}-SELL",
-            symbol=candle.symbol,
-            side=Side.SELL,
-            quantity=position.quantity,
-            created_ms=candle.close_time_ms,
-            reason=why,
-        )
-        self._queue(order, ExitReason.SIGNAL)
+        self._queue(self._close_order(candle.symbol, time_ms=candle.close_time_ms, tag="SELL", why=why), ExitReason.SIGNAL)
 
     def _check_exits(self, candle: Candle) -> None:
         position = self.portfolio.positions.get(candle.symbol)
@@ -392,17 +374,26 @@ class Engine:
             reason, price = ExitReason.TARGET, max(position.target_price, candle.open)
         else:
             return
-        self.pending.pop(candle.symbol, None)
-        order = Order(
-            order_id=f"{candle.symbol}-{candle.open_time_ms}-{reason.value}",
-            symbol=candle.symbol,
+        self._sell_now(candle.symbol, price=price, time_ms=candle.open_time_ms, exit_reason=reason, why=f"{reason.value.lower()} at {price}")
+
+    def _close_order(self, symbol: str, *, time_ms: int, tag: str, why: str) -> Order:
+        """A market sell of the whole open position in ``symbol``, decided at market time ``time_ms``."""
+        return Order(
+            order_id=f"{symbol}-{time_ms}-{tag}",
+            symbol=symbol,
             side=Side.SELL,
-            quantity=position.quantity,
-            created_ms=candle.open_time_ms,
-            reason=f"{reason.value.lower()} at {price}",
+            quantity=self.portfolio.positions[symbol].quantity,
+            created_ms=time_ms,
+            reason=why,
         )
-        self.recorder.record("orders", records.order_row(order, status="NEW", reason=order.reason, time_ms=order.created_ms))
-        self._execute(order, reference_price=price, time_ms=candle.open_time_ms, exit_reason=reason)
+
+    def _sell_now(self, symbol: str, *, price: Decimal, time_ms: int, exit_reason: ExitReason, why: str) -> Fill | None:
+        """Close the position in ``symbol`` at once at ``price`` (a stop, target or flatten), replacing any pending
+        order for it."""
+        self.pending.pop(symbol, None)
+        order = self._close_order(symbol, time_ms=time_ms, tag=exit_reason.value, why=why)
+        self.recorder.record("orders", records.order_row(order, status="NEW", reason=why, time_ms=time_ms))
+        return self._execute(order, reference_price=price, time_ms=time_ms, exit_reason=exit_reason)
 
     def _queue(self, order: Order, exit_reason: ExitReason) -> None:
         self.pending[order.symbol] = PendingOrder(order, exit_reason)

@@ -103,7 +103,7 @@ class Portfolio:
         equity = self.cash + positions_value
         if equity > self.peak_equity:
             self.peak_equity = equity
-        return self._snapshot(time_ms, equity, positions_value)
+        return self._snapshot(time_ms, positions_value)
 
     def rebase(self, time_ms: int) -> Snapshot:
         """Set the day-start equity and the peak to the current equity at market time ``time_ms`` (a breaker reset,
@@ -119,13 +119,11 @@ class Portfolio:
         return self.snapshot(time_ms)
 
     def snapshot(self, time_ms: int) -> Snapshot:
-        positions_value = self.positions_value()
-        return self._snapshot(time_ms, self.cash + positions_value, positions_value)
+        return self._snapshot(time_ms, self.positions_value())
 
-    def _snapshot(self, time_ms: int, equity: Decimal, marked_value: Decimal) -> Snapshot:
-        """The snapshot given ``equity`` = cash + ``marked_value`` (= :meth:`positions_value`), computed once by
-        the caller: the same figures as valuing the positions again for each of them."""
-        positions_value = equity - self.cash
+    def _snapshot(self, time_ms: int, positions_value: Decimal) -> Snapshot:
+        """The snapshot given :meth:`positions_value`, computed once by the caller (not again per figure)."""
+        equity = self.cash + positions_value
         peak, day_start = self.peak_equity, self.day_start_equity
         memo = self._percent_memo
         if memo is not None and memo[0] == equity and memo[1] == peak and memo[2] == day_start:
@@ -143,7 +141,7 @@ class Portfolio:
             self.cash,
             positions_value,
             self.realised_pnl,
-            marked_value - (sum((p.cost_basis for p in positions.values()), ZERO) if positions else ZERO),
+            positions_value - (sum((p.cost_basis for p in positions.values()), ZERO) if positions else ZERO),
             peak,
             drawdown_pct,
             day_start,
