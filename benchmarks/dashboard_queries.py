@@ -43,8 +43,9 @@ def build(cur: duckdb.DuckDBPyConnection, *, equity_rows: int, api_calls: int) -
     """Fill every history table with synthetic rows, one ``INSERT … SELECT … FROM range()`` each."""
     cur.execute(
         f"""
-        INSERT INTO equity
-        SELECT to_timestamp({START_S} + i), e, e, 0, 0, 0, max(e) OVER w, 0, 10000, 0, now()
+        INSERT INTO equity (ts, equity, cash, positions_value, realised_pnl, unrealised_pnl, peak_equity, drawdown_pct,
+                            day_start_equity, daily_pnl_pct, recorded_at, symbol, source)
+        SELECT to_timestamp({START_S} + i), e, e, 0, 0, 0, max(e) OVER w, 0, 10000, 0, now(), 'BTCUSDT', 'candle'
         FROM (SELECT i, 10000 + 500 * sin(i / 50000) + 50 * sin(i / 997) + (hash(i) % 100) / 10.0 AS e
               FROM range({equity_rows}) r(i))
         WINDOW w AS (ORDER BY i ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)

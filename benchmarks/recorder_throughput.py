@@ -69,6 +69,7 @@ def market_rows(count: int, *, seed: int = 7) -> list[Row]:
             "positions_value": equity / 2, "realised_pnl": rng.gauss(0, 20), "unrealised_pnl": rng.gauss(0, 20),
             "peak_equity": 10_100.0, "drawdown_pct": max(0.0, (10_100 - equity) / 101),
             "day_start_equity": 10_000.0, "daily_pnl_pct": (equity - 10_000) / 100,
+            "symbol": symbol, "source": "candle",
         }))
         if minute % FILL_EVERY_MINUTES == 0:
             price = Decimal(f"{prices['BTCUSDT']:.2f}")

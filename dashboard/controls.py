@@ -24,7 +24,7 @@ import streamlit as st
 from dashboard.auth import Gate, authorise, dialog_token_input, sidebar_token
 from engine.commands import Command, CommandKind
 from engine.runtime import Runtime
-from engine.status import EngineState, EngineStatus
+from engine.sinks.status import EngineState, EngineStatus
 from storage.audit_queries import command_outcome
 
 ACTOR = "dashboard"

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from engine.status import EngineState, EngineStatus
+from engine.sinks.status import EngineState, EngineStatus
 
 NO_VALUE = "—"
 

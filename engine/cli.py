@@ -29,12 +29,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
 from engine.config import Settings, describe_validation_error
+from engine.core.events import CommandApplied, CommandResult
 from engine.errors import ConfigError
+
+if TYPE_CHECKING:
+    from engine.replay import ReplaySummary
 
 EXIT_FAILED = 1
 EXIT_REFUSED = 2
@@ -153,7 +157,7 @@ def _wait_for_signal(*, poll: Callable[[], bool] | None = None) -> None:
 def cmd_run(args: argparse.Namespace) -> int:
     """The same Runtime as the dashboard, without it; stopped (flushed, closed) on SIGINT/SIGTERM."""
     from engine.runtime import Runtime
-    from engine.status import EngineState
+    from engine.sinks.status import EngineState
     from storage.errors import StoreLockedError
 
     settings = load_settings()
@@ -162,6 +166,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         runtime.start()
     except StoreLockedError as exc:
         raise Refused(str(exc)) from exc
+    except ConfigError as exc:
+        raise Refused(f"invalid configuration: {exc}") from exc
     try:
         venue = settings.venue.name
         if runtime.simulator is not None:
@@ -170,7 +176,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         announced = False
 
         def poll() -> bool:
-            """Say once when the engine is trading (bootstrap done); stop waiting if it failed."""
+            """Say once when the engine is trading (exchange rules loaded); stop waiting if it failed."""
             nonlocal announced
             state = runtime.status().state
             if not announced and state in (EngineState.RUNNING, EngineState.PAUSED):
@@ -183,6 +189,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     finally:
         runtime.stop()
     if status.state is EngineState.FAILED:
+        if status.config_error:
+            raise Refused(f"invalid configuration: {status.error}")
         print(f"papertrader: the engine failed: {status.error}", file=sys.stderr)
         return EXIT_FAILED
     print(f"stopped after {status.candles_processed} candles", flush=True)
@@ -212,15 +220,13 @@ def cmd_sim(args: argparse.Namespace) -> int:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    from engine.replay import replay
-
     settings = load_settings()
     if not args.verbose:  # the summary counts breaker transitions and denials; one log line each would flood
-        logging.getLogger("engine.engine").setLevel(logging.ERROR)
+        logging.getLogger("engine.core").setLevel(logging.ERROR)
     symbols = tuple(args.symbols or settings.trading.symbols)
     progress = None if args.no_progress else ProgressLine()
     try:
-        summary = replay(
+        summary = bundled_replay(
             settings,
             symbols=symbols,
             start_ms=_ms(args.start),
@@ -237,6 +243,29 @@ def cmd_replay(args: argparse.Namespace) -> int:
     print(f"replay of {', '.join(symbols)} into {args.db}")
     print("\n".join(summary.lines()))
     return 0
+
+
+def bundled_replay(settings: Settings, *, symbols: Sequence[str], **options: Any) -> ReplaySummary:
+    """:func:`engine.replay.replay` of the simulator's bundled datasets of ``symbols``, with the simulator's exchange
+    rules (so rounding and filters match venue ``sim``); ``options`` are the rest of ``replay``'s arguments.
+
+    Raises:
+        simulator.dataset.DatasetNotFoundError: no bundled dataset for a symbol.
+        ValueError: no symbols, or a symbol without simulator trading rules.
+    """
+    from engine.replay import replay
+    from simulator.dataset import load_candles
+    from simulator.symbols import SYMBOL_RULES
+
+    if not symbols:
+        raise ValueError("replay needs at least one symbol")
+    symbols = tuple(s.upper() for s in symbols)
+    unknown = [s for s in symbols if s not in SYMBOL_RULES]
+    if unknown:
+        raise ValueError(f"no simulator trading rules for {', '.join(unknown)}; known: {', '.join(SYMBOL_RULES)}")
+    datasets = [load_candles(s) for s in symbols]
+    exchange_info = {"symbols": [SYMBOL_RULES[s].to_exchange_info() for s in symbols]}
+    return replay(settings, datasets=datasets, exchange_info=exchange_info, **options)
 
 
 class ProgressLine:
@@ -270,6 +299,7 @@ class ProgressLine:
 
 def cmd_export(args: argparse.Namespace) -> int:
     from storage.errors import StoreError
+    from storage.export import export_table, table_names
     from storage.store import Store
 
     db = args.db or load_settings().storage.path
@@ -281,20 +311,11 @@ def cmd_export(args: argparse.Namespace) -> int:
         raise Refused(str(exc)) from exc
     try:
         with store.cursor() as cur:
-            tables = [
-                row[0]
-                for row in cur.execute(
-                    "SELECT table_name FROM information_schema.tables "
-                    "WHERE table_catalog = current_database() AND table_schema = 'main' ORDER BY table_name"
-                ).fetchall()
-            ]
+            tables = table_names(cur)
             if args.table not in tables:
                 raise Refused(f"no table {args.table!r} in {db}; tables: {', '.join(tables)}")
             args.out.parent.mkdir(parents=True, exist_ok=True)
-            options = "FORMAT csv, HEADER true" if args.format == "csv" else "FORMAT parquet"
-            out = str(args.out).replace("'", "''")
-            cur.execute(f"COPY (SELECT * FROM \"{args.table}\") TO '{out}' ({options})")
-            (rows,) = cur.execute(f'SELECT count(*) FROM "{args.table}"').fetchone()
+            rows = export_table(cur, args.table, args.out, fmt=args.format)
     finally:
         store.close()
     print(f"exported {rows} rows of {args.table} to {args.out} ({args.format})")
@@ -303,12 +324,13 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_reset_breaker(args: argparse.Namespace) -> int:
     """Re-arm a tripped breaker in a stopped papertrader's database, exactly as the engine does from the dashboard:
-    ``Engine.apply_command(RESET_BREAKER)`` on the state restored from the file, audited in ``commands``."""
+    ``TradingCore.apply(RESET_BREAKER)`` on the state restored from the file, audited in ``commands``."""
     from engine.commands import Command, CommandKind
-    from engine.engine import Engine
-    from engine.models import MINUTE_MS
+    from engine.core.core import TradingCore
+    from engine.core.models import interval_ms
+    from engine.core.strategy import SmaCrossover
     from engine.recovery import restore
-    from engine.strategy import SmaCrossover
+    from engine.sinks.record import RecordSink
     from storage.errors import StoreLockedError
     from storage.recorder import Recorder
     from storage.store import Store
@@ -325,9 +347,8 @@ def cmd_reset_breaker(args: argparse.Namespace) -> int:
         recorder = Recorder(store)
         with store.cursor() as cur:
             restored = restore(cur, starting_balance=Decimal(str(settings.trading.starting_balance)))
-        engine = Engine(
+        core = TradingCore(
             settings,
-            recorder=recorder,
             strategy=SmaCrossover(fast=settings.strategy.fast, slow=settings.strategy.slow),
             portfolio=restored.portfolio,
             last_candle_ms=restored.last_candle_ms,
@@ -336,17 +357,17 @@ def cmd_reset_breaker(args: argparse.Namespace) -> int:
             entries_today=restored.entries_today,
         )
         if restored.last_candle_ms:  # the market time the engine stopped at: close of the last processed candle
-            engine.market_time_ms = max(restored.last_candle_ms.values()) + MINUTE_MS - 1
-        result = engine.apply_command(Command(CommandKind.RESET_BREAKER, args.actor, args.reason))
+            core.market_time_ms = max(restored.last_candle_ms.values()) + interval_ms(settings.trading.interval) - 1
+        events = core.apply(Command(CommandKind.RESET_BREAKER, args.actor, args.reason))
+        RecordSink(recorder, interval=settings.trading.interval).handle_all(events)
         recorder.stop()
-        (detail,) = store.cursor().execute(
-            "SELECT detail FROM commands ORDER BY recorded_at DESC LIMIT 1"
-        ).fetchone()
     finally:
         store.close()
-    if result != "OK":
-        raise Refused(f"breaker reset refused: {detail}")
-    print(f"breaker reset by {args.actor}: {detail}")
+    applied = events[-1]
+    assert isinstance(applied, CommandApplied)
+    if applied.result is not CommandResult.OK:
+        raise Refused(f"breaker reset refused: {applied.detail}")
+    print(f"breaker reset by {args.actor}: {applied.detail}")
     return 0
 
 

@@ -17,7 +17,7 @@ Secrets. Webhook URLs carry tokens (Slack, Discord and Telegram put them in the 
 ``alerts.webhooks[].url`` is a :class:`~pydantic.SecretStr`: ``repr``/``str`` show ``**********`` and so does
 ``Settings.model_dump(mode="json")``, which is what ``papertrader config`` should print. The masking rule: every
 field named ``url`` under ``[alerts]`` is secret; read it with ``.get_secret_value()`` only where the request is
-sent (:mod:`engine.alerts`). Validation errors never echo input values (``hide_input_in_errors``), so a bad
+sent (:mod:`engine.sinks.alerts`). Validation errors never echo input values (``hide_input_in_errors``), so a bad
 webhook URL is not printed either; the message still names the key.
 """
 
@@ -229,12 +229,15 @@ class StreamSettings(_Section):
     stable_after_s: float = Field(60.0, gt=0, description="a connection up this long resets the backoff")
     stale_after_s: float = Field(6.0, gt=0, description="no message for this long: the stream is dead")
     max_attempts: int | None = Field(None, ge=1, description="reconnect attempts; none = unlimited")
+    max_held_candles: int = Field(
+        5000, ge=1, description="closed candles per symbol held behind an open gap; beyond, they are fetched later"
+    )
 
 
 class WebhookSettings(_Section):
     """One alert webhook (``[[alerts.webhooks]]``).
 
-    ``format`` picks the body :mod:`engine.alerts` POSTs: ``json`` (the whole alert), ``slack`` (``{"text"}``,
+    ``format`` picks the body :mod:`engine.sinks.alerts` POSTs: ``json`` (the whole alert), ``slack`` (``{"text"}``,
     Slack incoming webhooks), ``discord`` (``{"content"}``, Discord webhooks) or ``telegram``
     (``{"chat_id", "text"}`` to a Bot API ``sendMessage`` URL, ``https://api.telegram.org/bot<token>/sendMessage``).
     ``url`` is secret (see the module docstring); ``chat_id`` is required by, and only allowed for, ``telegram``.

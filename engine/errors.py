@@ -10,7 +10,8 @@ these are for broken infrastructure and bad input at the boundary::
     │   ├── ProtocolError         a 2xx answer whose payload breaks the documented format (bad JSON, bad price)
     │   ├── RateLimitExceeded     the local request-weight bucket would make us wait longer than ``max_wait_s``
     │   ├── HostBanned            the host answered 418 (IP ban); nothing is sent until ``retry_after_s`` passes
-    │   └── ApiBreakerOpen        the host's API failure breaker is OPEN (or HALF_OPEN with its trial call out)
+    │   ├── ApiBreakerOpen        the host's API failure breaker is OPEN (or HALF_OPEN with its trial call out)
+    │   └── StreamRefused         the stream's handshake was refused for good (401/403/404): fatal, not retried
     └── EngineError               the engine loop cannot continue
 """
 
@@ -107,6 +108,11 @@ class ApiBreakerOpen(ExchangeError):
         super().__init__(message, endpoint=endpoint)
         self.host = host
         self.retry_after_s = retry_after_s
+
+
+class StreamRefused(ExchangeError):
+    """The market stream's handshake was refused in a way a retry cannot change (HTTP 401, 403 or 404, or an
+    invalid URL): the reconnect loop stops and the engine shows the error."""
 
 
 class EngineError(PapertraderError):

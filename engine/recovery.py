@@ -1,11 +1,14 @@
 """Resume from the database after a stop or a crash (``../shared/SPEC.md`` §4).
 
-Everything that must survive is derived from the append-only tables:
+Everything that must survive is derived from the append-only tables (the SQL is in
+:mod:`storage.recovery_queries`):
 
-* cash, positions and realised P&L — by replaying ``fills`` in order through :class:`~engine.portfolio.Portfolio`
+* cash, positions and realised P&L — by replaying ``fills`` in order through :class:`~engine.core.portfolio.Portfolio`
   (exact: fills are stored as decimals); stops/targets from the latest ``positions`` row per symbol;
 * marks — the last stored close per symbol; peak equity and the day baseline — from the last ``equity`` row;
-* the last processed candle per symbol — ``max(open_time)`` in ``candles`` (the engine drops anything not newer);
+* the last processed candle per symbol — ``max(open_time)`` in ``candles`` (the feed continues after it), and the
+  candles before it, to warm the indicators without a network call;
+* the gaps a previous run left open — the latest ``gaps`` row per gap that is still OPEN (their filling resumes);
 * the paused flag — the last applied PAUSE/RESUME command;
 * the breaker state — the ``state_to`` of the last ``breaker_events`` row (a trip stays tripped: latched);
   a reset's re-based baselines come back with the equity row written with it;
@@ -21,10 +24,12 @@ from decimal import Decimal
 
 import duckdb
 
-from engine.breaker import BreakerState
-from engine.models import Fill, Side
-from engine.portfolio import DAY_MS, Portfolio
-from engine.risk import DailyTradeCounter
+from engine.core.breaker import BreakerState
+from engine.core.models import Candle, Fill, Side
+from engine.core.portfolio import DAY_MS, Portfolio
+from engine.core.risk import DailyTradeCounter
+from engine.feed.gaps import Gap, GapKind
+from storage import recovery_queries as q
 
 
 @dataclass
@@ -35,73 +40,60 @@ class RestoredState:
     cancelled_orders: int = 0
     breaker_state: BreakerState = BreakerState.ACTIVE
     entries_today: DailyTradeCounter = field(default_factory=DailyTradeCounter)
+    open_gaps: list[Gap] = field(default_factory=list)
 
     @property
     def resume_from_ms(self) -> int | None:
         """The open time of the first candle not yet processed (``None`` for a new database)."""
         return max(self.last_candle_ms.values()) + 60_000 if self.last_candle_ms else None
 
+    def next_ms(self, interval_ms: int) -> dict[str, int]:
+        """Per symbol, the open time of the next candle to process."""
+        return {symbol: last + interval_ms for symbol, last in self.last_candle_ms.items()}
+
 
 def restore(cur: duckdb.DuckDBPyConnection, *, starting_balance: Decimal, wall_now: datetime | None = None) -> RestoredState:
     """Rebuild the engine's state from the database behind ``cur`` (a read-write cursor: it may append
     ``CANCELLED`` order rows)."""
     portfolio = Portfolio(starting_balance)
-    fills = cur.execute(
-        "SELECT fill_id, order_id, symbol, side, price, quantity, quote_qty, fee, epoch_ms(ts), reference_price "
-        "FROM fills ORDER BY ts, recorded_at, fill_id"
-    ).fetchall()
-    for fill_id, order_id, symbol, side, price, qty, quote, fee, ts_ms, ref in fills:
-        fill = Fill(fill_id, order_id, symbol, Side(side), price, qty, quote, fee, ts_ms, ref)
-        portfolio.apply_fill(fill)
-    for symbol, stop, target in cur.execute(
-        "SELECT symbol, arg_max(stop_price, recorded_at), arg_max(target_price, recorded_at) FROM positions GROUP BY symbol"
-    ).fetchall():
+    for fill_id, order_id, symbol, side, price, qty, quote, fee, ts_ms, ref in q.fills(cur):
+        portfolio.apply_fill(Fill(fill_id, order_id, symbol, Side(side), price, qty, quote, fee, ts_ms, ref))
+    for symbol, stop, target in q.latest_exits(cur):
         if symbol in portfolio.positions:
             portfolio.positions[symbol] = replace(portfolio.positions[symbol], stop_price=stop, target_price=target)
 
     last_candle_ms: dict[str, int] = {}
-    for symbol, last_open, last_close in cur.execute(
-        "SELECT symbol, epoch_ms(max(open_time)), arg_max(close, open_time) FROM candles GROUP BY symbol"
-    ).fetchall():
+    for symbol, last_open, last_close in q.last_candles(cur):
         last_candle_ms[symbol] = last_open
         portfolio.marks[symbol] = Decimal(repr(last_close))
 
-    row = cur.execute(
-        "SELECT epoch_ms(ts), peak_equity, day_start_equity FROM equity ORDER BY ts DESC, recorded_at DESC LIMIT 1"
-    ).fetchone()
-    if row is not None:
-        ts_ms, peak, day_start = row
+    equity = q.last_equity(cur)
+    if equity is not None:
+        ts_ms, peak, day_start = equity
         portfolio.peak_equity = max(Decimal(repr(peak)), portfolio.equity())
         portfolio.day_start_equity = Decimal(repr(day_start))
         portfolio.day_index = ts_ms // DAY_MS
 
-    paused_row = cur.execute(
-        "SELECT command FROM commands WHERE command IN ('PAUSE', 'RESUME') AND result = 'OK' ORDER BY ts DESC, recorded_at DESC LIMIT 1"
-    ).fetchone()
-
-    # open = every row of the order is NEW, whatever the order of recorded_at. Times stay in SQL: fetching a
-    # TIMESTAMPTZ into Python needs pytz, which pandas >= 3 no longer brings.
-    (cancelled,) = cur.execute(
-        "INSERT INTO orders SELECT order_id, arg_max(ts, recorded_at), arg_max(symbol, recorded_at), "
-        "arg_max(side, recorded_at), 'MARKET', arg_max(quantity, recorded_at), 'CANCELLED', "
-        "'engine restarted before the fill', ? FROM orders GROUP BY order_id HAVING bool_and(status = 'NEW')",
-        [wall_now or datetime.now(tz=UTC)],
-    ).fetchone()
-    breaker_row = cur.execute(
-        "SELECT state_to FROM breaker_events ORDER BY recorded_at DESC LIMIT 1"
-    ).fetchone()
-    day_row = cur.execute(
-        "SELECT epoch_ms(ts) // ? AS day, count(*) FROM fills WHERE side = 'BUY' GROUP BY day ORDER BY day DESC LIMIT 1",
-        [DAY_MS],
-    ).fetchone()
-    entries_today = DailyTradeCounter()
-    if day_row is not None and day_row[0] is not None:
-        entries_today = DailyTradeCounter(day_index=day_row[0], count=day_row[1])
+    day = q.entries_on_latest_day(cur, day_ms=DAY_MS)
+    state = q.breaker_state(cur)
     return RestoredState(
         portfolio=portfolio,
-        breaker_state=BreakerState(breaker_row[0]) if breaker_row else BreakerState.ACTIVE,
-        entries_today=entries_today,
+        breaker_state=BreakerState(state) if state else BreakerState.ACTIVE,
+        entries_today=DailyTradeCounter() if day is None else DailyTradeCounter(day_index=day[0], count=day[1]),
         last_candle_ms=last_candle_ms,
-        paused=paused_row is not None and paused_row[0] == "PAUSE",
-        cancelled_orders=cancelled,
+        paused=q.paused(cur),
+        cancelled_orders=q.cancel_open_orders(cur, wall_now=wall_now or datetime.now(tz=UTC)),
+        open_gaps=[
+            Gap(symbol, first, last, GapKind(kind), gap_id=gap_id, attempts=attempts, last_error=error, opened_at_s=opened)
+            for gap_id, symbol, kind, first, last, opened, attempts, error in q.open_gaps(cur)
+        ],
     )
+
+
+def stored_history(cur: duckdb.DuckDBPyConnection, symbol: str, *, candles: int) -> list[Candle]:
+    """The last ``candles`` processed candles of ``symbol``, oldest first, to warm the indicators after a restart
+    (prices come back from the ``DOUBLE`` chart columns; indicators are floats anyway)."""
+    return [
+        Candle(symbol, t, close_t, Decimal(repr(o)), Decimal(repr(h)), Decimal(repr(lo)), Decimal(repr(c)), Decimal(repr(v)))
+        for t, close_t, o, h, lo, c, v in q.recent_candles(cur, symbol, candles)
+    ]

@@ -1,15 +1,16 @@
-"""Fast replay: a bundled dataset through the full engine path, as fast as the CPU allows.
+"""Fast replay: candle datasets through the full engine path, as fast as the CPU allows.
 
-The same synchronous core the live engine runs (``Engine.set_filters`` → ``warm_up`` → ``on_candle``: strategy,
-pre-trade risk checks, paper broker, portfolio, circuit breaker, :class:`~storage.recorder.Recorder` → DuckDB), fed
-from :func:`simulator.dataset.load_candles` in one thread with no asyncio, no network and no wall-clock waits:
+The same synchronous core the live engine runs (:class:`~engine.core.core.TradingCore`: strategy, pre-trade risk
+checks, paper broker, portfolio, circuit breaker) and the same recording sink
+(:class:`~engine.sinks.record.RecordSink` → :class:`~storage.recorder.Recorder` → DuckDB), fed from column-wise
+datasets in one thread with no asyncio, no network and no wall-clock waits:
 
-1. the exchange rules are the simulator's own (``SYMBOL_RULES[s].to_exchange_info()`` parsed by
-   :func:`engine.filters.parse_exchange_info`), so rounding and LOT_SIZE / NOTIONAL rejections match ``sim``;
+1. the exchange rules come with the datasets (the CLI passes the simulator's own, so rounding and LOT_SIZE /
+   NOTIONAL rejections match ``sim``);
 2. the first ``max(strategy warm-up, ATR period + 1)`` candles of each symbol in the window warm the indicators
-   (``Engine.warm_up``, recorded with source ``bootstrap``), as the live bootstrap does over REST;
-3. every later candle of every symbol goes to ``Engine.on_candle`` (source ``replay``) in market-time order
-   (ties: in the order of ``symbols``).
+   (``TradingCore.warm_up``, recorded with source ``bootstrap``), as the live warm-up gap does over REST;
+3. every later candle of every symbol goes to ``TradingCore.on_candle`` (source ``replay``) in market-time order
+   (ties: in the order of the datasets).
 
 Recording. Every row goes through :meth:`Recorder.record_many <storage.recorder.Recorder.record_many>` (validated
 in bulk every :data:`DRAIN_EVERY_CANDLES` candles, with the same checks and errors as ``Recorder.record`` live)
@@ -27,21 +28,22 @@ import heapq
 import operator
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from itertools import islice, repeat
 from pathlib import Path
+from typing import Any, Protocol
 
 from engine.config import Settings
-from engine.engine import Engine
-from engine.filters import parse_exchange_info
-from engine.models import MINUTE_MS, Candle
-from engine.portfolio import Portfolio
-from engine.strategy import SmaCrossover
-from simulator.dataset import Dataset, load_candles
-from simulator.symbols import SYMBOL_RULES
+from engine.core.core import TradingCore
+from engine.core.filters import parse_exchange_info
+from engine.core.models import MINUTE_MS, Candle
+from engine.core.portfolio import Portfolio
+from engine.core.strategy import SmaCrossover
+from engine.sinks.record import RecordSink
 from storage.recorder import Recorder
+from storage.replay_queries import replay_totals
 from storage.store import Store
 
 FLUSH_EVERY_CANDLES = 20_000
@@ -51,6 +53,23 @@ DRAIN_EVERY_CANDLES = 2_000
 
 Progress = Callable[[int, int], None]
 """``progress(done, total)``: candles processed so far and in all (warm-up included)."""
+
+
+class CandleColumns(Protocol):
+    """One symbol's 1m candles, column-wise (``simulator.dataset.Dataset`` is one): ``open_time_ms`` ascending (Unix
+    ms), prices and volumes as decimal strings; index ``i`` is the same candle in every column."""
+
+    symbol: str
+    open_time_ms: Sequence[int]
+    open: Sequence[str]
+    high: Sequence[str]
+    low: Sequence[str]
+    close: Sequence[str]
+    volume: Sequence[str]
+
+    def __len__(self) -> int: ...
+
+    def index_at_or_after(self, time_ms: int) -> int: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,35 +120,36 @@ class ReplaySummary:
 def replay(
     settings: Settings,
     *,
-    symbols: Sequence[str],
+    datasets: Sequence[CandleColumns],
+    exchange_info: Mapping[str, Any],
     start_ms: int | None = None,
     end_ms: int | None = None,
     db_path: Path,
     force: bool = False,
     progress: Progress | None = None,
 ) -> ReplaySummary:
-    """Replay the bundled candles of ``symbols`` with open time in ``[start_ms, end_ms)`` (Unix ms; ``None``: the
+    """Replay ``datasets`` (one per symbol) with open time in ``[start_ms, end_ms)`` (Unix ms; ``None``: the
     dataset's first / last candle) through the engine, recording everything into a new DuckDB file ``db_path``.
 
-    ``settings`` supplies strategy, trading, risk, breaker and storage batching; its ``trading.symbols`` is
-    replaced by ``symbols``. ``progress`` is called every :data:`PROGRESS_EVERY_CANDLES` candles and at the end.
+    ``exchange_info`` is an ``/api/v3/exchangeInfo`` payload with the symbols' filters. ``settings`` supplies strategy,
+    trading, risk, breaker and storage batching; its ``trading.symbols`` is replaced by the datasets' symbols.
+    ``progress`` is called every :data:`PROGRESS_EVERY_CANDLES` candles and at the end.
 
     Raises:
         FileExistsError: ``db_path`` exists and ``force`` is false (with ``force`` it is deleted first).
-        simulator.dataset.DatasetNotFoundError: no bundled dataset for a symbol.
-        ValueError: no symbols, a symbol without simulator trading rules, or no candle in the window.
+        ValueError: no datasets, a symbol missing from ``exchange_info``, or no candle in the window.
         storage.errors.StoreError: the database cannot be created or written.
     """
-    if not symbols:
+    if not datasets:
         raise ValueError("replay needs at least one symbol")
-    symbols = tuple(s.upper() for s in symbols)
-    unknown = [s for s in symbols if s not in SYMBOL_RULES]
+    symbols = tuple(ds.symbol for ds in datasets)
+    filters = parse_exchange_info(dict(exchange_info))
+    unknown = [s for s in symbols if s not in filters]
     if unknown:
-        raise ValueError(f"no simulator trading rules for {', '.join(unknown)}; known: {', '.join(SYMBOL_RULES)}")
+        raise ValueError(f"no trading rules for {', '.join(unknown)}")
     db_path = Path(db_path)
     _claim(db_path, force=force)
     settings = settings.model_copy(update={"trading": settings.trading.model_copy(update={"symbols": symbols})})
-    datasets = [load_candles(s) for s in symbols]
     windows = [_window(ds, start_ms, end_ms) for ds in datasets]
     total = sum(hi - lo for lo, hi in windows)
     if total == 0:
@@ -144,8 +164,9 @@ def replay(
         strategy = SmaCrossover(fast=settings.strategy.fast, slow=settings.strategy.slow)
         starting_balance = Decimal(str(settings.trading.starting_balance))
         batched = _BatchedRecorder(recorder)
-        engine = Engine(settings, recorder=batched, strategy=strategy, portfolio=Portfolio(starting_balance))
-        engine.set_filters(parse_exchange_info({"symbols": [SYMBOL_RULES[s].to_exchange_info() for s in symbols]}))
+        sink = RecordSink(batched, interval=settings.trading.interval)
+        core = TradingCore(settings, strategy=strategy, portfolio=Portfolio(starting_balance))
+        core.set_filters(filters)
         warmup = max(strategy.warmup, settings.trading.atr_period + 1)
 
         gc.disable()  # see _collect_garbage
@@ -153,13 +174,13 @@ def replay(
         done = warmed = 0
         for ds, (lo, hi) in zip(datasets, windows, strict=True):
             for candle in _candles(ds, lo, min(lo + warmup, hi)):
-                engine.warm_up(candle)
+                sink.handle_all(core.warm_up(candle))
                 warmed += 1
         done = warmed
         streams = [_stream(ds, k, lo + warmup, hi) for k, (ds, (lo, hi)) in enumerate(zip(datasets, windows, strict=True))]
-        on_candle = engine.on_candle
+        on_candle, record = core.on_candle, sink.handle_all
         for _, _, candle in heapq.merge(*streams):
-            on_candle(candle, source="replay")
+            record(on_candle(candle, source="replay"))
             done += 1
             if done % DRAIN_EVERY_CANDLES == 0:
                 batched.drain()
@@ -177,14 +198,9 @@ def replay(
         if progress is not None:
             progress(done, total)
 
-        final_equity = engine.portfolio.equity()
+        final_equity = core.portfolio.equity()
         with store.cursor() as cur:
-            candles, trades, fills, max_dd, trips, denials = cur.execute(
-                "SELECT (SELECT count(*) FROM candles), (SELECT count(*) FROM trades), (SELECT count(*) FROM fills), "
-                "(SELECT coalesce(max(drawdown_pct), 0) FROM equity), "
-                "(SELECT count(*) FROM breaker_events WHERE kind = 'BreakerTripped'), "
-                "(SELECT count(*) FROM risk_denials)"
-            ).fetchone()
+            candles, trades, fills, max_dd, trips, denials = replay_totals(cur)
     finally:
         if gc_was_enabled and not gc.isenabled():
             gc.enable()
@@ -204,18 +220,18 @@ def replay(
 
 
 class _BatchedRecorder:
-    """The engine's recorder in a replay: rows are collected per table and handed to
+    """The recording sink's recorder in a replay: rows are collected per table and handed to
     :meth:`Recorder.record_many <storage.recorder.Recorder.record_many>` by :meth:`drain` (every
     :data:`DRAIN_EVERY_CANDLES` candles, before every flush), which validates them in bulk, column by column,
-    with the same checks and errors as ``record``; the engine's own ``flush`` calls (after each fill and breaker
-    event) are deferred to the replay's periodic flush. An invalid row therefore raises its ``ValueError`` at the
+    with the same checks and errors as ``record``; the flushes the live engine makes after each fill and breaker
+    event are deferred to the replay's periodic flush. An invalid row therefore raises its ``ValueError`` at the
     next drain rather than at once; a replay stops on it either way."""
 
     def __init__(self, recorder: Recorder) -> None:
         self._recorder = recorder
-        self._rows: defaultdict[str, list[dict]] = defaultdict(list)
+        self._rows: defaultdict[str, list[Mapping[str, Any]]] = defaultdict(list)
 
-    def record(self, table: str, row: dict) -> None:
+    def record(self, table: str, row: Mapping[str, Any]) -> None:
         self._rows[table].append(row)
 
     def flush(self) -> int:
@@ -249,19 +265,19 @@ def _claim(db_path: Path, *, force: bool) -> None:
     db_path.parent.mkdir(parents=True, exist_ok=True)
 
 
-def _window(ds: Dataset, start_ms: int | None, end_ms: int | None) -> tuple[int, int]:
+def _window(ds: CandleColumns, start_ms: int | None, end_ms: int | None) -> tuple[int, int]:
     lo = 0 if start_ms is None else ds.index_at_or_after(start_ms)
     hi = len(ds) if end_ms is None else ds.index_at_or_after(end_ms)
     return lo, max(lo, hi)
 
 
-def _stream(ds: Dataset, order: int, lo: int, hi: int) -> Iterator[tuple[int, int, Candle]]:
+def _stream(ds: CandleColumns, order: int, lo: int, hi: int) -> Iterator[tuple[int, int, Candle]]:
     """``(open_time_ms, order, candle)`` for the candles ``lo <= index < hi``: sorted, so ``heapq.merge``
     interleaves symbols by market time (ties by ``order``; candles themselves are never compared)."""
     return zip(ds.open_time_ms[lo:hi], repeat(order), _candles(ds, lo, hi))
 
 
-def _candles(ds: Dataset, lo: int, hi: int) -> Iterator[Candle]:
+def _candles(ds: CandleColumns, lo: int, hi: int) -> Iterator[Candle]:
     """The candles ``lo <= index < hi`` of ``ds``, built lazily (one at a time, as the replay consumes them) by
     C-level iterators: prices parsed from the dataset's strings once, straight into ``Decimal``."""
     hi = max(lo, hi)

@@ -1,44 +1,44 @@
-"""The Runtime: everything one papertrader process runs, started and stopped as one.
+"""The Runtime: everything one papertrader process runs, started and stopped as one (the composition root).
 
 It owns, in start order:
 
 1. the :class:`~storage.store.Store` (the DuckDB file; one read-write process per file),
 2. the :class:`~storage.recorder.Recorder` (batched writer, its own flush thread),
-3. with venue ``sim``, the embedded exchange (:class:`~simulator.server.SimulatorServer`, uvicorn on
-   127.0.0.1 with an ephemeral port, in the "simulator" thread),
-4. the :class:`~engine.engine.Engine`, restored from the database (``engine.recovery``), on the "engine" thread
-   with its own asyncio loop.
+3. with venue ``sim``, the embedded exchange (:class:`~simulator.server.SimulatorServer`, uvicorn on 127.0.0.1 with
+   an ephemeral port, in the "simulator" thread),
+4. the :class:`~engine.core.core.TradingCore`, restored from the database (:mod:`engine.recovery`), and the
+   :class:`~engine.loop.EngineLoop` that drives it on the "engine" thread with its own asyncio loop.
 
-The dashboard starts one Runtime per process (``st.cache_resource``) and talks to it only through
-:meth:`Runtime.submit` (commands) and :meth:`Runtime.status` (a frozen snapshot); it reads history from
-:attr:`Runtime.store` with a cursor of its own thread.
+The dashboard starts one Runtime per process and talks to it only through :meth:`Runtime.submit` (commands; a future
+of the result) and :meth:`Runtime.status` (a frozen snapshot); it reads history from :attr:`Runtime.store` with a
+cursor of its own thread.
+
+Stopping takes at most :data:`STOP_BUDGET_S` in every state (running, bootstrapping behind a 429 or a 418 ban,
+mid-backfill, reconnecting): every task of the engine loop is cancelled, never waited out. The Store is closed only
+after the engine thread has ended, and after the last rows are flushed.
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import threading
+from concurrent.futures import Future
 from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 
-import httpx
-
-from engine.alerts import AlertSink
-from engine.binance_rest import BinanceRestClient
-from engine.binance_stream import KlineStream, exponential_backoff
 from engine.commands import Command, CommandKind
 from engine.config import Settings
-from engine.engine import Engine
-from engine.errors import EngineError
-from engine.guards.api_breaker import ApiBreaker
-from engine.guards.rate_limiter import RateLimiter
-from engine.guards.retry import RetryPolicy
-from engine.recovery import restore
-from engine.status import EngineState, EngineStatus
-from engine.strategy import SmaCrossover
+from engine.core.core import TradingCore
+from engine.core.events import CommandApplied
+from engine.core.models import interval_ms
+from engine.core.strategy import SmaCrossover
+from engine.errors import ConfigError, EngineError
+from engine.loop import EngineLoop
+from engine.recovery import restore, stored_history
+from engine.sinks.status import EngineState, EngineStatus
+from simulator.dataset import available_symbols
 from simulator.market import Market
 from simulator.server import SimulatorServer
 from storage.recorder import Recorder
@@ -46,7 +46,17 @@ from storage.store import Store
 
 log = logging.getLogger(__name__)
 
-STOP_TIMEOUT_S = 10.0
+STOP_BUDGET_S = 2.0
+"""Longest a :meth:`Runtime.stop` may take in any state, seconds."""
+THREAD_JOIN_S = 5.0
+"""How long :meth:`Runtime.stop` waits for the engine thread before giving up on it (a bug: it then leaves the
+database open rather than closing it under a live thread)."""
+READY_TIMEOUT_S = 10.0
+
+
+def warmup_candles(settings: Settings, strategy_warmup: int) -> int:
+    """Closed candles a symbol needs before it trades: twice what the strategy and the ATR need."""
+    return 2 * max(strategy_warmup, settings.trading.atr_period + 1)
 
 
 class Runtime:
@@ -55,6 +65,7 @@ class Runtime:
     Use ``Runtime(settings).start()`` and, once, :meth:`stop` (idempotent; also a context manager).
 
     Raises (from :meth:`start`):
+        ConfigError: with venue ``sim``, a traded symbol has no bundled dataset.
         storage.errors.StoreLockedError: another process holds the database file.
         storage.errors.StoreError: the database cannot be opened or migrated.
     """
@@ -64,26 +75,40 @@ class Runtime:
         self.store: Store | None = None
         self.recorder: Recorder | None = None
         self.simulator: SimulatorServer | None = None
-        self.engine: Engine | None = None
+        self.core: TradingCore | None = None
+        self.engine: EngineLoop | None = None
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop_event: asyncio.Event | None = None
         self._ready = threading.Event()
-        self._failure: str | None = None
         self._stopped = False
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> Runtime:
         """Open the database, restore the account, start the simulator (venue ``sim``) and the engine thread."""
         settings = self.settings
+        self._check_symbols()
         self.store = Store(settings.storage.path)
         try:
             self.recorder = Recorder(
-                self.store,
-                flush_interval_ms=settings.storage.flush_interval_ms,
-                max_buffered_rows=settings.storage.max_buffered_rows,
+                self.store, flush_interval_ms=settings.storage.flush_interval_ms, max_buffered_rows=settings.storage.max_buffered_rows
             ).start()
-            restored = restore(self.store.cursor(), starting_balance=Decimal(str(settings.trading.starting_balance)))
+            strategy = SmaCrossover(fast=settings.strategy.fast, slow=settings.strategy.slow)
+            with self.store.cursor() as cur:
+                restored = restore(cur, starting_balance=Decimal(str(settings.trading.starting_balance)))
+                core = self.core = TradingCore(
+                    settings,
+                    strategy=strategy,
+                    portfolio=restored.portfolio,
+                    last_candle_ms=restored.last_candle_ms,
+                    paused=restored.paused,
+                    breaker_state=restored.breaker_state,
+                    entries_today=restored.entries_today,
+                )
+                warmup = warmup_candles(settings, strategy.warmup)
+                for symbol in settings.trading.symbols:
+                    for candle in stored_history(cur, symbol, candles=warmup):
+                        core.warm_up(candle, record=False)
             if restored.cancelled_orders:
                 log.warning("cancelled %d order(s) left unfilled by the previous run", restored.cancelled_orders)
             rest_url, ws_url = str(settings.venue.rest_url), str(settings.venue.ws_url)
@@ -92,26 +117,37 @@ class Runtime:
                     self._market(restored.resume_from_ms), update_interval_ms=settings.sim.update_interval_ms
                 ).start()
                 rest_url, ws_url = self.simulator.rest_url, self.simulator.ws_url
-            self.engine = Engine(
+            self.engine = EngineLoop(
                 settings,
+                core=core,
                 recorder=self.recorder,
-                strategy=SmaCrossover(fast=settings.strategy.fast, slow=settings.strategy.slow),
-                portfolio=restored.portfolio,
-                last_candle_ms=restored.last_candle_ms,
-                paused=restored.paused,
-                breaker_state=restored.breaker_state,
-                entries_today=restored.entries_today,
+                rest_url=rest_url,
+                ws_url=ws_url,
+                next_ms=restored.next_ms(interval_ms(settings.trading.interval)),
+                gaps=restored.open_gaps,
+                warmup_candles=warmup,
+                venue_control=self._control_simulator if self.simulator is not None else None,
             )
         except BaseException:
             self._close_resources()
             raise
-        if self.simulator is not None:
-            self.engine.venue_control = self._control_simulator
-        self._thread = threading.Thread(target=self._run_engine, args=(rest_url, ws_url), name="engine", daemon=True)
+        self._thread = threading.Thread(target=self._run_engine, name="engine", daemon=True)
         self._thread.start()
-        self._ready.wait(timeout=STOP_TIMEOUT_S)
+        self._ready.wait(timeout=READY_TIMEOUT_S)
         log.info("papertrader started: venue %s, database %s", settings.venue.name, settings.storage.path)
         return self
+
+    def _check_symbols(self) -> None:
+        """With venue ``sim``, every traded symbol must have a bundled dataset (the other venues are checked against
+        their exchangeInfo by the feed)."""
+        if self.settings.venue.name != "sim":
+            return
+        known = available_symbols()
+        missing = [s for s in self.settings.trading.symbols if s not in known]
+        if missing:
+            raise ConfigError(
+                f"trading.symbols: the simulator has no data for {', '.join(missing)}; it has {', '.join(sorted(known))}"
+            )
 
     def _market(self, resume_from_ms: int | None) -> Market:
         """The simulated market, starting at ``sim.start`` or, when the database holds later candles, at the
@@ -122,30 +158,22 @@ class Runtime:
             start_ms = max(start_ms, resume_from_ms)
         return Market.replay(self.settings.trading.symbols, start_ms=start_ms, speed=sim.speed)
 
-    def _run_engine(self, rest_url: str, ws_url: str) -> None:
+    def _run_engine(self) -> None:
+        engine = self.engine
+        assert engine is not None
         try:
-            asyncio.run(self._main(rest_url, ws_url))
+            asyncio.run(self._main(engine))
         except Exception as exc:  # the engine thread must report, never vanish silently
             log.exception("engine thread failed")
-            self._failure = f"{type(exc).__name__}: {exc}"
-            assert self.engine is not None
-            self.engine.status = replace(self.engine.status, state=EngineState.FAILED, error=self._failure)
+            engine.status = replace(engine.status, state=EngineState.FAILED, error=f"{type(exc).__name__}: {exc}")
         finally:
             self._ready.set()
 
-    async def _main(self, rest_url: str, ws_url: str) -> None:
-        engine = self.engine
-        assert engine is not None
+    async def _main(self, engine: EngineLoop) -> None:
         self._loop = asyncio.get_running_loop()
         self._stop_event = asyncio.Event()
-        alerts = AlertSink.from_settings(self.settings.alerts, retry=self._retry_policy(), on_attempt=engine.record_api_attempt)
-        alerts.start()
-        engine.alerts = alerts
         self._ready.set()
-        try:
-            await engine.run(self._rest_client(engine, rest_url), self._stream(ws_url), self._stop_event)
-        finally:
-            await alerts.aclose()
+        await engine.run(self._stop_event)
 
     def _control_simulator(self, command: Command) -> str:
         """Apply a SET_FAULTS / RESET_FAULTS / PRICE_SHOCK command to the embedded exchange; returns the audit detail.
@@ -169,61 +197,25 @@ class Runtime:
         start = datetime.fromtimestamp(shock.start_ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M UTC")
         return f"price shock {pct:g} % over {candles} candle(s) from {start}"
 
-    def _retry_policy(self) -> RetryPolicy:
-        """``[rest]`` backoff, shared by the REST client and the alert webhooks."""
-        rest = self.settings.rest
-        return RetryPolicy(
-            max_retries=rest.max_retries,
-            base_delay_s=rest.retry_base_s,
-            max_delay_s=rest.retry_cap_s,
-            jitter_pct=rest.retry_jitter_pct,
-        )
-
-    def _rest_client(self, engine: Engine, rest_url: str) -> BinanceRestClient:
-        """The REST client behind its guards, configured from ``[rest]``; every attempt is recorded."""
-        rest = self.settings.rest
-        host = httpx.URL(rest_url).netloc.decode()
-        return BinanceRestClient(
-            rest_url,
-            timeout_s=self.settings.venue.request_timeout_s,
-            limiter=RateLimiter(
-                limit=rest.weight_limit_per_minute, burst=rest.burst, max_wait_s=rest.max_wait_s, warn_pct=rest.warn_pct
-            ),
-            retry=self._retry_policy(),
-            breaker=ApiBreaker(host=host, failure_threshold=rest.breaker_failures, reset_timeout_s=rest.breaker_reset_s),
-            on_attempt=functools.partial(engine.record_api_attempt, host=host),
-        )
-
-    def _stream(self, ws_url: str) -> KlineStream:
-        """The kline stream with the ``[stream]`` recovery settings."""
-        s = self.settings.stream
-        return KlineStream(
-            ws_url,
-            self.settings.trading.symbols,
-            self.settings.trading.interval,
-            backoff=functools.partial(exponential_backoff, cap_s=s.backoff_cap_s, jitter=s.jitter_pct / 100),
-            stable_after_s=s.stable_after_s,
-            stale_after_s=s.stale_after_s,
-            max_attempts=s.max_attempts,
-        )
-
     def stop(self) -> None:
         """Stop the engine (applying queued commands first), flush every buffered row, stop the simulator and
-        close the database. Idempotent."""
+        close the database. Idempotent; at most :data:`STOP_BUDGET_S` in every state."""
         if self._stopped:
             return
         self._stopped = True
-        if self._loop is not None and self._stop_event is not None and not self._loop.is_closed():
+        loop, stop_event = self._loop, self._stop_event
+        if loop is not None and stop_event is not None and not loop.is_closed():
             try:
-                self._loop.call_soon_threadsafe(self._stop_event.set)
+                loop.call_soon_threadsafe(stop_event.set)
             except RuntimeError:  # the loop closed between the check and the call
                 pass
         if self._thread is not None:
-            self._thread.join(timeout=STOP_TIMEOUT_S)
+            self._thread.join(timeout=THREAD_JOIN_S)
             if self._thread.is_alive():
-                log.error("engine thread did not stop within %.0f s", STOP_TIMEOUT_S)
+                log.error("engine thread did not stop within %.0f s; the database is left open", THREAD_JOIN_S)
+                return
         if self.engine is not None:
-            self.engine.drain_inbox()
+            self.engine.inbox.drain(self.engine.apply_command)
         self._close_resources()
         log.info("papertrader stopped")
 
@@ -247,15 +239,16 @@ class Runtime:
         self.stop()
 
     # ------------------------------------------------------------------ the UI's two doors
-    def submit(self, command: Command) -> None:
-        """Hand a person's command to the engine (any thread); it is applied and audited within ~50 ms.
+    def submit(self, command: Command) -> Future[CommandApplied]:
+        """Hand a person's command to the engine (any thread); the engine is woken at once. Returns a future of the
+        command's :class:`~engine.core.events.CommandApplied` (resolved once it is audited).
 
         Raises:
             EngineError: the Runtime is not running.
         """
         if self.engine is None or self._stopped:
             raise EngineError("the engine is not running")
-        self.engine.submit(command)
+        return self.engine.submit(command)
 
     def status(self) -> EngineStatus:
         """The engine's latest status snapshot (``STARTING`` before the engine exists)."""

@@ -165,7 +165,28 @@ CREATE TABLE ws_events (
 );
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2)
+_V3 = """
+ALTER TABLE commands ADD COLUMN command_id VARCHAR;    -- the Command's id: a page reads its own command's result
+ALTER TABLE equity ADD COLUMN symbol VARCHAR;          -- whose price marked the account; NULL for a breaker reset
+ALTER TABLE equity ADD COLUMN source VARCHAR;          -- candle (a close) | price (in-progress kline) | reset
+CREATE TABLE gaps (
+    gap_id            VARCHAR NOT NULL,      -- one gap, several rows: one per change, the latest is current
+    symbol            VARCHAR NOT NULL,
+    kind              VARCHAR NOT NULL,      -- warmup (history a new symbol needs) | gap (missed minutes)
+    first_open_time   TIMESTAMPTZ NOT NULL,  -- market time: open of the first missing candle
+    last_open_time    TIMESTAMPTZ NOT NULL,  -- market time: open of the last missing candle
+    candles           INTEGER NOT NULL,      -- candles the gap spans
+    state             VARCHAR NOT NULL,      -- OPEN | CLOSED (every candle processed)
+    opened_at         TIMESTAMPTZ NOT NULL,  -- wall time it was found
+    closed_at         TIMESTAMPTZ,           -- wall time it closed; NULL while open
+    attempts          INTEGER NOT NULL,      -- failed backfill requests so far
+    last_error        VARCHAR NOT NULL,      -- the latest failure ('' when none)
+    detail            VARCHAR NOT NULL,      -- how it closed: filled, minutes the venue has no candle for ...
+    recorded_at       TIMESTAMPTZ NOT NULL
+);
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3)
 
 SCHEMA_VERSION = len(MIGRATIONS)
 

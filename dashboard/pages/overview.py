@@ -17,7 +17,7 @@ from dashboard.auth import current_gate
 from dashboard.controls import control_buttons
 from dashboard.kpis import market_time_text, overview_kpis
 from dashboard.runtime import get_runtime
-from engine.status import EngineStatus
+from engine.sinks.status import EngineStatus
 from storage import queries
 
 _DRAWN_FOR_KEY = "overview_controls_drawn_for"

@@ -18,11 +18,13 @@
   ==========================================  ================  =========
 
   Status codes: Binance spot REST docs, "LIMITS" and "HTTP Return Codes".
-- :class:`RetryPolicy` gives the delay after a failed attempt: ``base_delay_s × 2^attempt`` capped at
-  ``max_delay_s``, times a uniform jitter of ±``jitter_pct`` (capped again), and never less than the
-  ``Retry-After`` of the answer.
+- :class:`RetryPolicy` gives the delay after a failed attempt: the shared backoff
+  (:class:`~engine.guards.backoff.Backoff`: ``base_delay_s × 2^attempt`` capped at ``max_delay_s``, ±``jitter_pct``),
+  and never less than the ``Retry-After`` of the answer.
 - :class:`Retrier` runs a call under a policy (tenacity ``AsyncRetrying`` with an injected ``sleep``) and reports a
-  :class:`RetryAttempt` per attempt.
+  :class:`RetryAttempt` per attempt. A caller on a path that must not stall (the feed) passes ``max_sleep_s``: a
+  retry that would sleep longer is not slept here; the call raises at once (outcome ``deferred``) and the caller
+  schedules the retry itself (the gap ledger does, after the ``Retry-After``).
 """
 
 from __future__ import annotations
@@ -37,8 +39,10 @@ from typing import Literal
 
 import httpx
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
+from tenacity.stop import stop_base
 from tenacity.wait import wait_base
 
+from engine.guards.backoff import Backoff
 from engine.errors import (
     ApiBreakerOpen,
     ExchangeError,
@@ -50,7 +54,7 @@ from engine.errors import (
     TransportError,
 )
 
-Outcome = Literal["ok", "retry", "giveup", "banned", "breaker_open"]
+Outcome = Literal["ok", "retry", "deferred", "giveup", "banned", "breaker_open"]
 
 
 @dataclass(frozen=True)
@@ -111,11 +115,14 @@ class RetryPolicy:
     max_delay_s: float = 30.0
     jitter_pct: float = 25.0
 
+    @property
+    def backoff(self) -> Backoff:
+        """These settings as the shared :class:`~engine.guards.backoff.Backoff`."""
+        return Backoff(base_s=self.base_delay_s, cap_s=self.max_delay_s, jitter=self.jitter_pct / 100)
+
     def backoff_s(self, attempt: int, rng: random.Random) -> float:
         """Delay after failed ``attempt`` (0-based): ``min(cap, min(cap, base × 2^attempt) × (1 ± jitter))``."""
-        delay_s = min(self.max_delay_s, self.base_delay_s * 2**attempt)
-        jitter = self.jitter_pct / 100
-        return min(self.max_delay_s, delay_s * rng.uniform(1 - jitter, 1 + jitter))
+        return self.backoff.delay_s(attempt, rng)
 
     def delay_s(self, attempt: int, decision: RetryDecision, rng: random.Random) -> float:
         """The backoff of ``attempt``, but at least the decision's ``Retry-After``."""
@@ -132,7 +139,8 @@ class RetryAttempt:
         latency_ms: time from sending to the answer or error, milliseconds (guard waits excluded; 0 if not sent).
         attempt: 0-based attempt number within the call.
         delay_s: the sleep before the next attempt, seconds; ``None`` when there is no next attempt.
-        outcome: ``ok``, ``retry``, ``giveup``, ``banned`` or ``breaker_open``.
+        outcome: ``ok``, ``retry``, ``deferred`` (a retry left to the caller: its delay exceeded ``max_sleep_s``),
+            ``giveup``, ``banned`` or ``breaker_open``.
         reason: ``ok`` or the :func:`classify` reason (``429``, ``5xx``, ``timeout``, ``connection``, ``400``...).
         time: when the attempt ended, timezone-aware UTC.
     """
@@ -159,6 +167,16 @@ class _WaitRetryAfter(wait_base):
         exc = retry_state.outcome.exception()
         assert exc is not None
         return self._policy.delay_s(retry_state.attempt_number - 1, classify(exc), self._rng)
+
+
+def _stop_when_sleep_exceeds(max_sleep_s: float) -> stop_base:
+    """tenacity stop condition: the upcoming sleep is longer than ``max_sleep_s``."""
+
+    class _StopWhenSleepExceeds(stop_base):
+        def __call__(self, retry_state: RetryCallState) -> bool:
+            return retry_state.upcoming_sleep > max_sleep_s
+
+    return _StopWhenSleepExceeds()
 
 
 def _is_retryable(exc: BaseException) -> bool:
@@ -204,10 +222,14 @@ class Retrier:
         send: Callable[[], Awaitable[httpx.Response]],
         *,
         prepare: Callable[[], Awaitable[None]] | None = None,
+        max_retries: int | None = None,
+        max_sleep_s: float | None = None,
     ) -> httpx.Response:
         """Await ``prepare()`` (guards) then ``send()`` per attempt, retrying as :func:`classify` says.
 
-        ``send`` raises :mod:`engine.errors` exceptions for failures and returns the 2xx response.
+        ``send`` raises :mod:`engine.errors` exceptions for failures and returns the 2xx response. ``max_retries``
+        overrides the policy's for this call; with ``max_sleep_s`` a retry whose delay (backoff or ``Retry-After``)
+        is longer is not attempted: the failure is raised at once and reported with outcome ``deferred``.
 
         Raises:
             ExchangeError: the last attempt's error, once retries are exhausted or the failure is final.
@@ -238,9 +260,13 @@ class Retrier:
             assert failed is not None and retry_state.next_action is not None
             self._emit(replace(failed, outcome="retry", delay_s=retry_state.next_action.sleep))
 
+        retries = self.policy.max_retries if max_retries is None else max_retries
+        stop = stop_after_attempt(retries + 1)
+        if max_sleep_s is not None:
+            stop = stop | _stop_when_sleep_exceeds(max_sleep_s)
         retrying = AsyncRetrying(
             sleep=self._sleep,
-            stop=stop_after_attempt(self.policy.max_retries + 1),
+            stop=stop,
             wait=_WaitRetryAfter(self.policy, self._rng),
             retry=retry_if_exception(_is_retryable),
             before_sleep=before_sleep,
@@ -250,7 +276,10 @@ class Retrier:
             return await retrying(one_attempt)
         except ExchangeError:
             assert failed is not None
-            self._emit(replace(failed, outcome="giveup") if failed.outcome == "retry" else failed)
+            if failed.outcome == "retry":
+                deferred = attempt < retries  # attempts were left: the delay was too long to sleep here
+                failed = replace(failed, outcome="deferred" if deferred else "giveup")
+            self._emit(failed)
             raise
 
     def _event(

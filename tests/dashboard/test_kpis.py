@@ -12,7 +12,7 @@ from dashboard.kpis import (
     market_time_text,
     overview_kpis,
 )
-from engine.status import EngineState, EngineStatus
+from engine.sinks.status import EngineState, EngineStatus
 
 RUNNING = EngineStatus(state=EngineState.RUNNING, venue="sim", market_connected=True, data_lag_s=0.25, candles_processed=1234)
 

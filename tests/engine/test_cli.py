@@ -18,7 +18,7 @@ import pytest
 
 from engine.cli import mask_secrets
 from engine.config import BreakerSettings, Settings
-from engine.replay import replay
+from engine.cli import bundled_replay as replay
 
 ROOT = Path(__file__).resolve().parents[2]
 DAY_MS = 86_400_000

@@ -51,8 +51,9 @@ def test_sigkill_mid_run_resumes_without_duplicate_gap_or_lost_fill(
         last_before = dict(cur.execute("SELECT symbol, epoch_ms(max(open_time)) FROM candles GROUP BY symbol").fetchall())
 
     with Runtime(settings) as runtime:
-        engine = runtime.engine
-        wait_for(lambda: all(engine.last_candle_ms[s] >= last_before[s] + 50 * MINUTE_MS for s in last_before), "50 more candles")
+        core = runtime.core
+        assert core is not None
+        wait_for(lambda: all(core.last_candle_ms[s] >= last_before[s] + 50 * MINUTE_MS for s in last_before), "50 more candles")
 
     with Store(settings.storage.path, read_only=True) as store, store.cursor() as cur:
         for symbol in settings.trading.symbols:
@@ -64,7 +65,7 @@ def test_sigkill_mid_run_resumes_without_duplicate_gap_or_lost_fill(
             "SELECT coalesce(sum(quote_qty + fee) FILTER (side = 'BUY'), 0), "
             "coalesce(sum(quote_qty - fee) FILTER (side = 'SELL'), 0) FROM fills"
         ).fetchone()
-        assert Decimal("10000") - buys + sells == engine.portfolio.cash
+        assert Decimal("10000") - buys + sells == core.portfolio.cash
         # Orders the crash left unfilled were cancelled on restart; only those pending at the clean stop stay open.
         open_orders = cur.execute("SELECT order_id FROM orders GROUP BY order_id HAVING bool_and(status = 'NEW')").fetchall()
-        assert {o for (o,) in open_orders} == {p.order.order_id for p in engine.pending.values()}
+        assert {o for (o,) in open_orders} == {p.order.order_id for p in core.desk.pending.values()}

@@ -22,23 +22,33 @@ def settings(fast_settings) -> Settings:
 
 
 def _candles_advanced(runtime: Runtime, candles: int) -> Callable[[], bool]:
-    engine = runtime.engine
-    assert engine is not None
-    start = dict(engine.last_candle_ms)
-    return lambda: all(engine.last_candle_ms.get(s, 0) >= start.get(s, 0) + candles * MINUTE_MS for s in start) and bool(start)
+    core = runtime.core
+    assert core is not None
+    start = dict(core.last_candle_ms)
+    assert set(start) == set(runtime.settings.trading.symbols), "every symbol has processed candles"
+    return lambda: all(core.last_candle_ms.get(s, 0) >= start[s] + candles * MINUTE_MS for s in start)
+
+
+def _trading(runtime: Runtime) -> Callable[[], bool]:
+    """Connected, the exchange rules loaded and every symbol warmed up (no open gap)."""
+
+    def ready() -> bool:
+        status = runtime.status()
+        return status.market_connected and status.rules_loaded and not status.gaps and status.last_candle_ms is not None
+
+    return ready
 
 
 def test_stream_dropped_every_half_second_leaves_no_gap_and_no_duplicate(settings: Settings, wait_for, assert_contiguous) -> None:
     """Abrupt drops and normal closes, plus duplicated and out-of-order klines: every missed candle is backfilled
     over REST, duplicates are dropped, and each connection change is stored."""
     with Runtime(settings) as runtime:
-        wait_for(lambda: runtime.status().market_connected, "the first connection")
+        wait_for(_trading(runtime), "the engine to trade")
         runtime.simulator.faults.update(ws_drop_every_s=0.5, duplicate_rate=0.2, out_of_order_rate=0.2)
         wait_for(_candles_advanced(runtime, 300), "300 candles through drops")
         runtime.simulator.faults.update(ws_drop_every_s=0.0, ws_close_every_s=0.4)
         wait_for(_candles_advanced(runtime, 100), "100 candles through normal closes")
-        engine = runtime.engine
-        assert engine.dropped_candles > 0
+        assert runtime.status().dropped_candles > 0
 
     with Store(settings.storage.path, read_only=True) as store, store.cursor() as cur:
         for symbol in settings.trading.symbols:
@@ -47,7 +57,9 @@ def test_stream_dropped_every_half_second_leaves_no_gap_and_no_duplicate(setting
         assert events["DISCONNECTED"] >= 3 and events["CONNECTED"] >= 4
         codes = {r[0] for r in cur.execute("SELECT code FROM ws_events WHERE event = 'DISCONNECTED'").fetchall()}
         assert 1000 in codes and None in codes  # a normal close, and drops without a close frame
-        backfilled = cur.execute("SELECT sum(candles) FROM ws_events WHERE event = 'BACKFILL'").fetchone()[0]
+        backfilled = cur.execute(
+            "SELECT sum(candles) FROM ws_events WHERE event = 'BACKFILL' AND reason NOT LIKE '%warm-up%'"
+        ).fetchone()[0]
         assert backfilled > 0
         assert cur.execute("SELECT count(*) FROM candles WHERE source = 'backfill'").fetchone()[0] == backfilled
 
@@ -56,10 +68,10 @@ def test_bad_prices_never_reach_the_broker_and_are_counted(settings: Settings, w
     """Kline events with prices 0, -1, NaN and "abc" are dropped and counted; the candles they carried come back
     over REST, so the stored series has only valid prices and no hole."""
     with Runtime(settings) as runtime:
-        wait_for(lambda: runtime.status().market_connected, "the first connection")
+        wait_for(_trading(runtime), "the engine to trade")
         runtime.simulator.faults.update(bad_price_rate=0.3, ws_malformed_rate=0.05)
         wait_for(_candles_advanced(runtime, 200), "200 candles with bad prices about")
-    bad = runtime.engine.bad_messages  # read after the stop: every counted message has been recorded
+    bad = runtime.status().bad_messages  # read after the stop: every counted message has been recorded
     assert bad > 0
 
     with Store(settings.storage.path, read_only=True) as store, store.cursor() as cur:
@@ -76,7 +88,7 @@ def _shock_until_tripped(runtime: Runtime, wait_for) -> None:
     before the shocked candle arrived."""
     engine = runtime.engine
     for _ in range(3):
-        wait_for(lambda: bool(engine.portfolio.positions), "an open position", timeout_s=60)
+        wait_for(lambda: bool(engine.core.portfolio.positions), "an open position", timeout_s=60)
         runtime.simulator.market.shock(pct=50, candles=1)
         try:
             wait_for(lambda: runtime.status().breaker_state == "TRIPPED", "the trip", timeout_s=3)

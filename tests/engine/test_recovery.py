@@ -62,7 +62,7 @@ def add_order(cur: duckdb.DuckDBPyConnection, order_id: str, status: str, record
 
 def add_command(cur: duckdb.DuckDBPyConnection, command: str, result: str, minute: int) -> None:
     cur.execute(
-        "INSERT INTO commands VALUES (?, ?, 'test', 'why', ?, '', now())",
+        "INSERT INTO commands (ts, command, actor, reason, result, detail, recorded_at) VALUES (?, ?, 'test', 'why', ?, '', now())",
         [WALL + timedelta(minutes=minute), command, result],
     )
 
@@ -141,7 +141,8 @@ def test_peak_and_day_baseline_come_from_the_last_equity_row(cur: duckdb.DuckDBP
     add_candle(cur, "BTCUSDT", 5, 31000.0)  # equity 6,997 + 3,100 = 10,097
     for minute, peak, day_start in [(5, 10300.0, 10000.0), (1, 99999.0, 99999.0)]:  # the second is older
         cur.execute(
-            "INSERT INTO equity VALUES (?, 0, 0, 0, 0, 0, ?, 0, ?, 0, now())", [m(minute), peak, day_start]
+            "INSERT INTO equity (ts, equity, cash, positions_value, realised_pnl, unrealised_pnl, peak_equity, drawdown_pct, "
+            "day_start_equity, daily_pnl_pct, recorded_at) VALUES (?, 0, 0, 0, 0, 0, ?, 0, ?, 0, now())", [m(minute), peak, day_start]
         )
 
     p = restore(cur, starting_balance=D("10000"), wall_now=WALL).portfolio

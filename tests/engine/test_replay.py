@@ -11,7 +11,7 @@ import duckdb
 import pytest
 
 from engine.config import BreakerSettings, Settings
-from engine.replay import replay
+from engine.cli import bundled_replay as replay
 
 START_MS = int(datetime(2021, 4, 25, tzinfo=UTC).timestamp() * 1000)
 END_MS = int(datetime(2021, 4, 27, tzinfo=UTC).timestamp() * 1000)  # two days: 2 × 2,880 candles minus the gap

@@ -10,7 +10,7 @@ import pytest
 from engine.commands import Command, CommandKind
 from engine.config import Settings
 from engine.runtime import Runtime
-from engine.status import EngineState
+from engine.sinks.status import EngineState
 from storage.store import Store
 
 MINUTE_MS = 60_000
@@ -47,16 +47,19 @@ def test_engine_trades_real_candles_and_persists_everything(settings: Settings, 
         fills = cur.execute("SELECT count(*), count(DISTINCT fill_id) FROM fills").fetchone()
         assert fills[0] == fills[1] == filled >= 2
         stream_candles = cur.execute("SELECT count(*) FROM candles WHERE source <> 'bootstrap'").fetchone()[0]
-        assert cur.execute("SELECT count(*) FROM equity").fetchone()[0] == stream_candles
+        assert cur.execute("SELECT count(*) FROM equity WHERE source = 'candle'").fetchone()[0] == stream_candles
+        assert cur.execute("SELECT count(*) FROM equity WHERE source = 'price'").fetchone()[0] > 0, "in-progress marks"
+        gaps = cur.execute("SELECT kind, state, count(DISTINCT gap_id) FROM gaps GROUP BY ALL ORDER BY ALL").fetchall()
+        assert ("warmup", "CLOSED", 2) in gaps, "each symbol's warm-up history was a gap, filled"
         # Cash from the fills alone equals the engine's cash at the end.
         buys, sells = cur.execute(
             "SELECT coalesce(sum(quote_qty + fee) FILTER (side = 'BUY'), 0), "
             "coalesce(sum(quote_qty - fee) FILTER (side = 'SELL'), 0) FROM fills"
         ).fetchone()
-        assert Decimal("10000") - buys + sells == engine.portfolio.cash
+        assert Decimal("10000") - buys + sells == engine.core.portfolio.cash
         # Every REST attempt is stored, and the rate limiter is sampled about once a second.
         calls = cur.execute("SELECT endpoint, status, outcome FROM api_calls").fetchall()
-        assert {"/api/v3/time", "/api/v3/exchangeInfo", "/api/v3/klines"} <= {c[0] for c in calls}
+        assert {"/api/v3/exchangeInfo", "/api/v3/klines"} <= {c[0] for c in calls}
         assert {(c[1], c[2]) for c in calls} == {(200, "ok")}
         samples = cur.execute(
             "SELECT count(*), max(server_used_weight), max(weight_limit), min(api_breaker) FROM rate_limit_samples"
@@ -73,17 +76,17 @@ def test_restart_resumes_without_gap_duplicate_or_lost_fill(settings: Settings, 
     with Runtime(settings) as first:
         wait_for(lambda: _count(first, "SELECT count(*) FROM fills") >= 1, "a first fill")
         assert first.engine is not None
-    cash, positions = first.engine.portfolio.cash, dict(first.engine.portfolio.positions)
-    last = dict(first.engine.last_candle_ms)
+    cash, positions = first.core.portfolio.cash, dict(first.core.portfolio.positions)
+    last = dict(first.core.last_candle_ms)
 
     with Runtime(settings) as second:
         assert second.engine is not None
-        assert second.engine.portfolio.cash == cash
-        assert {s: p.quantity for s, p in second.engine.portfolio.positions.items()} == {
+        assert second.core.portfolio.cash == cash
+        assert {s: p.quantity for s, p in second.core.portfolio.positions.items()} == {
             s: p.quantity for s, p in positions.items()
         }
         wait_for(
-            lambda: all(second.engine.last_candle_ms[s] > last[s] + 5 * MINUTE_MS for s in last),
+            lambda: all(second.core.last_candle_ms[s] > last[s] + 5 * MINUTE_MS for s in last),
             "candles after the restart",
         )
 

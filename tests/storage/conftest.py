@@ -34,6 +34,8 @@ def equity(minute: float = 0, **values: Any) -> dict[str, Any]:
         "drawdown_pct": 0.0,
         "day_start_equity": 10_000.0,
         "daily_pnl_pct": 0.0,
+        "symbol": "BTCUSDT",
+        "source": "candle",
     } | values
 
 
@@ -98,6 +100,7 @@ def trade(minute: float = 0, **values: Any) -> dict[str, Any]:
 def command(minute: float = 0, **values: Any) -> dict[str, Any]:
     return {
         "ts": at(minute),
+        "command_id": f"c{minute}",
         "command": "PAUSE",
         "actor": "test",
         "reason": "checking",

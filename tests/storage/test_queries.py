@@ -156,6 +156,7 @@ def test_table_counts_cover_every_history_table(cur, write, rows) -> None:
         "commands": 0,
         "equity": 2,
         "fills": 0,
+        "gaps": 0,
         "orders": 0,
         "positions": 0,
         "rate_limit_samples": 0,

@@ -20,7 +20,7 @@ from storage.store import MEMORY, Store
 
 TABLES = {
     "candles", "equity", "orders", "fills", "trades", "positions", "commands", "schema_version",
-    "breaker_events", "risk_denials", "api_calls", "rate_limit_samples", "ws_events",
+    "breaker_events", "risk_denials", "api_calls", "rate_limit_samples", "ws_events", "gaps",
 }
 
 _HOLD_FILE = """
@@ -48,7 +48,9 @@ def test_a_new_file_is_created_and_migrated_to_the_current_version(tmp_path: Pat
 
 def test_reopening_keeps_the_data_and_does_not_migrate_again(store: Store) -> None:
     path = store.path
-    store.cursor().execute("INSERT INTO commands VALUES (now(), 'PAUSE', 'test', 'r', 'OK', 'd', now())")
+    store.cursor().execute(
+        "INSERT INTO commands (ts, command, actor, reason, result, detail, recorded_at) VALUES (now(), 'PAUSE', 'test', 'r', 'OK', 'd', now())"
+    )
     store.close()
     with Store(path) as again:
         cur = again.cursor()
@@ -127,6 +129,6 @@ def test_a_version_1_file_is_migrated_forward_keeping_its_rows(tmp_path: Path) -
 
     with Store(path) as store:
         cur = store.cursor()
-        assert store.schema_version == SCHEMA_VERSION == 2
+        assert store.schema_version == SCHEMA_VERSION == 3
         assert _tables(cur) == TABLES
         assert cur.sql("SELECT command FROM commands").fetchall() == [("PAUSE",)]

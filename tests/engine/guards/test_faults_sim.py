@@ -7,7 +7,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from engine.binance_rest import BinanceRestClient
+from engine.feed.rest import BinanceRestClient
 from engine.errors import HostBanned, HTTPStatusError, RateLimitExceeded
 from engine.guards.retry import RetryAttempt
 from simulator.faults import Faults

@@ -8,7 +8,7 @@ import random
 import httpx
 import pytest
 
-from engine.binance_rest import BinanceRestClient, request_weight
+from engine.feed.rest import BinanceRestClient, request_weight
 from engine.errors import ApiBreakerOpen, HostBanned, HTTPStatusError, RateLimitExceeded, RequestTimeout
 from engine.guards.api_breaker import ApiBreakerState
 from engine.guards.rate_limiter import RateLimiter

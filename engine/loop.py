@@ -1,0 +1,382 @@
+"""The engine thread's program: feed → sequencer → trading core → sinks, plus commands and telemetry, on one asyncio
+loop (``../shared/ARCHITECTURE.md``, "Process and threads").
+
+::
+
+    Feed tasks (rules, stream, backfill per symbol) ──candles, prices, gaps──► EngineLoop ──► TradingCore
+    CommandInbox (woken at once by Runtime.submit) ─────────────────────────► EngineLoop ──► TradingCore.apply
+    TradingCore events ──► RecordSink (rows; flushed before acting on a fill, breaker change or command)
+                       ──► AlertSink (breaker transitions) ──► EngineStatus snapshot (the UI reads it)
+    telemetry task, every second: rate-limit sample, ban and disconnect alerts, status (data lag)
+
+Nothing here awaits on the path from a stream message to the core: the core is synchronous, backfills run in their
+own tasks, and the only awaits are the feed's network I/O. Stopping cancels every task; the REST client and the
+alert sink are closed within :data:`CLOSE_BUDGET_S`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future
+from dataclasses import replace
+
+import httpx
+
+from engine.commands import VENUE_COMMANDS, Command
+from engine.config import Settings
+from engine.core.core import TradingCore
+from engine.core.events import BreakerChanged, CommandApplied, CommandResult, CoreEvent
+from engine.core.filters import SymbolFilters
+from engine.core.models import Candle, interval_ms
+from engine.feed.feed import Feed
+from engine.feed.gaps import Gap, GapKind, GapState
+from engine.feed.rest import BinanceRestClient
+from engine.feed.stream import BadMessage, Connected, Disconnected, KlineEvent, KlineStream, Reply, StreamEvent
+from engine.guards.api_breaker import ApiBreaker
+from engine.guards.backoff import Backoff
+from engine.guards.rate_limiter import RateLimiter
+from engine.guards.retry import RetryAttempt, RetryPolicy
+from engine.inbox import CommandInbox
+from engine.sinks import rows
+from engine.sinks.alerts import AlertSink, DisconnectWatch, alert_for_ban, alert_for_disconnect, alert_from_breaker_event
+from engine.sinks.record import RecorderLike, RecordSink
+from engine.sinks.status import EngineState, EngineStatus, GapStatus
+from storage.errors import FlushError
+
+log = logging.getLogger(__name__)
+
+TELEMETRY_INTERVAL_S = 1.0
+CLOSE_BUDGET_S = 0.5
+"""Longest wait for the REST client and the alert sink to close on stop, seconds each."""
+
+
+def retry_policy(settings: Settings) -> RetryPolicy:
+    """``[rest]`` backoff, shared by the REST client and the alert webhooks."""
+    rest = settings.rest
+    return RetryPolicy(
+        max_retries=rest.max_retries, base_delay_s=rest.retry_base_s, max_delay_s=rest.retry_cap_s, jitter_pct=rest.retry_jitter_pct
+    )
+
+
+class EngineLoop:
+    """Everything the engine thread runs (see the module docstring); the Runtime owns it.
+
+    Args:
+        settings: the configuration.
+        core: the trading core, restored from the database.
+        recorder: where rows go.
+        rest_url, ws_url: the venue's base URLs.
+        next_ms: per symbol, the open time of the next candle to process.
+        gaps: gaps a previous run left open.
+        venue_control: applies the simulator's commands (venue ``sim``), returns the audit detail; ``None``
+            refuses them.
+        wall_clock: Unix seconds; ``monotonic``: seconds.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        core: TradingCore,
+        recorder: RecorderLike,
+        rest_url: str,
+        ws_url: str,
+        next_ms: Mapping[str, int],
+        gaps: list[Gap],
+        warmup_candles: int,
+        venue_control: Callable[[Command], str] | None = None,
+        wall_clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.settings = settings
+        self.core = core
+        self.recorder = recorder
+        self.sink = RecordSink(recorder, interval=settings.trading.interval, wall_clock=wall_clock)
+        self.inbox = CommandInbox()
+        self.venue_control = venue_control
+        self._rest_url, self._ws_url = rest_url, ws_url
+        self._next_ms, self._gaps, self._warmup = dict(next_ms), gaps, warmup_candles
+        self._interval_ms = interval_ms(settings.trading.interval)
+        self._wall_clock, self._monotonic = wall_clock, monotonic
+        self._alerts: AlertSink | None = None
+        self._stream_watch = DisconnectWatch(after_s=settings.alerts.disconnect_alert_after_s, clock=monotonic)
+        self._bans_seen = 0
+        self._last_message_at: float | None = None
+        self._stream_url = ""
+        self.feed: Feed | None = None
+        self.counts = {"bad_messages": 0, "backfilled_candles": 0, "dropped_candles": 0}
+        self.status = EngineStatus(state=EngineState.STARTING, venue=settings.venue.name, breaker_state=str(core.breaker.state))
+
+    # ------------------------------------------------------------------ the program
+    async def run(self, stop: asyncio.Event) -> None:
+        """Run until ``stop`` is set; then cancel everything, write the last telemetry row and close."""
+        self.inbox.bind(asyncio.get_running_loop())
+        rest = self._rest_client()
+        stream = self._stream()
+        self._stream_url = stream.url
+        alerts = self._alerts = AlertSink.from_settings(self.settings.alerts, retry=retry_policy(self.settings), on_attempt=self.record_api_attempt)
+        alerts.start()
+        s = self.settings
+        self.feed = Feed(
+            s.trading.symbols,
+            interval=s.trading.interval,
+            interval_ms=self._interval_ms,
+            rest=rest,
+            stream=stream,
+            next_ms=self._next_ms,
+            gaps=self._gaps,
+            warmup_candles=self._warmup,
+            out=self,
+            backoff=retry_policy(s).backoff,
+            max_held=s.stream.max_held_candles,
+            clock=self._monotonic,
+            wall_clock=self._wall_clock,
+        )
+        feed = asyncio.create_task(self.feed.run(), name="feed")
+        tasks = [
+            feed,
+            asyncio.create_task(self.inbox.run(self.apply_command), name="commands"),
+            asyncio.create_task(self._telemetry(rest), name="telemetry"),
+        ]
+        stopping = asyncio.create_task(stop.wait(), name="stop")
+        try:
+            while not stop.is_set():
+                await asyncio.wait({stopping, feed}, return_when=asyncio.FIRST_COMPLETED)
+                if feed.done() and not stop.is_set():
+                    self._feed_ended(feed)
+                    await stopping
+        finally:
+            self.inbox.unbind()
+            for task in (*tasks, stopping):
+                task.cancel()
+            await asyncio.gather(*tasks, stopping, return_exceptions=True)
+            self.recorder.record("rate_limit_samples", rows.rate_limit_row(rest.guard_status(), time_s=self._wall_clock()))
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(CLOSE_BUDGET_S):
+                    await rest.aclose()
+            await alerts.aclose(drain_timeout_s=CLOSE_BUDGET_S)
+            self._publish(state=EngineState.STOPPED, connected=False)
+
+    def _feed_ended(self, feed: asyncio.Task[None]) -> None:
+        exc = feed.exception()
+        if exc is not None:
+            log.error("the feed failed", exc_info=exc)
+            self._publish(state=EngineState.FAILED, connected=False, error=f"feed: {type(exc).__name__}: {exc}")
+
+    # ------------------------------------------------------------------ commands
+    def submit(self, command: Command) -> Future[CommandApplied]:
+        """Hand ``command`` to the engine from any thread; see :meth:`engine.inbox.CommandInbox.submit`."""
+        return self.inbox.submit(command)
+
+    def apply_command(self, command: Command) -> CommandApplied:
+        """Apply one command on the engine thread (or after it ended): trading commands through the core, venue
+        commands through ``venue_control``; audited and flushed before returning."""
+        if command.kind in VENUE_COMMANDS:
+            if self.venue_control is None:
+                result, detail = CommandResult.REFUSED, "the venue is not the simulator"
+            else:
+                try:
+                    result, detail = CommandResult.OK, self.venue_control(command)
+                except ValueError as exc:
+                    result, detail = CommandResult.REFUSED, " ".join(str(exc).split())
+            events: list[CoreEvent] = [CommandApplied(command, result, detail)]
+            log.info("command %s by %s: %s (%s)", command.kind.value, command.actor, result, detail)
+        else:
+            events = self.core.apply(command)
+        self.dispatch(events)
+        applied = events[-1]
+        assert isinstance(applied, CommandApplied)
+        return applied
+
+    # ------------------------------------------------------------------ core events → sinks
+    def dispatch(self, events: list[CoreEvent]) -> None:
+        """Hand the core's events to the sinks; flush at once when they must survive a crash."""
+        if not events:
+            return
+        if self.sink.handle_all(events):
+            try:
+                self.recorder.flush()
+            except FlushError as exc:  # the rows stay buffered; the background flusher retries them
+                log.error("flush failed, rows kept for the next flush: %s", exc)
+        for event in events:
+            if type(event) is BreakerChanged and self._alerts is not None:
+                alert = alert_from_breaker_event(event.event)
+                if alert is not None:
+                    self._alerts.notify(alert)
+        self._publish()
+
+    # ------------------------------------------------------------------ FeedOutput
+    def deliver(self, candle: Candle, source: str) -> None:
+        core = self.core
+        self.dispatch(core.warm_up(candle) if source == "bootstrap" else core.on_candle(candle, source=source))
+
+    def price(self, candle: Candle, time_ms: int) -> None:
+        self.dispatch(self.core.on_price(candle, time_ms=time_ms))
+
+    def gap_changed(self, gap: Gap) -> None:
+        self.recorder.record("gaps", rows.gap_row(gap, interval_ms=self._interval_ms, time_s=self._wall_clock()))
+        if gap.state is GapState.OPEN:
+            log.warning("%s: gap of %d candle(s) from %d (%s)", gap.symbol, gap.minutes(self._interval_ms), gap.first_ms, gap.kind)
+        assert self.feed is not None
+        open_now = bool(self.feed.sequencer.gaps(gap.symbol))
+        if open_now != (gap.symbol in self.core.data_gaps):
+            self.dispatch(self.core.set_data_gap(gap.symbol, open_=open_now, detail=f"{gap.minutes(self._interval_ms)} candle(s) missing"))
+        self._publish()
+
+    def dropped(self, candle: Candle, reason: str) -> None:
+        self.counts["dropped_candles"] += 1
+        self.recorder.record("ws_events", rows.dropped_row(candle, url=self._stream_url, reason=reason, time_s=self._wall_clock()))
+
+    def rules(self, filters: Mapping[str, SymbolFilters]) -> None:
+        self.core.set_filters(filters)
+        self._publish(state=self._running_state())
+
+    def backfilled(self, gap: Gap, candles: int, error: str) -> None:
+        self.counts["backfilled_candles"] += candles
+        self.recorder.record(
+            "ws_events",
+            rows.backfill_row(
+                symbol=gap.symbol, url=self._rest_url, candles=candles, error=error, time_s=self._wall_clock(),
+                attempt=gap.attempts, warmup=gap.kind is GapKind.WARMUP,
+            ),
+        )
+        if error:
+            self.recorder.record("gaps", rows.gap_row(gap, interval_ms=self._interval_ms, time_s=self._wall_clock()))
+        self._publish()
+
+    def failed(self, error: str, *, config: bool) -> None:
+        log.error("%s", error)
+        self._publish(state=EngineState.FAILED, connected=False, error=error, config_error=config)
+
+    def stream_event(self, event: StreamEvent) -> None:
+        """Telemetry for one stream event: connection changes and bad messages become ``ws_events`` rows."""
+        self._last_message_at = self._monotonic()
+        if isinstance(event, KlineEvent):
+            market = self.status.market_time_ms
+            if market is None or event.event_time_ms > market:
+                self._publish(market_time_ms=event.event_time_ms, connected=True)
+            return
+        now = self._wall_clock()
+        if isinstance(event, Connected):
+            self._stream_watch.up()
+            log.info("market stream connected: %s (attempt %d)", event.url, event.attempt)
+            self.recorder.record("ws_events", rows.ws_connected_row(event, time_s=now))
+            self._publish(connected=True)
+        elif isinstance(event, Disconnected):
+            self._stream_watch.down()
+            retry = "giving up" if event.retry_in_s is None else f"reconnecting in {event.retry_in_s:.1f} s"
+            log.warning("market stream closed (code %s %s %s) after %s s; %s", event.code, event.reason, event.error, event.connected_for_s, retry)
+            self.recorder.record("ws_events", rows.ws_disconnected_row(event, url=self._stream_url, time_s=now))
+            self._publish(connected=False)
+        elif isinstance(event, BadMessage):
+            self.counts["bad_messages"] += 1
+            log.warning("dropped bad market message: %s", event.detail)
+            self.recorder.record("ws_events", rows.ws_bad_message_row(event, url=self._stream_url, time_s=now))
+        elif isinstance(event, Reply) and event.error:
+            log.warning("stream request %s refused: %s", event.request_id, event.error)
+
+    def record_api_attempt(self, attempt: RetryAttempt, *, host: str) -> None:
+        """``on_attempt`` hook of the REST client and the webhooks: every attempt becomes an ``api_calls`` row."""
+        self.recorder.record("api_calls", rows.api_call_row(attempt, host=host))
+        if attempt.outcome != "ok":
+            log.warning("%s %s: %s (%s), attempt %d", host, attempt.endpoint, attempt.outcome, attempt.reason, attempt.attempt)
+
+    # ------------------------------------------------------------------ telemetry
+    async def _telemetry(self, rest: BinanceRestClient) -> None:
+        """Every ``TELEMETRY_INTERVAL_S``: sample the REST guards into ``rate_limit_samples``; alert on a new 418 ban
+        or a stream down longer than ``alerts.disconnect_alert_after_s``; refresh the status (data lag)."""
+        while True:
+            guards = rest.guard_status()
+            self.recorder.record("rate_limit_samples", rows.rate_limit_row(guards, time_s=self._wall_clock()))
+            if guards.ban.bans > self._bans_seen and self._alerts is not None:
+                self._bans_seen = guards.ban.bans
+                self._alerts.notify(alert_for_ban(guards.ban.host, guards.ban.retry_after_s))
+            if (down_s := self._stream_watch.poll()) is not None and self._alerts is not None:
+                self._alerts.notify(alert_for_disconnect(self._stream_url, down_s))
+            self._publish()
+            await asyncio.sleep(TELEMETRY_INTERVAL_S)
+
+    def _running_state(self) -> EngineState:
+        return EngineState.PAUSED if self.core.paused else EngineState.RUNNING
+
+    def _publish(
+        self,
+        *,
+        state: EngineState | None = None,
+        connected: bool | None = None,
+        market_time_ms: int | None = None,
+        error: str | None = None,
+        config_error: bool | None = None,
+    ) -> None:
+        current, core = self.status, self.core
+        if state is None:
+            state = current.state
+            if state in (EngineState.RUNNING, EngineState.PAUSED):
+                state = self._running_state()
+        feed = self.feed
+        gaps = () if feed is None else tuple(_gap_status(g, self._interval_ms) for g in feed.sequencer.gaps())
+        market = max(current.market_time_ms or 0, market_time_ms or 0, core.market_time_ms or 0) or None
+        self.status = replace(
+            current,
+            state=state,
+            market_connected=current.market_connected if connected is None else connected,
+            last_candle_ms=max(core.last_candle_ms.values(), default=None),
+            market_time_ms=market,
+            data_lag_s=None if self._last_message_at is None else self._monotonic() - self._last_message_at,
+            candles_processed=core.candles_processed,
+            error=current.error if error is None else error,
+            breaker_state=str(core.breaker.state),
+            risk_denials=core.denials,
+            gaps=gaps,
+            held_candles=0 if feed is None else sum(feed.sequencer.held(s) for s in feed.symbols),
+            rules_loaded=core.desk.has_filters,
+            config_error=current.config_error if config_error is None else config_error,
+            **self.counts,
+        )
+
+    # ------------------------------------------------------------------ the venue's clients
+    def _rest_client(self) -> BinanceRestClient:
+        """The REST client behind its guards, configured from ``[rest]``; every attempt is recorded."""
+        rest = self.settings.rest
+        host = httpx.URL(self._rest_url).netloc.decode()
+        return BinanceRestClient(
+            self._rest_url,
+            timeout_s=self.settings.venue.request_timeout_s,
+            limiter=RateLimiter(limit=rest.weight_limit_per_minute, burst=rest.burst, max_wait_s=rest.max_wait_s, warn_pct=rest.warn_pct),
+            retry=retry_policy(self.settings),
+            breaker=ApiBreaker(host=host, failure_threshold=rest.breaker_failures, reset_timeout_s=rest.breaker_reset_s),
+            on_attempt=functools.partial(self.record_api_attempt, host=host),
+        )
+
+    def _stream(self) -> KlineStream:
+        """The kline stream with the ``[stream]`` recovery settings."""
+        s = self.settings.stream
+        backoff = Backoff(base_s=1.0, cap_s=s.backoff_cap_s, jitter=s.jitter_pct / 100)
+        return KlineStream(
+            self._ws_url,
+            self.settings.trading.symbols,
+            self.settings.trading.interval,
+            backoff=backoff.delays,
+            stable_after_s=s.stable_after_s,
+            stale_after_s=s.stale_after_s,
+            max_attempts=s.max_attempts,
+        )
+
+
+def _gap_status(gap: Gap, interval_ms: int) -> GapStatus:
+    return GapStatus(
+        symbol=gap.symbol,
+        first_ms=gap.first_ms,
+        last_ms=gap.last_ms,
+        candles=gap.minutes(interval_ms),
+        kind=gap.kind.value,
+        opened_at_s=gap.opened_at_s,
+        attempts=gap.attempts,
+        last_error=gap.last_error,
+        fetched=gap.fetched,
+    )
