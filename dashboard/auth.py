@@ -4,7 +4,8 @@ The admin token comes from ``st.secrets["admin_token"]`` (``.streamlit/secrets.t
 that, the environment variable ``PAPERTRADER_ADMIN_TOKEN``. The rules:
 
 - a token is configured: every control asks for it (the sidebar's "Admin token" field, or the confirmation
-  dialog's own, pre-filled from the sidebar) and acts only when the given value matches (compared in constant time, :func:`hmac.compare_digest`);
+  dialog's own, pre-filled from the sidebar) and acts only when the given value matches (compared in constant
+  time, :func:`hmac.compare_digest`);
 - no token and the server binds a local address (127.0.0.1, localhost, ::1): controls work without one;
 - no token and the server binds anything else (including Streamlit's default, all interfaces): controls are
   disabled, with the reason shown.

@@ -22,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 import streamlit as st
 
 from dashboard.auth import Gate, authorise, dialog_token_input, sidebar_token
+from dashboard.runtime import store_cursor
 from engine.commands import Command, CommandKind
 from engine.runtime import Runtime
 from engine.sinks.status import EngineState, EngineStatus
@@ -204,7 +205,7 @@ def submit(runtime: Runtime, command: Command) -> tuple[str, str] | None:
     deadline = time.monotonic() + APPLY_TIMEOUT_S
     outcome = None
     while outcome is None and time.monotonic() < deadline:
-        with runtime.store.cursor() as cur:
+        with store_cursor(runtime) as cur:
             outcome = command_outcome(cur, command=command.kind.value, actor=command.actor, since=since)
         if outcome is None:
             time.sleep(_POLL_S)

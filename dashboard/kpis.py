@@ -9,11 +9,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeAlias
 
 from engine.sinks.status import EngineState, EngineStatus
 
 NO_VALUE = "—"
+
+DeltaColor: TypeAlias = Literal[
+    "normal", "inverse", "off", "red", "orange", "yellow", "green", "blue", "violet", "gray", "grey", "primary"
+]
+"""The ``delta_color`` values ``st.metric`` takes."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,7 +31,7 @@ class Kpi:
     label: str
     value: str
     delta: str | None = None
-    delta_color: str = "normal"
+    delta_color: DeltaColor = "normal"
     delta_arrow: Literal["auto", "off"] = "auto"
     help: str | None = None
 
@@ -88,7 +93,7 @@ def _portfolio_kpis(latest: Mapping[str, Any] | None, *, starting_balance: float
     ]
 
 
-_STATE_COLOUR = {EngineState.RUNNING: "green", EngineState.PAUSED: "orange", EngineState.FAILED: "red"}
+_STATE_COLOUR: dict[EngineState, DeltaColor] = {EngineState.RUNNING: "green", EngineState.PAUSED: "orange", EngineState.FAILED: "red"}
 
 
 def engine_kpi(status: EngineStatus) -> Kpi:
@@ -98,7 +103,7 @@ def engine_kpi(status: EngineStatus) -> Kpi:
     return Kpi("Engine", status.state.value, detail, colour, "off", help=f"Venue {status.venue}")
 
 
-_BREAKER_COLOUR = {"ACTIVE": "green", "WARNING": "orange", "TRIPPED": "red"}
+_BREAKER_COLOUR: dict[str, DeltaColor] = {"ACTIVE": "green", "WARNING": "orange", "TRIPPED": "red"}
 _BREAKER_DETAIL = {
     "ACTIVE": "entries allowed",
     "WARNING": "near the daily loss limit",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import atexit
 
+import duckdb
 import streamlit as st
 from pydantic import ValidationError
 
@@ -39,6 +40,17 @@ def get_runtime() -> Runtime:
     runtime = Runtime(settings).start()
     atexit.register(runtime.stop)
     return runtime
+
+
+def store_cursor(runtime: Runtime) -> duckdb.DuckDBPyConnection:
+    """A new cursor on the started ``runtime``'s store, for the calling thread (``with store_cursor(runtime) as cur``).
+
+    Raises:
+        RuntimeError: ``runtime`` has not been started (it has no store yet).
+    """
+    if runtime.store is None:
+        raise RuntimeError("the Runtime has not been started: it has no store")
+    return runtime.store.cursor()
 
 
 def config_error_message(exc: ValidationError) -> str:

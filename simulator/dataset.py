@@ -16,6 +16,7 @@ from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import cache
+from itertools import pairwise
 from pathlib import Path
 
 from simulator.kline import Candle, estimated_trades, quote_volume
@@ -119,13 +120,13 @@ def _read(symbol: str, path: Path) -> Dataset:
         raise ValueError(f"{path.name}: no candles")
     times_text, opens, highs, lows, closes, volumes = zip(*rows, strict=True)
     times = array("q", map(int, times_text))
-    if any(later <= earlier for earlier, later in zip(times, times[1:])):
+    if any(later <= earlier for earlier, later in pairwise(times)):
         raise ValueError(f"{path.name}: open times are not strictly ascending")
     trades = array(
         "q",
         (
             estimated_trades(quote_volume(Decimal(v), Decimal(h), Decimal(lo), Decimal(c)))
-            for v, h, lo, c in zip(volumes, highs, lows, closes)
+            for v, h, lo, c in zip(volumes, highs, lows, closes, strict=True)
         ),
     )
     first_ids = array("q", [0]) * len(trades)

@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 from decimal import ROUND_DOWN, Decimal
+from itertools import pairwise
 
 from simulator.kline import INTERVAL_MS, Candle
 
@@ -52,13 +53,13 @@ def partial_candle(candle: Candle, fraction: Decimal) -> Candle:
     """``candle`` as it stood at ``fraction`` ∈ [0, 1) of its minute (see the module docstring for the path).
 
     Raises:
-        ValueError: ``fraction`` outside [0, 1).
+        ValueError: ``fraction`` outside [0, 1), or a price of ``candle`` is not finite.
     """
     if not 0 <= fraction < 1:
         raise ValueError(f"fraction must be in [0, 1), got {fraction}")
     o, h, lo, c = candle.open, candle.high, candle.low, candle.close
     path = (o, lo, h, c) if c >= o else (o, h, lo, c)
-    distance = fraction * sum((abs(b - a) for a, b in zip(path, path[1:])), Decimal(0))
+    distance = fraction * sum((abs(b - a) for a, b in pairwise(path)), Decimal(0))
     price = o
     reached = [o]
     for target in path[1:]:
@@ -69,7 +70,7 @@ def partial_candle(candle: Candle, fraction: Decimal) -> Candle:
         distance -= leg
         price = target
         reached.append(price)
-    grid = Decimal(1).scaleb(min(p.as_tuple().exponent for p in (o, h, lo, c)))
+    grid = Decimal(1).scaleb(min(_exponent(p) for p in (o, h, lo, c)))
     price = price.quantize(grid)
     reached.append(price)
     return replace(
@@ -92,3 +93,11 @@ def candle_at(candle: Candle, now_ms: int) -> tuple[Candle, bool]:
     if elapsed_ms >= INTERVAL_MS:
         return candle, True
     return partial_candle(candle, Decimal(elapsed_ms) / INTERVAL_MS), False
+
+
+def _exponent(price: Decimal) -> int:
+    """The decimal exponent of a finite ``price`` (``Decimal("0.01")`` → -2)."""
+    exponent = price.as_tuple().exponent
+    if not isinstance(exponent, int):  # 'n', 'N' or 'F': NaN, sNaN or an infinity
+        raise ValueError(f"a candle price must be finite, got {price}")
+    return exponent

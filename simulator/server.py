@@ -20,7 +20,7 @@ from simulator.market import Market
 
 WS_PONG_TIMEOUT_S = 60.0
 """A client that does not answer a ping within this time is disconnected (Binance WebSocket Streams docs)."""
-_GRACEFUL_SHUTDOWN_S = 5.0
+_GRACEFUL_SHUTDOWN_S = 5  # whole seconds: uvicorn's timeout_graceful_shutdown is an int
 
 
 class SimulatorStartError(RuntimeError):

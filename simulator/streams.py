@@ -73,7 +73,7 @@ class _StreamCursor:
     """Replay position of one kline stream: the next candle to send as closed, the last partial sent, and the
     last closed events sent (what duplicates and out-of-order events repeat)."""
 
-    __slots__ = ("name", "dataset", "next_closed", "last_partial", "_market", "_faults", "_recent_closed")
+    __slots__ = ("_faults", "_market", "_recent_closed", "dataset", "last_partial", "name", "next_closed")
 
     def __init__(self, name: str, dataset: Dataset, *, market: Market, faults: Faults, now_ms: int) -> None:
         self.name = name

@@ -107,18 +107,18 @@ class _Column:
             expected = " or ".join(t.__name__ for t in self.accepts)
             got = f"{type(value).__name__} {value!r}"
             raise ValueError(f"{table}.{self.name} ({self.sql_type}) takes {expected}, got {got}")
-        if self.quantum is not None:
-            return self._decimal(table, value)
+        if self.quantum is not None and isinstance(value, (Decimal, int)):  # DECIMAL columns accept exactly these
+            return self._decimal(table, value, self.quantum)
         if isinstance(value, datetime) and value.tzinfo is None:
             raise ValueError(f"{table}.{self.name} takes a timezone-aware datetime, got naive {value!r}")
         return value
 
-    def _decimal(self, table: str, value: Decimal | int) -> Decimal:
+    def _decimal(self, table: str, value: Decimal | int, quantum: Decimal) -> Decimal:
         number = Decimal(value)
         if not number.is_finite():
             raise ValueError(f"{table}.{self.name} ({self.sql_type}) takes a finite number, got {value!r}")
         try:
-            return number.quantize(self.quantum, context=self.context)
+            return number.quantize(quantum, context=self.context)
         except InvalidOperation as exc:
             raise ValueError(f"{table}.{self.name} ({self.sql_type}) cannot hold {value!r}") from exc
 
@@ -158,7 +158,8 @@ class _Table:
         simple = self.simple_types
         if simple is not None and all(map(operator.eq, map(_keys, rows), repeat(self.keys))):
             values = list(map(self.getter, rows))
-            for i, (column, kind) in enumerate(zip(zip(*values), simple)):
+            # No rows means no columns to check: the outer zip may stop early.
+            for i, (column, kind) in enumerate(zip(zip(*values, strict=True), simple, strict=False)):
                 if set(map(type, column)) != kind or (i in self.aware and None in list(map(_tzinfo, column))):
                     break
             else:
@@ -173,7 +174,7 @@ class _Table:
     def arrow(self, rows: list[tuple[Any, ...]], *, first_stamp_us: int) -> pa.Table:
         """``rows`` as an Arrow table of this table's types, ``recorded_at`` = consecutive microseconds."""
         arrays = [
-            pa.array(values, type=column.arrow_type) for values, column in zip(zip(*rows), self.columns, strict=True)
+            pa.array(values, type=column.arrow_type) for values, column in zip(zip(*rows, strict=True), self.columns, strict=True)
         ]
         stamps = range(first_stamp_us, first_stamp_us + len(rows))
         arrays.append(pa.array(stamps, type=pa.timestamp("us", tz="UTC")))
@@ -569,5 +570,5 @@ def _compile_validator(table: _Table) -> Callable[[Mapping[str, Any]], tuple[Any
             lines.append(f"    if not ({fast.format(v=v)}):")
             lines.append(f"        {v} = {c}.check(name, {v})")
     lines.append("    return (" + "".join(f"v{i}, " for i in range(len(table.columns))) + ")")
-    exec(compile("\n".join(lines), f"<recorder validator for {table.name}>", "exec"), env)  # noqa: S102 - code built from the schema
+    exec(compile("\n".join(lines), f"<recorder validator for {table.name}>", "exec"), env)  # code built from the schema
     return env["validate"]

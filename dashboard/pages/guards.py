@@ -9,27 +9,31 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import duckdb
+import pandas as pd
 import streamlit as st
 
 from dashboard import figures
-from dashboard.runtime import get_runtime
+from dashboard.kpis import DeltaColor
+from dashboard.runtime import get_runtime, store_cursor
+from engine.status import EngineStatus
 from storage import queries
 
 runtime = get_runtime()
 
 st.title("Guards")
 
-_BREAKER_COLOUR = {"ACTIVE": "green", "WARNING": "orange", "TRIPPED": "red", "DISABLED": "gray"}
+_BREAKER_COLOUR: dict[str, DeltaColor] = {"ACTIVE": "green", "WARNING": "orange", "TRIPPED": "red", "DISABLED": "gray"}
 _API_BREAKER_COLOUR = {"CLOSED": "green", "HALF_OPEN": "orange", "OPEN": "red"}
 
 
 @st.fragment(run_every=1)
 def live() -> None:
-    with runtime.store.cursor() as cur:
+    with store_cursor(runtime) as cur:
         _live(cur)
 
 
-def _live(cur) -> None:
+def _live(cur: duckdb.DuckDBPyConnection) -> None:
     status = runtime.status()
     now = datetime.now(UTC)
     _breaker(cur, status)
@@ -38,7 +42,7 @@ def _live(cur) -> None:
     _denials(cur, status)
 
 
-def _breaker(cur, status) -> None:
+def _breaker(cur: duckdb.DuckDBPyConnection, status: EngineStatus) -> None:
     limits = runtime.settings.breaker
     st.subheader("Portfolio breaker")
     state = status.breaker_state
@@ -79,7 +83,7 @@ def _breaker(cur, status) -> None:
     _table(queries.breaker_history(cur, limit=50), empty="No breaker events yet")
 
 
-def _rest(cur, now: datetime) -> None:
+def _rest(cur: duckdb.DuckDBPyConnection, now: datetime) -> None:
     rest = runtime.settings.rest
     st.subheader("REST rate limit and retries")
     st.plotly_chart(
@@ -92,11 +96,13 @@ def _rest(cur, now: datetime) -> None:
     if hosts.empty:
         st.caption("No REST telemetry yet")
     else:
-        for row in hosts.itertuples():
-            colour = _API_BREAKER_COLOUR.get(row.api_breaker, "gray")
-            text = f"`{row.host}` :{colour}[**{row.api_breaker}**] · weight {row.used_weight:,}/{row.weight_limit:,} ({row.utilisation_pct:.0f} %)"
-            if row.ban_left_s > 0:
-                st.error(f"{text} · banned (HTTP 418) for another {row.ban_left_s:.0f} s", icon=":material/gpp_bad:")
+        for row in hosts.to_dict("records"):
+            state = row["api_breaker"]
+            colour = _API_BREAKER_COLOUR.get(state, "gray")
+            weight = f"weight {row['used_weight']:,}/{row['weight_limit']:,} ({row['utilisation_pct']:.0f} %)"
+            text = f"`{row['host']}` :{colour}[**{state}**] · {weight}"
+            if row["ban_left_s"] > 0:
+                st.error(f"{text} · banned (HTTP 418) for another {row['ban_left_s']:.0f} s", icon=":material/gpp_bad:")
             else:
                 st.markdown(text)
     st.plotly_chart(figures.retry_counts_figure(queries.retry_counts(cur)), key="retry_chart", theme=None)
@@ -104,7 +110,7 @@ def _rest(cur, now: datetime) -> None:
         _table(queries.api_call_totals(cur), empty="No REST calls yet")
 
 
-def _stream(cur, status, now: datetime) -> None:
+def _stream(cur: duckdb.DuckDBPyConnection, status: EngineStatus, now: datetime) -> None:
     st.subheader("Market stream")
     counts = queries.ws_event_counts(cur)
     tiles = st.columns(4)
@@ -117,13 +123,13 @@ def _stream(cur, status, now: datetime) -> None:
         _table(queries.ws_timeline(cur, limit=500), empty="No connection events yet")
 
 
-def _denials(cur, status) -> None:
+def _denials(cur: duckdb.DuckDBPyConnection, status: EngineStatus) -> None:
     st.subheader("Risk denials")
     st.caption(f"{status.risk_denials:,} since the engine started")
     st.plotly_chart(figures.denials_figure(queries.denials_by_reason(cur)), key="denials_chart", theme=None)
 
 
-def _table(frame, *, empty: str) -> None:
+def _table(frame: pd.DataFrame, *, empty: str) -> None:
     if frame.empty:
         st.caption(empty)
     else:

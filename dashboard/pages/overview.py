@@ -10,13 +10,15 @@ buttons follow within a refresh.
 
 from __future__ import annotations
 
+import duckdb
+import pandas as pd
 import streamlit as st
 
 from dashboard import figures
 from dashboard.auth import current_gate
 from dashboard.controls import control_buttons
 from dashboard.kpis import market_time_text, overview_kpis
-from dashboard.runtime import get_runtime
+from dashboard.runtime import get_runtime, store_cursor
 from engine.sinks.status import EngineStatus
 from storage import queries
 
@@ -39,7 +41,7 @@ def headline() -> None:
     status = runtime.status()
     if st.session_state.get(_DRAWN_FOR_KEY) != _control_state(status):
         st.rerun(scope="app")
-    with runtime.store.cursor() as cur:
+    with store_cursor(runtime) as cur:
         latest = queries.latest_equity(cur)
     tiles = overview_kpis(latest, status, starting_balance=runtime.settings.trading.starting_balance)
     money, states = tiles[:4], tiles[4:]  # two rows, so no value is cut off on a laptop screen
@@ -60,13 +62,14 @@ def controls() -> None:
 
 @st.fragment(run_every=1)
 def live() -> None:
-    with runtime.store.cursor() as cur:
+    with store_cursor(runtime) as cur:
         _live(cur)
 
 
-def _live(cur) -> None:
+def _live(cur: duckdb.DuckDBPyConnection) -> None:
     if queries.latest_equity(cur) is None:
-        st.info("Waiting for the first candle… the charts appear once the engine has marked the portfolio.", icon=":material/hourglass_top:")
+        waiting = "Waiting for the first candle… the charts appear once the engine has marked the portfolio."
+        st.info(waiting, icon=":material/hourglass_top:")
     else:
         curve = queries.equity_curve(cur)
         left, right = st.columns(2)
@@ -84,7 +87,7 @@ def _live(cur) -> None:
     _table(queries.recent_commands(cur, limit=20), empty="No commands yet")
 
 
-def _table(frame, *, empty: str) -> None:
+def _table(frame: pd.DataFrame, *, empty: str) -> None:
     if frame.empty:
         st.caption(empty)
     else:

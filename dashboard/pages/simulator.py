@@ -17,12 +17,11 @@ import streamlit as st
 
 from dashboard.auth import authorise, current_gate, sidebar_token
 from dashboard.controls import ACTOR, show_notice, submit
-from dashboard.runtime import get_runtime
+from dashboard.runtime import get_runtime, store_cursor
 from engine.commands import Command, CommandKind
 from simulator import faults as faults_module
 from simulator.faults import FaultSettings
 from storage import queries
-
 
 _HELP = dict(re.findall(r"^ {4}(\w+) {2,}(.+)$", faults_module.__doc__ or "", flags=re.MULTILINE))
 
@@ -34,6 +33,7 @@ st.title("Simulator")
 if simulator is None:
     st.info("The venue is not the simulator: there are no faults to inject.")
     st.stop()
+market = simulator.market
 
 
 def _utc(ms: int) -> str:
@@ -51,11 +51,11 @@ def _apply(kind: CommandKind, **params: Any) -> None:
 @st.fragment(run_every=1)
 def market_state() -> None:
     """Replay speed and market time, with what a shock would hit: open positions and the breaker."""
-    with runtime.store.cursor() as cur:
+    with store_cursor(runtime) as cur:
         positions = len(queries.open_positions(cur))
     speed, clock, open_positions, breaker = st.columns(4)
     speed.metric("Replay speed", f"{runtime.settings.sim.speed:g}×", help="Market seconds per wall second (sim.speed)")
-    clock.metric("Market time", _utc(simulator.market.now_ms())[:16], help="UTC, of the replayed market")
+    clock.metric("Market time", _utc(market.now_ms())[:16], help="UTC, of the replayed market")
     open_positions.metric("Open positions", positions)
     breaker.metric("Breaker", runtime.status().breaker_state)
 
@@ -113,9 +113,9 @@ if button_col.button("Price shock", key="price_shock", type="primary", disabled=
         st.error(f"Refused: {refused}.", icon=":material/lock:")
     else:
         _apply(CommandKind.PRICE_SHOCK, pct=pct, candles=candles)
-if simulator.market.shocks:
+if market.shocks:
     st.dataframe(
-        pd.DataFrame([{"from (market time)": _utc(s.start_ms), "pct": s.pct, "candles": s.candles} for s in simulator.market.shocks]),
+        pd.DataFrame([{"from (market time)": _utc(s.start_ms), "pct": s.pct, "candles": s.candles} for s in market.shocks]),
         hide_index=True,
         key="shocks_table",
     )

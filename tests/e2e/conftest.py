@@ -99,7 +99,12 @@ def app(tmp_path: Path, app_env: dict[str, str]) -> Iterator[App]:
     port = _free_port()
     db_path = tmp_path / "papertrader.duckdb"
     log_path = tmp_path / "streamlit.log"
-    env = {**{k: v for k, v in os.environ.items() if k != "PAPERTRADER_CONFIG"}, "PAPERTRADER_STORAGE__PATH": str(db_path), "PYTHONFAULTHANDLER": "1", **app_env}
+    env = {
+        **{k: v for k, v in os.environ.items() if k != "PAPERTRADER_CONFIG"},
+        "PAPERTRADER_STORAGE__PATH": str(db_path),
+        "PYTHONFAULTHANDLER": "1",
+        **app_env,
+    }
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", "dashboard/app.py", "--server.port", str(port)],

@@ -33,7 +33,8 @@ def app_env() -> dict[str, str]:
 
 def _metric(page: Page, label: str) -> Locator:
     """The value of the metric tile labelled ``label``."""
-    tile = page.get_by_test_id("stMetric").filter(has=page.get_by_test_id("stMetricLabel").filter(has_text=re.compile(f"^{re.escape(label)}$")))
+    label_element = page.get_by_test_id("stMetricLabel").filter(has_text=re.compile(f"^{re.escape(label)}$"))
+    tile = page.get_by_test_id("stMetric").filter(has=label_element)
     return tile.get_by_test_id("stMetricValue")
 
 

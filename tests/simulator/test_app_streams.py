@@ -196,9 +196,8 @@ def test_more_than_5_messages_in_a_second_closes_the_connection(client: TestClie
 
 @pytest.mark.parametrize("path", ["/ws/dogeusdt@kline_1m", f"/stream?streams={BTC}/btcusdt@trade"])
 def test_unknown_stream_in_the_url_refuses_the_handshake(client: TestClient, path: str) -> None:
-    with pytest.raises(WebSocketDenialResponse) as refused:
-        with client.websocket_connect(path):
-            pass
+    with pytest.raises(WebSocketDenialResponse) as refused, client.websocket_connect(path):
+        pass
 
     assert refused.value.status_code == 400
     assert refused.value.json()["code"] == 2

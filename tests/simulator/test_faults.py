@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosedError, ConnectionClosedOK
 
-from simulator.faults import AUTO_BAN_AFTER_429S, AUTO_BAN_S, FaultSettings, Faults
+from simulator.faults import AUTO_BAN_AFTER_429S, AUTO_BAN_S, Faults, FaultSettings
 from simulator.kline import INTERVAL_MS
 from simulator.market import Market
 from simulator.rest import SERVER_ERROR_STATUSES
@@ -55,6 +55,12 @@ def used_weight(response: httpx.Response) -> int:
 
 async def messages(ws: ClientConnection, count: int) -> list[str]:
     return [await asyncio.wait_for(ws.recv(), timeout=2.0) for _ in range(count)]
+
+
+async def receive_until_closed(ws: ClientConnection) -> None:
+    """Reads until the connection closes; ends only by raising (``ConnectionClosed`` or a 2 s timeout)."""
+    while True:
+        await asyncio.wait_for(ws.recv(), timeout=2.0)
 
 
 def stream_texts(server: SimulatorServer, count: int, stream: str = BTC) -> list[str]:
@@ -221,8 +227,7 @@ def test_drop_closes_the_connection_without_a_close_frame(server: SimulatorServe
             await messages(ws, 3)
             faults_clock.advance(5.0)
             with pytest.raises(ConnectionClosedError) as closed:
-                while True:
-                    await asyncio.wait_for(ws.recv(), timeout=2.0)
+                await receive_until_closed(ws)
             return closed.value
 
     closed = asyncio.run(until_closed())
@@ -237,8 +242,7 @@ def test_scheduled_close_is_a_normal_close_1000(server: SimulatorServer, faults_
             await messages(ws, 3)
             faults_clock.advance(5.0)
             with pytest.raises(ConnectionClosedOK) as closed:
-                while True:
-                    await asyncio.wait_for(ws.recv(), timeout=2.0)
+                await receive_until_closed(ws)
             return closed.value.rcvd.code if closed.value.rcvd else None
 
     assert asyncio.run(until_closed()) == 1000
@@ -301,4 +305,4 @@ def test_out_of_order_rate_1_follows_closed_candles_with_older_ones(server: Simu
 
     fresh, older = opens[:1] + opens[1::2], opens[2::2]  # the first closed candle has nothing older to follow it
     assert fresh == list(range(opens[0], opens[0] + 11 * INTERVAL_MS, INTERVAL_MS))
-    assert all(new - 5 * INTERVAL_MS <= old < new for new, old in zip(fresh[1:], older))
+    assert all(new - 5 * INTERVAL_MS <= old < new for new, old in zip(fresh[1:], older, strict=True))

@@ -11,7 +11,7 @@ from decimal import Decimal
 
 import httpx
 import pytest
-from websockets.asyncio.client import connect
+from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from simulator.kline import INTERVAL_MS
@@ -19,6 +19,12 @@ from simulator.market import Market
 from simulator.server import SimulatorServer, SimulatorStartError
 
 STREAMS = "btcusdt@kline_1m/ethusdt@kline_1m"
+
+
+async def receive_until_closed(ws: ClientConnection) -> None:
+    """Reads until the connection closes; ends only by raising ``ConnectionClosed``."""
+    while True:
+        await ws.recv()
 
 
 @pytest.fixture
@@ -92,8 +98,7 @@ def test_stop_closes_open_streams_with_1012(server: SimulatorServer) -> None:
             await ws.recv()
             await asyncio.to_thread(server.stop)
             with pytest.raises(ConnectionClosed) as closed:
-                while True:
-                    await ws.recv()
+                await receive_until_closed(ws)
             return closed.value.rcvd.code if closed.value.rcvd else None
 
     assert asyncio.run(stop_while_connected()) == 1012
@@ -121,6 +126,5 @@ def test_start_on_a_busy_port_raises_a_clear_error(fast_market: Market) -> None:
 
 
 def test_a_server_runs_once(fast_market: Market) -> None:
-    with SimulatorServer(fast_market) as server:
-        with pytest.raises(SimulatorStartError, match="already started"):
-            server.start()
+    with SimulatorServer(fast_market) as server, pytest.raises(SimulatorStartError, match="already started"):
+        server.start()

@@ -46,9 +46,12 @@ def test_factor_ramps_linearly_then_stays() -> None:
     assert [shock.factor(m * INTERVAL_MS) for m in range(8, 17)] == FACTORS
 
 
-@pytest.mark.parametrize(("pct", "candles"), [(100, 5), (float("nan"), 5), (8, 0)])
-def test_impossible_shocks_are_refused(pct: float, candles: int) -> None:
-    with pytest.raises(ValueError):
+@pytest.mark.parametrize(
+    ("pct", "candles", "error"),
+    [(100, 5, "finite percentage below 100"), (float("nan"), 5, "finite percentage below 100"), (8, 0, "at least one candle")],
+)
+def test_impossible_shocks_are_refused(pct: float, candles: int, error: str) -> None:
+    with pytest.raises(ValueError, match=error):
         PriceShock(start_ms=0, pct=pct, candles=candles)
 
 

@@ -55,7 +55,7 @@ def test_equity_curve_downsampling_keeps_extremes_and_the_latest_point(cur, writ
 
 
 def test_equity_curve_rejects_fewer_than_three_points(cur) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="max_points must be at least 3"):
         queries.equity_curve(cur, max_points=2)
 
 
@@ -125,8 +125,7 @@ def test_timestamps_come_back_in_utc_whatever_the_session_time_zone(cur, write, 
         (queries.open_positions, ["symbol", "quantity", "avg_entry", "stop_price", "target_price", "opened"]),
         (
             queries.recent_trades,
-            ["symbol", "entry_time", "exit_time", "quantity", "entry_price", "exit_price"]
-            + ["fees", "pnl", "pnl_pct", "exit_reason"],
+            ["symbol", "entry_time", "exit_time", "quantity", "entry_price", "exit_price", "fees", "pnl", "pnl_pct", "exit_reason"],
         ),
         (queries.recent_commands, ["ts", "command", "actor", "reason", "result", "detail"]),
         (
@@ -141,7 +140,7 @@ def test_empty_tables_give_empty_frames_with_the_right_columns(cur, query, colum
 
 
 def test_limits_below_one_are_refused(cur) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="limit must be at least 1"):
         queries.recent_trades(cur, limit=0)
 
 

@@ -113,7 +113,7 @@ def test_a_closed_store_refuses_cursors_and_closing_again_is_harmless(store: Sto
 
 
 def test_an_in_memory_store_cannot_be_read_only() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="in-memory database cannot be opened read-only"):
         Store(MEMORY, read_only=True)
 
 
