@@ -332,8 +332,11 @@ class _TomlFile(TomlConfigSettingsSource):
     """The TOML source, with a file that cannot be read or parsed reported as one :class:`ConfigError` line."""
 
     def _read_file(self, file_path: Path) -> dict[str, Any]:  # type: ignore[override]
-        """Raises:
-        ConfigError: ``<file>: <problem>``; for a syntax error the problem ends with ``(at line L, column C)``.
+        """The parsed TOML of ``file_path``.
+
+        Raises:
+            ConfigError: ``<file>: <problem>``, for a syntax error ending with ``(at line L, column C)``; also for a
+                file that is not UTF-8 or cannot be opened (permissions).
         """
         try:
             return super()._read_file(file_path)
