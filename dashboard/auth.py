@@ -8,17 +8,21 @@ that, the environment variable ``PAPERTRADER_ADMIN_TOKEN``. The rules:
   time, :func:`hmac.compare_digest`);
 - no token and the server binds a local address (127.0.0.1, localhost, ::1): controls work without one;
 - no token and the server binds anything else (including Streamlit's default, all interfaces): controls are
-  disabled, with the reason shown.
+  disabled, with the reason shown;
+- a secrets file exists but cannot be read or parsed (it may have been meant to set the token): controls are
+  disabled, whatever the address or the environment, with the file and the problem shown (fail closed).
 
 The token itself is never shown, logged or put into an error message. The pure rules (:func:`control_gate`,
-:func:`token_matches`, :func:`is_local_address`) take plain values and are unit-tested without Streamlit.
+:func:`token_matches`, :func:`is_local_address`, :func:`secrets_problem`) take plain values and are unit-tested
+without Streamlit.
 """
 
 from __future__ import annotations
 
 import hmac
 import os
-from collections.abc import Mapping
+import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import streamlit as st
@@ -28,6 +32,8 @@ TOKEN_ENV = "PAPERTRADER_ADMIN_TOKEN"
 SECRET_KEY = "admin_token"
 TOKEN_INPUT_KEY = "admin_token_input"
 LOCAL_ADDRESSES = frozenset({"127.0.0.1", "localhost", "::1"})
+_QUOTED_CHARACTER = re.compile(r"(character) (?:'(?:[^'\\]|\\.)+'|\"(?:[^\"\\]|\\.)+\")")
+"""tomllib quotes the offending character ("Found invalid character 'x'"), which may be a piece of a secret."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,8 +66,17 @@ def configured_token(secrets: Mapping[str, object], environ: Mapping[str, str]) 
     return None
 
 
-def control_gate(*, token: str | None, address: str | None) -> Gate:
-    """The rules of the module docstring, for a configured ``token`` (or ``None``) and a bind ``address``."""
+def control_gate(*, token: str | None, address: str | None, secrets_error: str | None = None) -> Gate:
+    """The rules of the module docstring, for a configured ``token`` (or ``None``), a bind ``address`` and
+    ``secrets_error``: why an existing secrets file could not be loaded (``None`` when it loaded or there is none);
+    it names the file and never holds a secret value (see :func:`secrets_problem`)."""
+    if secrets_error is not None:
+        return Gate(
+            enabled=False,
+            needs_token=False,
+            why=f"Controls are disabled: {secrets_error}. The admin token may be set there, so no control works "
+            "until the file is fixed (or removed); then reload the page.",
+        )
     if token is not None:
         return Gate(enabled=True, needs_token=True)
     if is_local_address(address):
@@ -74,6 +89,31 @@ def control_gate(*, token: str | None, address: str | None) -> Gate:
     )
 
 
+def secrets_problem(error: BaseException, existing: Iterable[str]) -> str | None:
+    """Why loading ``st.secrets`` failed with ``error``, as shown to the user, or ``None`` when it only failed because
+    there is no secrets file (none of the configured paths exists: ``existing`` is empty).
+
+    Streamlit raises ``StreamlitSecretNotFoundError`` both for no file and for a file that does not parse
+    ("Error parsing secrets file at <path>: <problem> (at line L, column C)"), and lets ``OSError`` (a directory,
+    permissions) and ``UnicodeDecodeError`` out of reading it; so a configured path that exists tells them apart.
+    The result is one line naming the file(s); a character quoted by the TOML parser is dropped (it may belong to a
+    secret).
+    """
+    paths = list(existing)
+    if not paths:
+        return None
+    if isinstance(error, StreamlitSecretNotFoundError):
+        text = str(error).strip()
+    elif isinstance(error, OSError):
+        text = f"cannot read the secrets file {', '.join(paths)}: {error.strerror or type(error).__name__}"
+    elif isinstance(error, UnicodeDecodeError):
+        text = f"cannot read the secrets file {', '.join(paths)}: not UTF-8 text (byte {error.start})"
+    else:
+        text = f"cannot load the secrets file {', '.join(paths)}: {type(error).__name__}"
+    first_line = (text.splitlines() or [""])[0]
+    return _QUOTED_CHARACTER.sub(r"\1", first_line)
+
+
 def token_matches(given: str | None, expected: str) -> bool:
     """Constant-time comparison of the token a person typed with the configured one (False for ``None``/blank)."""
     if not given:
@@ -82,17 +122,23 @@ def token_matches(given: str | None, expected: str) -> bool:
 
 
 # ---------------------------------------------------------------------- Streamlit side
-def _secrets() -> Mapping[str, object]:
-    """``st.secrets`` as a mapping, or ``{}`` when there is no secrets file (or it cannot be parsed)."""
+def _load_secrets() -> tuple[Mapping[str, object], str | None]:
+    """``(st.secrets as a dict, None)``; ``({}, None)`` when there is no secrets file; ``({}, problem)`` when a
+    secrets file exists but cannot be read or parsed (:func:`secrets_problem`)."""
     try:
-        return dict(st.secrets)
-    except StreamlitSecretNotFoundError:  # no secrets.toml, or one that does not parse
-        return {}
+        return dict(st.secrets), None
+    except (StreamlitSecretNotFoundError, OSError, UnicodeDecodeError) as exc:
+        configured = st.get_option("secrets.files") or []
+        existing = [path for path in configured if os.path.exists(os.path.expanduser(path))]
+        return {}, secrets_problem(exc, existing)
 
 
 def current_gate() -> Gate:
     """The gate for this process: secrets, environment and ``server.address``."""
-    return control_gate(token=configured_token(_secrets(), os.environ), address=st.get_option("server.address"))
+    secrets, problem = _load_secrets()
+    return control_gate(
+        token=configured_token(secrets, os.environ), address=st.get_option("server.address"), secrets_error=problem
+    )
 
 
 def token_input(gate: Gate) -> None:
@@ -124,7 +170,10 @@ def authorise(gate: Gate, *, given: str | None) -> str | None:
         return gate.why
     if not gate.needs_token:
         return None
-    expected = configured_token(_secrets(), os.environ)
+    secrets, problem = _load_secrets()
+    if problem is not None:  # the file broke after the gate was computed
+        return control_gate(token=None, address=None, secrets_error=problem).why
+    expected = configured_token(secrets, os.environ)
     if expected is None:
         return None
     if not given:

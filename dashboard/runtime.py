@@ -16,7 +16,9 @@ import streamlit as st
 from pydantic import ValidationError
 
 from engine.config import Settings, describe_validation_error
+from engine.errors import ConfigError
 from engine.runtime import Runtime
+from storage.errors import StoreError
 
 
 def _release(runtime: Runtime) -> None:
@@ -29,15 +31,24 @@ def get_runtime() -> Runtime:
     """Start the process-wide Runtime from ``Settings()`` (env ``PAPERTRADER_*`` and the TOML file).
 
     An invalid configuration is shown as an ``st.error`` naming each offending key (and its
-    environment variable), and the script run stops there; nothing is cached, so the next run
-    tries again.
+    environment variable), or the file / variable at fault (:class:`~engine.errors.ConfigError`), and
+    the script run stops there; so does a database that cannot be opened (held by another process,
+    not a papertrader database: :class:`~storage.errors.StoreError`). Nothing is cached, so the next
+    run tries again.
     """
     try:
         settings = Settings()
     except ValidationError as exc:
         st.error(config_error_message(exc))
         st.stop()
-    runtime = Runtime(settings).start()
+    except ConfigError as exc:
+        st.error(f"**Invalid configuration**: {exc}")
+        st.stop()
+    try:
+        runtime = Runtime(settings).start()
+    except StoreError as exc:
+        st.error(f"**Cannot open the database**: {exc}")
+        st.stop()
     atexit.register(runtime.stop)
     return runtime
 

@@ -127,11 +127,13 @@ def _ms(value: datetime | None) -> int | None:
 
 
 def load_settings() -> Settings:
-    """``Settings()``, or :class:`Refused` with one line per invalid key (``key (PAPERTRADER_ENV): problem``)."""
+    """``Settings()``, or :class:`Refused` with one line ``invalid configuration: ...``: each invalid key as
+    ``key (PAPERTRADER_ENV): problem``, ``; ``-separated, or the :class:`ConfigError` (unreadable or malformed config
+    file, unknown ``PAPERTRADER_*`` variable)."""
     try:
         return Settings()
     except ValidationError as exc:
-        raise Refused("invalid configuration:\n  " + "\n  ".join(describe_validation_error(exc))) from exc
+        raise Refused("invalid configuration: " + "; ".join(describe_validation_error(exc))) from exc
     except ConfigError as exc:
         raise Refused(f"invalid configuration: {exc}") from exc
 
@@ -158,13 +160,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     """The same Runtime as the dashboard, without it; stopped (flushed, closed) on SIGINT/SIGTERM."""
     from engine.runtime import Runtime
     from engine.sinks.status import EngineState
-    from storage.errors import StoreLockedError
+    from storage.errors import StoreError
 
     settings = load_settings()
     runtime = Runtime(settings)
     try:
         runtime.start()
-    except StoreLockedError as exc:
+    except StoreError as exc:  # held by another process, not a papertrader database, ...
         raise Refused(str(exc)) from exc
     except ConfigError as exc:
         raise Refused(f"invalid configuration: {exc}") from exc
@@ -235,7 +237,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
             force=args.force,
             progress=progress,
         )
-    except (FileExistsError, LookupError, ValueError) as exc:
+    except (OSError, LookupError, ValueError) as exc:  # OSError: --db exists (FileExistsError), is a directory, ...
         raise Refused(str(exc)) from exc
     finally:
         if progress is not None:
@@ -331,7 +333,7 @@ def cmd_reset_breaker(args: argparse.Namespace) -> int:
     from engine.core.strategy import SmaCrossover
     from engine.recovery import restore
     from engine.sinks.record import RecordSink
-    from storage.errors import StoreLockedError
+    from storage.errors import StoreError, StoreLockedError
     from storage.recorder import Recorder
     from storage.store import Store
 
@@ -343,6 +345,8 @@ def cmd_reset_breaker(args: argparse.Namespace) -> int:
         store = Store(path)
     except StoreLockedError as exc:
         raise Refused(f"cannot reset the breaker now: {exc}") from exc
+    except StoreError as exc:  # not a papertrader database, ...
+        raise Refused(str(exc)) from exc
     try:
         recorder = Recorder(store)
         with store.cursor() as cur:

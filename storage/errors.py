@@ -8,6 +8,8 @@ at the call site instead: they are bugs to fix, not conditions to handle.
     StoreError                    any storage failure; duckdb's exception is chained as ``__cause__``
     ├── StoreLockedError          another process holds the database file (DuckDB: one read-write process per file)
     ├── SchemaVersionError        the file was written by a newer papertrader
+    ├── NotAPapertraderDatabase   the file is not a papertrader database (not DuckDB, empty, damaged, another
+    │                             program's DuckDB); it was refused before anything was written
     ├── StoreClosedError          the Store or the Recorder was closed/stopped and cannot be used any more
     └── FlushError                a Recorder flush failed; its rows are kept and retried by the next flush
 """
@@ -37,6 +39,21 @@ class SchemaVersionError(StoreError):
         super().__init__(message)
         self.found = found
         self.supported = supported
+
+
+class NotAPapertraderDatabase(StoreError):
+    """The file is not a papertrader database, so it was not opened for writing and is left byte-for-byte unchanged.
+
+    ``reason`` is a short phrase such as ``"empty file"``, ``"not a DuckDB file"``, ``"damaged or truncated DuckDB
+    file"`` or ``"a DuckDB database of another program: 2 tables, no papertrader schema_version"``.
+    """
+
+    def __init__(self, path: Path | str, reason: str) -> None:
+        super().__init__(
+            f"{path} is not a papertrader database ({reason}); move it away or choose another storage.path"
+        )
+        self.path = Path(path)
+        self.reason = reason
 
 
 class StoreClosedError(StoreError):

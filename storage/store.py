@@ -15,8 +15,14 @@ from types import TracebackType
 
 import duckdb
 
-from storage.errors import SchemaVersionError, StoreClosedError, StoreError, StoreLockedError
-from storage.schema import SCHEMA_VERSION, current_version, migrate
+from storage.errors import (
+    NotAPapertraderDatabase,
+    SchemaVersionError,
+    StoreClosedError,
+    StoreError,
+    StoreLockedError,
+)
+from storage.schema import MIGRATIONS, SCHEMA_VERSION, current_version, migrate
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +30,11 @@ MEMORY = ":memory:"
 """Pass as ``path`` for a private in-memory database (tests); it vanishes on :meth:`Store.close`."""
 
 _PID = re.compile(r"\(PID (\d+)\)")
+_CREATE_TABLE = re.compile(r"CREATE TABLE (\w+)")
+
+DUCKDB_MAGIC = b"DUCK"
+"""The magic bytes of a DuckDB file, at offset 8 (after the header's 8-byte checksum; DuckDB "Storage" docs)."""
+_MAGIC_AT = 8
 
 
 class Store:
@@ -39,7 +50,12 @@ class Store:
     Raises:
         StoreLockedError: another process holds the file.
         SchemaVersionError: the file was written by a newer papertrader.
-        StoreError: any other failure to open (missing file in read-only mode, not a DuckDB file, permissions ...).
+        NotAPapertraderDatabase: the file exists but is not a papertrader database: empty, not DuckDB, damaged or
+            truncated, or a DuckDB database of another program (tables but no papertrader ``schema_version``).
+            Nothing was written to it.
+        StoreError: any other failure to open (missing file in read-only mode, permissions ...).
+
+    A new file, or an existing DuckDB file holding no table at all, becomes a papertrader database (read-write).
     """
 
     def __init__(self, path: Path | str, *, read_only: bool = False) -> None:
@@ -50,28 +66,38 @@ class Store:
         self._read_only = read_only
         self._lock = threading.Lock()
         self._closed = False
+        target = MEMORY if self._path is None else str(self._path)
+        if self._path is not None and self._path.exists():
+            # An existing file is vetted before anything may write to it (a read-write open of someone else's
+            # file would migrate papertrader's tables into it): first its header, then its tables over a read-only
+            # connection, which leaves the file as it is.
+            _check_header(self._path)
+            if not read_only:
+                _probe(target)
         if self._path is not None and not read_only:
             self._path.parent.mkdir(parents=True, exist_ok=True)
-        target = MEMORY if self._path is None else str(self._path)
         try:
             self._con = duckdb.connect(target, read_only=read_only)
         except duckdb.Error as exc:
             raise _translate_open_error(exc, target) from exc
         try:
             self._con.execute("SET TimeZone = 'UTC'")
-            self._version = current_version(self._con) if read_only else migrate(self._con)
+            if read_only:
+                self._version = _papertrader_version(self._con, target)
+            else:
+                self._version = migrate(self._con)
             if self._version > SCHEMA_VERSION:
                 raise SchemaVersionError(
                     f"{target} has schema version {self._version}, newer than this papertrader ({SCHEMA_VERSION})",
                     found=self._version,
                     supported=SCHEMA_VERSION,
                 )
-        except SchemaVersionError:
+        except StoreError:
             self._con.close()
             raise
         except duckdb.Error as exc:
             self._con.close()
-            raise StoreError(f"could not prepare the database {target}: {exc}") from exc
+            raise StoreError(f"could not prepare the database {target}: {_first_line(exc)}") from exc
 
     @property
     def path(self) -> Path | None:
@@ -148,4 +174,97 @@ def _translate_open_error(exc: duckdb.Error, target: str) -> StoreError:
             path=target,
             holder_pid=pid,
         )
-    return StoreError(f"could not open the database {target}: {message}")
+    if "not a valid DuckDB database file" in message:
+        return NotAPapertraderDatabase(target, "not a DuckDB file")
+    if "Could not read enough bytes" in message:
+        return NotAPapertraderDatabase(target, "damaged or truncated DuckDB file")
+    return StoreError(f"could not open the database {target}: {_first_line(exc)}")
+
+
+def _first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (DuckDB appends hints and links on further lines)."""
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+def _check_header(path: Path) -> None:
+    """Refuse an existing ``path`` that cannot be a DuckDB file, before DuckDB opens it.
+
+    Raises:
+        NotAPapertraderDatabase: a directory, an empty (0-byte) file, or no DuckDB magic bytes.
+        StoreError: the file cannot be read (permissions ...).
+    """
+    if path.is_dir():
+        raise NotAPapertraderDatabase(path, "a directory")
+    try:
+        with path.open("rb") as file:
+            head = file.read(_MAGIC_AT + len(DUCKDB_MAGIC))
+    except OSError as exc:
+        raise StoreError(f"could not read the database {path}: {exc.strerror or exc}") from exc
+    if not head:
+        raise NotAPapertraderDatabase(path, "empty file")
+    if head[_MAGIC_AT:] != DUCKDB_MAGIC:
+        raise NotAPapertraderDatabase(path, "not a DuckDB file")
+
+
+def _probe(target: str) -> None:
+    """Open the existing file read-only and check it is papertrader's (or holds no table at all); close it.
+
+    Raises:
+        StoreLockedError: another process holds the file.
+        NotAPapertraderDatabase: damaged, truncated, or another program's DuckDB database.
+        StoreError: any other failure to open or read it.
+    """
+    try:
+        con = duckdb.connect(target, read_only=True)
+    except duckdb.Error as exc:
+        raise _translate_open_error(exc, target) from exc
+    try:
+        _papertrader_version(con, target)
+    except duckdb.Error as exc:
+        raise StoreError(f"could not read the database {target}: {_first_line(exc)}") from exc
+    finally:
+        con.close()
+
+
+def _papertrader_version(con: duckdb.DuckDBPyConnection, target: str) -> int:
+    """The papertrader schema version of an open database, 0 when it holds no table at all (a new file).
+
+    A papertrader database has the ``schema_version`` table (``version``, ``applied_at``) and every table the
+    migrations up to its version create. Only reads, so it works on a read-only connection.
+
+    Raises:
+        NotAPapertraderDatabase: tables without papertrader's ``schema_version``, or a ``schema_version`` that is
+            not papertrader's.
+        SchemaVersionError: the version is newer than this papertrader.
+    """
+    tables = {
+        name
+        for (name,) in con.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_catalog = current_database()"
+        ).fetchall()
+    }
+    if "schema_version" not in tables:
+        if not tables:
+            return 0
+        count = f"{len(tables)} table{'s' if len(tables) != 1 else ''}"
+        raise NotAPapertraderDatabase(target, f"a DuckDB database with {count} and no papertrader schema_version")
+    columns = con.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_catalog = current_database() "
+        "AND table_schema = 'main' AND table_name = 'schema_version' ORDER BY ordinal_position"
+    ).fetchall()
+    if columns != [("version",), ("applied_at",)]:
+        raise NotAPapertraderDatabase(target, "its schema_version table is not papertrader's")
+    version = current_version(con)
+    if version > SCHEMA_VERSION:
+        raise SchemaVersionError(
+            f"{target} has schema version {version}, newer than this papertrader ({SCHEMA_VERSION})",
+            found=version,
+            supported=SCHEMA_VERSION,
+        )
+    expected = {name for migration in MIGRATIONS[:version] for name in _CREATE_TABLE.findall(migration)}
+    missing = sorted(expected - tables)
+    if version == 0:
+        raise NotAPapertraderDatabase(target, "its schema_version table records no version")
+    if missing:
+        raise NotAPapertraderDatabase(target, f"schema version {version} but no table {', '.join(missing)}")
+    return version

@@ -16,7 +16,7 @@ import streamlit as st
 from dashboard import figures
 from dashboard.kpis import DeltaColor
 from dashboard.runtime import get_runtime, store_cursor
-from engine.status import EngineStatus
+from engine.sinks.status import EngineStatus
 from storage import queries
 
 runtime = get_runtime()

@@ -3,12 +3,15 @@ only through ``PAPERTRADER_*`` variables pointing at temporary files."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -19,6 +22,7 @@ import pytest
 from engine.cli import mask_secrets
 from engine.config import BreakerSettings, Settings
 from engine.cli import bundled_replay as replay
+from storage.store import Store
 
 ROOT = Path(__file__).resolve().parents[2]
 DAY_MS = 86_400_000
@@ -215,3 +219,195 @@ def test_run_starts_headless_and_stops_cleanly_on_sigterm(tmp_path: Path, env: d
     assert "stopped after" in out
     db = Path(env["PAPERTRADER_STORAGE__PATH"])
     assert one(db, "SELECT count(*) FROM candles") > 0  # the bootstrap history, flushed on stop
+
+
+# ---------------------------------------------------------------------------------------------------- errors at the edges
+def refused(result: subprocess.CompletedProcess[str]) -> str:
+    """The single stderr line of a refused command: exit code 2, no traceback, nothing else said."""
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
+@pytest.mark.parametrize("command", [["config"], ["run"], ["sim"], ["reset-breaker", "--reason", "r"]])
+def test_a_toml_syntax_error_is_one_line_naming_file_line_and_column(
+    tmp_path: Path, env: dict[str, str], command: list[str]
+) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text("[trading]\nrisk_pct 1.0\n", encoding="utf-8")
+    env["PAPERTRADER_CONFIG"] = str(path)
+
+    line = refused(cli(*command, env=env, cwd=tmp_path))
+
+    assert line == (
+        f"papertrader: invalid configuration: {path}: Expected '=' after a key in a key/value pair (at line 2, column 10)"
+    )
+    assert not Path(env["PAPERTRADER_STORAGE__PATH"]).exists()
+
+
+def test_the_papertrader_entry_point_refuses_a_broken_default_file(tmp_path: Path, env: dict[str, str]) -> None:
+    entry_point = shutil.which("papertrader", path=str(Path(sys.executable).parent))
+    if entry_point is None:
+        pytest.skip("the papertrader entry point is not installed next to this Python (pip install -e .)")
+    (tmp_path / "papertrader.toml").write_text("[sim\nspeed = 1\n", encoding="utf-8")
+
+    result = subprocess.run([entry_point, "run"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+
+    assert refused(result) == (
+        "papertrader: invalid configuration: papertrader.toml: Expected ']' at the end of a table declaration "
+        "(at line 1, column 5)"
+    )
+
+
+def test_a_directory_as_config_file_is_one_line(tmp_path: Path, env: dict[str, str]) -> None:
+    (tmp_path / "papertrader.toml").mkdir()
+
+    line = refused(cli("config", env=env, cwd=tmp_path))
+
+    assert line == "papertrader: invalid configuration: papertrader.toml: cannot be read: not a file"
+
+
+@pytest.mark.parametrize("command", ["config", "run"])
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        pytest.param(
+            "PAPERTRADER_TRADINGX__RISK_PCT",
+            "PAPERTRADER_TRADINGX__RISK_PCT: unknown section 'tradingx' "
+            "(sections: venue, sim, storage, strategy, trading, breaker, risk, rest, stream, alerts)",
+            id="section",
+        ),
+        pytest.param(
+            "PAPERTRADER_BREAKER__ENABLE",
+            "PAPERTRADER_BREAKER__ENABLE: unknown key 'enable' in [breaker] "
+            "(keys: enabled, warning_pct, daily_loss_pct, drawdown_pct, flatten_on_trip)",
+            id="key",
+        ),
+    ],
+)
+def test_an_unknown_environment_variable_is_one_line(
+    tmp_path: Path, env: dict[str, str], command: str, name: str, message: str
+) -> None:
+    env[name] = "2"
+
+    line = refused(cli(command, env=env, cwd=tmp_path))
+
+    assert line == f"papertrader: invalid configuration: {message}"
+    assert not Path(env["PAPERTRADER_STORAGE__PATH"]).exists()
+
+
+@pytest.mark.parametrize("value", ["inf", "-inf", "nan"])
+def test_a_non_finite_number_is_one_line(tmp_path: Path, env: dict[str, str], value: str) -> None:
+    env["PAPERTRADER_TRADING__STARTING_BALANCE"] = value
+
+    line = refused(cli("run", env=env, cwd=tmp_path))
+
+    assert line == (
+        "papertrader: invalid configuration: trading.starting_balance (PAPERTRADER_TRADING__STARTING_BALANCE): "
+        "Input should be a finite number"
+    )
+
+
+def test_several_invalid_values_are_one_line(tmp_path: Path, env: dict[str, str]) -> None:
+    env |= {"PAPERTRADER_TRADING__RISK_PCT": "-1", "PAPERTRADER_SIM__SPEED": "0"}
+
+    line = refused(cli("config", env=env, cwd=tmp_path))
+
+    assert line == (
+        "papertrader: invalid configuration: sim.speed (PAPERTRADER_SIM__SPEED): Input should be greater than 0; "
+        "trading.risk_pct (PAPERTRADER_TRADING__RISK_PCT): Input should be greater than 0"
+    )
+
+
+def _random_bytes(path: Path) -> None:
+    path.write_bytes(os.urandom(64 * 1024))
+
+
+def _empty(path: Path) -> None:
+    path.write_bytes(b"")
+
+
+def _truncated(path: Path) -> None:
+    real = path.with_name("real.duckdb")
+    Store(real).close()
+    path.write_bytes(real.read_bytes()[:4096])
+    real.unlink()
+
+
+def _foreign(path: Path) -> None:
+    with duckdb.connect(str(path)) as con:
+        con.execute("CREATE TABLE customers AS SELECT 1 AS id, 'Ada' AS name")
+
+
+NOT_PAPERTRADER = [
+    pytest.param(_random_bytes, "not a DuckDB file", id="random-bytes"),
+    pytest.param(_empty, "empty file", id="empty"),
+    pytest.param(_truncated, "damaged or truncated DuckDB file", id="truncated"),
+    pytest.param(_foreign, "a DuckDB database with 1 table and no papertrader schema_version", id="foreign-duckdb"),
+]
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        pytest.param(["run"], id="run"),
+        pytest.param(["export", "fills", "--format", "csv", "--out", "fills.csv"], id="export"),
+        pytest.param(["reset-breaker", "--reason", "r"], id="reset-breaker"),
+    ],
+)
+@pytest.mark.parametrize(("make", "reason"), NOT_PAPERTRADER)
+def test_a_database_that_is_not_papertraders_is_one_line_and_left_unchanged(
+    tmp_path: Path, env: dict[str, str], command: list[str], make: Callable[[Path], None], reason: str
+) -> None:
+    db = Path(env["PAPERTRADER_STORAGE__PATH"])
+    make(db)
+    before, files = hashlib.sha256(db.read_bytes()).hexdigest(), sorted(tmp_path.iterdir())
+
+    line = refused(cli(*command, env=env, cwd=tmp_path))
+
+    assert line == f"papertrader: {db} is not a papertrader database ({reason}); move it away or choose another storage.path"
+    assert hashlib.sha256(db.read_bytes()).hexdigest() == before
+    assert sorted(tmp_path.iterdir()) == files  # no .wal, no export written
+
+
+@pytest.mark.parametrize(("make", "reason"), NOT_PAPERTRADER)
+def test_replay_into_a_file_that_is_not_papertraders_is_refused_without_force(
+    tmp_path: Path, env: dict[str, str], make: Callable[[Path], None], reason: str
+) -> None:
+    db = tmp_path / "other.duckdb"
+    make(db)
+    before = hashlib.sha256(db.read_bytes()).hexdigest()
+
+    line = refused(cli("replay", "--db", str(db), *SHORT, env=env, cwd=tmp_path))
+
+    assert line == f"papertrader: {db} already exists; choose another --db or pass --force to overwrite it"
+    assert hashlib.sha256(db.read_bytes()).hexdigest() == before
+
+
+def test_replay_with_force_onto_a_directory_is_one_line(tmp_path: Path, env: dict[str, str]) -> None:
+    (tmp_path / "dir.duckdb").mkdir()
+
+    line = refused(cli("replay", "--db", "dir.duckdb", "--force", *SHORT, env=env, cwd=tmp_path))
+
+    assert line.startswith("papertrader: [Errno 21] Is a directory: ") and "dir.duckdb" in line
+    assert (tmp_path / "dir.duckdb").is_dir()
+
+
+def test_run_is_refused_while_another_process_holds_the_database(tripped_db: Path, tmp_path: Path, env: dict[str, str]) -> None:
+    """The message for a held database is the one it always was."""
+    holder = subprocess.Popen(
+        [sys.executable, "-c", f"from storage.store import Store; s = Store({str(tripped_db)!r}); print('ready', flush=True); input()"],
+        env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
+        result = cli("run", env=env, cwd=tmp_path)
+    finally:
+        holder.communicate("\n", timeout=30)
+
+    assert refused(result) == (
+        f"papertrader: {tripped_db} is held by process {holder.pid}: DuckDB lets one process open a database file at "
+        "a time. Stop that process (or use the dashboard it serves), then retry."
+    )

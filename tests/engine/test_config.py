@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from engine.config import Settings
+from engine.config import NON_SETTINGS_ENV, Settings, check_environment, describe_validation_error
 from engine.errors import ConfigError
 
 
@@ -163,7 +163,6 @@ def test_invalid_toml_is_refused_naming_the_key(monkeypatch: pytest.MonkeyPatch,
         ("PAPERTRADER_TRADING__MAX_POSITION_PCT", "120", "trading.max_position_pct"),
         ("PAPERTRADER_STRATEGY__FAST", "50", "strategy.fast"),
         ("PAPERTRADER_SIM__SPEED", "fast", "sim.speed"),
-        ("PAPERTRADER_TRADING__BOGUS", "1", "trading.bogus"),
     ],
 )
 def test_invalid_environment_value_is_refused_naming_the_key(monkeypatch: pytest.MonkeyPatch, name: str, value: str, key: str) -> None:
@@ -318,3 +317,225 @@ def test_invalid_alerts_are_refused_naming_the_key_without_echoing_the_url(
 
     assert key in str(info.value)
     assert "SECRET" not in str(info.value)
+
+
+# ---------------------------------------------------------------------------------------------- a broken config file
+@pytest.mark.parametrize(
+    ("toml", "problem"),
+    [
+        pytest.param("[trading]\nrisk_pct 1.0\n", "Expected '=' after a key in a key/value pair (at line 2, column 10)", id="no-equals"),
+        pytest.param("[trading]\nrisk_pct = 1.0\nrisk_pct = 2.0\n", "Cannot overwrite a value (at line 3, column 15)", id="twice"),
+        pytest.param('[trading]\nsymbols = ["BTCUSDT"\n\n[sim]\n', "Unclosed array (at line 4, column 1)", id="unclosed-array"),
+    ],
+)
+def test_a_toml_syntax_error_is_a_config_error_naming_file_line_and_column(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, toml: str, problem: str
+) -> None:
+    path = write_toml(tmp_path, toml)
+    monkeypatch.setenv("PAPERTRADER_CONFIG", str(path))
+
+    with pytest.raises(ConfigError) as info:
+        Settings()
+
+    assert str(info.value) == f"{path}: {problem}"
+    assert info.value.__cause__ is None and info.value.__suppress_context__  # one line, no chained traceback
+
+
+def test_a_syntax_error_in_the_default_file_names_it(tmp_path: Path) -> None:
+    write_toml(tmp_path, "[sim\nspeed = 1\n", name="papertrader.toml")
+
+    with pytest.raises(ConfigError) as info:
+        Settings()
+
+    assert str(info.value) == "papertrader.toml: Expected ']' at the end of a table declaration (at line 1, column 5)"
+
+
+def test_a_config_file_that_is_not_utf8_is_refused(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    path = tmp_path / "latin1.toml"
+    path.write_bytes("[trading]\nquote_asset = \"\u00e9\"\n".encode("latin-1"))
+    monkeypatch.setenv("PAPERTRADER_CONFIG", str(path))
+
+    with pytest.raises(ConfigError) as info:
+        Settings()
+
+    assert str(info.value) == f"{path}: not UTF-8 text (byte 25: invalid continuation byte)"
+
+
+def test_an_unreadable_config_file_is_refused(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Permissions cannot be taken away from root (the CI user), so ``open`` is made to fail as it does for others."""
+    path = write_toml(tmp_path, "[sim]\nspeed = 1\n")
+    monkeypatch.setenv("PAPERTRADER_CONFIG", str(path))
+    real_open = Path.open
+
+    def denied(self: Path, *args: object, **kwargs: object):  # type: ignore[no-untyped-def]
+        if self == path:
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_open(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "open", denied)
+
+    with pytest.raises(ConfigError) as info:
+        Settings()
+
+    assert str(info.value) == f"{path}: cannot be read: Permission denied"
+
+
+def test_a_directory_named_papertrader_toml_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "papertrader.toml").mkdir()
+
+    with pytest.raises(ConfigError) as info:
+        Settings()
+
+    assert str(info.value) == "papertrader.toml: cannot be read: not a file"
+
+
+# ---------------------------------------------------------------------------------------------- unknown variables
+SECTIONS = "venue, sim, storage, strategy, trading, breaker, risk, rest, stream, alerts"
+TRADING_KEYS = (
+    "symbols, interval, quote_asset, starting_balance, taker_fee_pct, slippage_bps, risk_pct, max_position_pct, "
+    "min_stop_pct, atr_period, stop_atr_multiple, reward_risk"
+)
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        pytest.param(
+            "PAPERTRADER_TRADINGX__RISK_PCT",
+            f"PAPERTRADER_TRADINGX__RISK_PCT: unknown section 'tradingx' (sections: {SECTIONS})",
+            id="unknown-section",
+        ),
+        pytest.param(
+            "PAPERTRADER_TRADING__RISK_PCTT",
+            f"PAPERTRADER_TRADING__RISK_PCTT: unknown key 'risk_pctt' in [trading] (keys: {TRADING_KEYS})",
+            id="unknown-key",
+        ),
+        pytest.param(
+            "PAPERTRADER_TRADING__BOGUS",
+            f"PAPERTRADER_TRADING__BOGUS: unknown key 'bogus' in [trading] (keys: {TRADING_KEYS})",
+            id="bogus-key",
+        ),
+        pytest.param(
+            "papertrader_tradingx__risk_pct",  # pydantic-settings reads names in any case, so the check does too
+            f"papertrader_tradingx__risk_pct: unknown section 'tradingx' (sections: {SECTIONS})",
+            id="lower-case",
+        ),
+        pytest.param(
+            "PAPERTRADER_RISK_PCT",
+            f"PAPERTRADER_RISK_PCT: unknown section 'risk_pct' (sections: {SECTIONS})",
+            id="no-section",
+        ),
+        pytest.param(
+            "PAPERTRADER_TRADING__RISK_PCT__MAX",
+            "PAPERTRADER_TRADING__RISK_PCT__MAX: trading.risk_pct is set as a whole (a value, or JSON), it has no key 'max'",
+            id="below-a-value",
+        ),
+        pytest.param(
+            "PAPERTRADER_ALERTS__WEBHOOKS__0__URL",
+            "PAPERTRADER_ALERTS__WEBHOOKS__0__URL: alerts.webhooks is set as a whole (a value, or JSON), it has no key '0'",
+            id="list-item",
+        ),
+    ],
+)
+def test_an_unknown_environment_variable_is_refused_naming_it(
+    monkeypatch: pytest.MonkeyPatch, name: str, message: str
+) -> None:
+    monkeypatch.setenv(name, "2")
+
+    with pytest.raises(ConfigError) as info:
+        Settings()
+
+    assert str(info.value) == message
+
+
+def test_every_unknown_variable_is_named_in_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PAPERTRADER_SIMM__SPEED", "1")
+    monkeypatch.setenv("PAPERTRADER_BREAKER__ENABLE", "1")
+
+    with pytest.raises(ConfigError) as info:
+        Settings()
+
+    assert str(info.value) == (
+        "PAPERTRADER_BREAKER__ENABLE: unknown key 'enable' in [breaker] "
+        "(keys: enabled, warning_pct, daily_loss_pct, drawdown_pct, flatten_on_trip); "
+        f"PAPERTRADER_SIMM__SPEED: unknown section 'simm' (sections: {SECTIONS})"
+    )
+
+
+def test_the_check_applies_to_keyword_construction_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The environment is a source of every ``Settings(...)``, so every construction checks it."""
+    monkeypatch.setenv("PAPERTRADER_TRADINGX__RISK_PCT", "2")
+
+    with pytest.raises(ConfigError, match="unknown section 'tradingx'"):
+        Settings(sim={"speed": 5.0})
+
+
+def test_known_non_setting_variables_and_every_setting_variable_pass(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from dashboard.auth import TOKEN_ENV
+
+    assert TOKEN_ENV in NON_SETTINGS_ENV
+    environ = {name: "1" for name in NON_SETTINGS_ENV}
+    for section, field in Settings.model_fields.items():
+        environ[f"PAPERTRADER_{section.upper()}"] = "{}"
+        for key in field.annotation.model_fields:  # type: ignore[union-attr]
+            environ[f"PAPERTRADER_{section.upper()}__{key.upper()}"] = "1"
+    environ["papertrader_sim__speed"] = "1"
+    environ["OTHER_TRADINGX__RISK_PCT"] = "1"  # not ours
+
+    check_environment(environ)  # raises nothing
+
+    monkeypatch.setenv("PAPERTRADER_CONFIG", str(write_toml(tmp_path, "")))
+    for name in ("PAPERTRADER_ADMIN_TOKEN", "PAPERTRADER_REQUIRE_BROWSER", "PAPERTRADER_CHROMIUM"):
+        monkeypatch.setenv(name, "1")
+    monkeypatch.setenv("papertrader_sim__speed", "7")
+    assert Settings().sim.speed == 7.0
+
+
+# ---------------------------------------------------------------------------------------------- non-finite numbers
+FLOAT_KEYS = [
+    f"{section}.{key}"
+    for section, field in Settings.model_fields.items()
+    for key, sub in field.annotation.model_fields.items()  # type: ignore[union-attr]
+    if sub.annotation in (float, float | None)
+]
+
+
+def test_the_float_settings_are_found() -> None:
+    assert {"trading.starting_balance", "sim.speed", "rest.max_wait_s", "alerts.timeout_s"} <= set(FLOAT_KEYS)
+    assert len(FLOAT_KEYS) >= 25
+
+
+@pytest.mark.parametrize("value", ["inf", "-inf", "nan", "Infinity", "NaN"])
+@pytest.mark.parametrize("key", FLOAT_KEYS)
+def test_a_non_finite_number_is_refused_for_every_float_setting(monkeypatch: pytest.MonkeyPatch, key: str, value: str) -> None:
+    env = "PAPERTRADER_" + key.replace(".", "__").upper()
+    monkeypatch.setenv(env, value)
+
+    with pytest.raises(ValidationError) as info:
+        Settings()
+
+    assert f"{key} ({env}): Input should be a finite number" in describe_validation_error(info.value)
+
+
+@pytest.mark.parametrize("value", ["inf", "-inf", "nan"])
+def test_a_non_finite_number_in_toml_is_refused(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, value: str) -> None:
+    monkeypatch.setenv("PAPERTRADER_CONFIG", str(write_toml(tmp_path, f"[trading]\nstarting_balance = {value}\n")))
+
+    with pytest.raises(ValidationError) as info:
+        Settings()
+
+    assert describe_validation_error(info.value) == [
+        "trading.starting_balance (PAPERTRADER_TRADING__STARTING_BALANCE): Input should be a finite number"
+    ]
+
+
+def test_a_non_finite_list_item_names_the_list_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A list is set as a whole, so the variable named is the list's, not one per item."""
+    monkeypatch.setenv("PAPERTRADER_RISK__CORRELATION_SCALE", '[1.0, "inf"]')
+
+    with pytest.raises(ValidationError) as info:
+        Settings()
+
+    assert describe_validation_error(info.value) == [
+        "risk.correlation_scale.1 (PAPERTRADER_RISK__CORRELATION_SCALE): Input should be a finite number"
+    ]

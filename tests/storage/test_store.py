@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
 import pytest
 
 from storage.errors import (
+    NotAPapertraderDatabase,
     SchemaVersionError,
     StoreClosedError,
     StoreError,
@@ -132,3 +136,101 @@ def test_a_version_1_file_is_migrated_forward_keeping_its_rows(tmp_path: Path) -
         assert store.schema_version == SCHEMA_VERSION == 3
         assert _tables(cur) == TABLES
         assert cur.sql("SELECT command FROM commands").fetchall() == [("PAUSE",)]
+
+
+# ---------------------------------------------------------------------------------------------------- not papertrader's
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _random_bytes(path: Path) -> None:
+    path.write_bytes(os.urandom(64 * 1024))
+
+
+def _empty(path: Path) -> None:
+    path.write_bytes(b"")
+
+
+def _truncated(path: Path) -> None:
+    """The first 4096 bytes of a real papertrader file (its header, nothing else)."""
+    real = path.with_name("real.duckdb")
+    Store(real).close()
+    path.write_bytes(real.read_bytes()[:4096])
+    real.unlink()
+
+
+def _foreign(path: Path) -> None:
+    """A valid DuckDB file of another program: tables, rows, no papertrader ``schema_version``."""
+    with duckdb.connect(str(path)) as con:
+        con.execute("CREATE TABLE customers (id INTEGER, name VARCHAR)")
+        con.execute("INSERT INTO customers VALUES (1, 'Ada'), (2, 'Grace')")
+        con.execute("CREATE TABLE orders (id INTEGER, customer INTEGER)")
+
+
+def _foreign_schema_version(path: Path) -> None:
+    """Another program's migration table happens to be called ``schema_version``."""
+    with duckdb.connect(str(path)) as con:
+        con.execute("CREATE TABLE schema_version (installed_rank INTEGER, version VARCHAR, script VARCHAR)")
+        con.execute("INSERT INTO schema_version VALUES (1, '1', 'V1__init.sql')")
+
+
+@pytest.mark.parametrize(
+    ("make", "reason"),
+    [
+        pytest.param(_random_bytes, "not a DuckDB file", id="random-bytes"),
+        pytest.param(_empty, "empty file", id="empty"),
+        pytest.param(_truncated, "damaged or truncated DuckDB file", id="truncated"),
+        pytest.param(_foreign, "a DuckDB database with 2 tables and no papertrader schema_version", id="foreign-duckdb"),
+        pytest.param(_foreign_schema_version, "its schema_version table is not papertrader's", id="foreign-schema-version"),
+    ],
+)
+@pytest.mark.parametrize("read_only", [False, True], ids=["read-write", "read-only"])
+def test_a_file_that_is_not_a_papertrader_database_is_refused_and_left_unchanged(
+    tmp_path: Path, make: Callable[[Path], None], reason: str, read_only: bool
+) -> None:
+    path = tmp_path / "x.duckdb"
+    make(path)
+    before, files = _digest(path), sorted(tmp_path.iterdir())
+
+    with pytest.raises(NotAPapertraderDatabase) as info:
+        Store(path, read_only=read_only)
+
+    assert str(info.value) == (
+        f"{path} is not a papertrader database ({reason}); move it away or choose another storage.path"
+    )
+    assert (info.value.path, info.value.reason) == (path, reason)
+    assert isinstance(info.value, StoreError)
+    assert _digest(path) == before  # byte-for-byte
+    assert sorted(tmp_path.iterdir()) == files  # no write-ahead log or other file left behind
+
+
+def test_a_papertrader_file_missing_tables_of_its_version_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "x.duckdb"
+    with duckdb.connect(str(path)) as con:
+        con.execute("CREATE TABLE schema_version (version INTEGER NOT NULL, applied_at TIMESTAMPTZ NOT NULL)")
+        con.execute("INSERT INTO schema_version VALUES (1, now())")
+        con.execute("CREATE TABLE candles (symbol VARCHAR)")
+    before = _digest(path)
+
+    with pytest.raises(NotAPapertraderDatabase, match=r"schema version 1 but no table commands, equity, fills"):
+        Store(path)
+
+    assert _digest(path) == before
+
+
+def test_a_directory_is_not_a_papertrader_database(tmp_path: Path) -> None:
+    path = tmp_path / "x.duckdb"
+    path.mkdir()
+
+    with pytest.raises(NotAPapertraderDatabase, match=r"x\.duckdb is not a papertrader database \(a directory\)"):
+        Store(path)
+
+
+def test_an_empty_duckdb_file_becomes_a_papertrader_database(tmp_path: Path) -> None:
+    """A DuckDB file without any table (e.g. created by ``duckdb x.duckdb`` and left) is taken as new."""
+    path = tmp_path / "x.duckdb"
+    duckdb.connect(str(path)).close()
+
+    with Store(path) as store:
+        assert store.schema_version == SCHEMA_VERSION
+        assert _tables(store.cursor()) == TABLES
