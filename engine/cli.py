@@ -171,7 +171,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         raise Refused(f"invalid configuration: {exc}") from exc
     try:
-        venue = settings.venue.name
+        venue: str = settings.venue.name
         if runtime.simulator is not None:
             venue += f" (embedded simulator: REST {runtime.simulator.rest_url}, WS {runtime.simulator.ws_url})"
         print(f"database {Path(settings.storage.path).resolve()}\nvenue    {venue}", flush=True)

@@ -307,7 +307,7 @@ class Settings(BaseSettings):
         hide_input_in_errors=True,
     )
 
-    venue: VenueSettings = VenueSettings()
+    venue: VenueSettings = Field(default_factory=lambda: VenueSettings.model_validate({}))
     sim: SimSettings = SimSettings()
     storage: StorageSettings = StorageSettings()
     strategy: StrategySettings = StrategySettings()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -56,10 +57,8 @@ class CommandInbox:
             self._queue.append((command, future))
             loop, wake = self._loop, self._wake
         if loop is not None and wake is not None:
-            try:
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: Runtime.stop drains what is left
                 loop.call_soon_threadsafe(wake.set)
-            except RuntimeError:  # the loop closed meanwhile: Runtime.stop drains what is left
-                pass
         return future
 
     def __len__(self) -> int:

@@ -119,7 +119,8 @@ class EngineLoop:
         rest = self._rest_client()
         stream = self._stream()
         self._stream_url = stream.url
-        alerts = self._alerts = AlertSink.from_settings(self.settings.alerts, retry=retry_policy(self.settings), on_attempt=self.record_api_attempt)
+        alerts = AlertSink.from_settings(self.settings.alerts, retry=retry_policy(self.settings), on_attempt=self.record_api_attempt)
+        self._alerts = alerts
         alerts.start()
         s = self.settings
         self.feed = Feed(
@@ -270,7 +271,9 @@ class EngineLoop:
         elif isinstance(event, Disconnected):
             self._stream_watch.down()
             retry = "giving up" if event.retry_in_s is None else f"reconnecting in {event.retry_in_s:.1f} s"
-            log.warning("market stream closed (code %s %s %s) after %s s; %s", event.code, event.reason, event.error, event.connected_for_s, retry)
+            log.warning(
+                "market stream closed (code %s %s %s) after %s s; %s", event.code, event.reason, event.error, event.connected_for_s, retry
+            )
             self.recorder.record("ws_events", rows.ws_disconnected_row(event, url=self._stream_url, time_s=now))
             self._publish(connected=False)
         elif isinstance(event, BadMessage):
@@ -336,7 +339,9 @@ class EngineLoop:
             held_candles=0 if feed is None else sum(feed.sequencer.held(s) for s in feed.symbols),
             rules_loaded=core.desk.has_filters,
             config_error=current.config_error if config_error is None else config_error,
-            **self.counts,
+            bad_messages=self.counts["bad_messages"],
+            backfilled_candles=self.counts["backfilled_candles"],
+            dropped_candles=self.counts["dropped_candles"],
         )
 
     # ------------------------------------------------------------------ the venue's clients

@@ -59,13 +59,20 @@ class CandleColumns(Protocol):
     """One symbol's 1m candles, column-wise (``simulator.dataset.Dataset`` is one): ``open_time_ms`` ascending (Unix
     ms), prices and volumes as decimal strings; index ``i`` is the same candle in every column."""
 
-    symbol: str
-    open_time_ms: Sequence[int]
-    open: Sequence[str]
-    high: Sequence[str]
-    low: Sequence[str]
-    close: Sequence[str]
-    volume: Sequence[str]
+    @property
+    def symbol(self) -> str: ...
+    @property
+    def open_time_ms(self) -> Sequence[int]: ...
+    @property
+    def open(self) -> Sequence[str]: ...
+    @property
+    def high(self) -> Sequence[str]: ...
+    @property
+    def low(self) -> Sequence[str]: ...
+    @property
+    def close(self) -> Sequence[str]: ...
+    @property
+    def volume(self) -> Sequence[str]: ...
 
     def __len__(self) -> int: ...
 

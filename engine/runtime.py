@@ -21,6 +21,7 @@ after the engine thread has ended, and after the last rows are flushed.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 from concurrent.futures import Future
@@ -205,10 +206,8 @@ class Runtime:
         self._stopped = True
         loop, stop_event = self._loop, self._stop_event
         if loop is not None and stop_event is not None and not loop.is_closed():
-            try:
+            with contextlib.suppress(RuntimeError):  # the loop closed between the check and the call
                 loop.call_soon_threadsafe(stop_event.set)
-            except RuntimeError:  # the loop closed between the check and the call
-                pass
         if self._thread is not None:
             self._thread.join(timeout=THREAD_JOIN_S)
             if self._thread.is_alive():

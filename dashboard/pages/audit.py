@@ -1,6 +1,7 @@
 """Audit log: every command a person sent (who, when, reason, result, detail), newest first, filterable by command.
 
-Rows are written by the engine when it applies a command (``engine.core.core.TradingCore.apply``, through ``engine.loop.EngineLoop.apply_command``).
+Rows are written by the engine when it applies a command (``engine.loop.EngineLoop.apply_command``, through the
+core's ``TradingCore.apply``).
 """
 
 from __future__ import annotations

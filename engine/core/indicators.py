@@ -40,10 +40,7 @@ class ATR:
         self.value: float | None = None
 
     def update(self, high: float, low: float, close: float) -> float | None:
-        if self._prev_close is None:
-            tr = high - low
-        else:
-            tr = max(high - low, abs(high - self._prev_close), abs(low - self._prev_close))
+        tr = high - low if self._prev_close is None else max(high - low, abs(high - self._prev_close), abs(low - self._prev_close))
         self._prev_close = close
         if self.value is None:
             self._seed.append(tr)

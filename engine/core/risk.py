@@ -214,7 +214,8 @@ def check_entry(
     if not sized.allowed:
         return sized
     if n_open >= len(limits.correlation_scale):
-        return RiskDecision(False, ReasonCode.CORRELATION_LIMIT, f"{n_open} same-direction positions open, scale has {len(limits.correlation_scale)}")
+        detail = f"{n_open} same-direction positions open, scale has {len(limits.correlation_scale)}"
+        return RiskDecision(False, ReasonCode.CORRELATION_LIMIT, detail)
     factor = limits.correlation_scale[n_open]
     return RiskDecision(True, ReasonCode.OK, f"{sized.detail}, correlation factor {factor}", sized.quantity * Decimal(str(factor)))
 

@@ -27,7 +27,7 @@ from engine.errors import ExchangeError, HTTPStatusError, PapertraderError, Stre
 from engine.feed.backfill import MAX_SLEEP_S, BackfillWorker
 from engine.feed.gaps import Gap, GapState, retry_delay_s
 from engine.feed.rest import BinanceRestClient
-from engine.feed.sequencer import SequencerOutput, Sequencer
+from engine.feed.sequencer import Sequencer, SequencerOutput
 from engine.feed.stream import KlineEvent, KlineStream, StreamEvent
 from engine.guards.backoff import Backoff
 

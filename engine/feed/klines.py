@@ -11,8 +11,8 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from engine.errors import ProtocolError
 from engine.core.models import Candle
+from engine.errors import ProtocolError
 
 
 def parse_price(value: Any, *, field: str) -> Decimal:

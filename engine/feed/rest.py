@@ -18,13 +18,13 @@ from typing import Any
 
 import httpx
 
+from engine.core.models import Candle
 from engine.errors import HTTPStatusError, ProtocolError, RequestTimeout, TransportError
+from engine.feed.klines import parse_rest_kline
 from engine.guards.api_breaker import ApiBreaker, ApiBreakerStatus
 from engine.guards.host_ban import HostBan, HostBanStatus
 from engine.guards.rate_limiter import RateLimiter, RateLimiterStatus
 from engine.guards.retry import Retrier, RetryAttempt, RetryPolicy, classify, retry_after_s
-from engine.feed.klines import parse_rest_kline
-from engine.core.models import Candle
 
 KLINES_MAX_LIMIT = 1000
 WEIGHTS = {

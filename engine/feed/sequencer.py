@@ -126,7 +126,8 @@ class Sequencer:
                 continue
             gap.first_ms = max(gap.first_ms, s.next_ms)
             gap.cursor_ms = gap.first_ms
-            self._cover(s, gap.symbol, s.horizon_ms + self.interval_ms if s.horizon_ms is not None else s.next_ms, gap.first_ms - self.interval_ms)
+            covered_to = s.horizon_ms + self.interval_ms if s.horizon_ms is not None else s.next_ms
+            self._cover(s, gap.symbol, covered_to, gap.first_ms - self.interval_ms)
             s.gaps.append(gap)
             s.horizon_ms = max(s.horizon_ms or gap.last_ms, gap.last_ms)
             self._out.gap_changed(gap)

@@ -20,8 +20,8 @@ message (a dead stream), waiting ``next(backoff)`` seconds between attempts; the
 :mod:`engine.guards.backoff`) is made anew once a connection stayed up ``stable_after_s``. :func:`classify` decides,
 like ``websockets``' ``process_exception``, whether a failure is worth another attempt: a handshake refused with
 HTTP 401, 403 or 404 will be refused again, so it is **fatal** — a final ``Disconnected(retry_in_s=None, fatal=True)``
-then :class:`~engine.errors.StreamRefused` — and shown rather than retried forever. Candles are passed on as received: duplicates and out-of-order
-candles (possible around a reconnect) are dropped by the consumer (``Engine.on_candle``).
+then :class:`~engine.errors.StreamRefused` — and shown rather than retried forever. Candles are passed on as received:
+the consumer's sequencer (:mod:`engine.feed.sequencer`) orders them, drops duplicates and finds the gaps.
 """
 
 from __future__ import annotations

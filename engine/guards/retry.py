@@ -42,7 +42,6 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_aft
 from tenacity.stop import stop_base
 from tenacity.wait import wait_base
 
-from engine.guards.backoff import Backoff
 from engine.errors import (
     ApiBreakerOpen,
     ExchangeError,
@@ -53,6 +52,7 @@ from engine.errors import (
     RequestTimeout,
     TransportError,
 )
+from engine.guards.backoff import Backoff
 
 Outcome = Literal["ok", "retry", "deferred", "giveup", "banned", "breaker_open"]
 
@@ -261,7 +261,7 @@ class Retrier:
             self._emit(replace(failed, outcome="retry", delay_s=retry_state.next_action.sleep))
 
         retries = self.policy.max_retries if max_retries is None else max_retries
-        stop = stop_after_attempt(retries + 1)
+        stop: stop_base = stop_after_attempt(retries + 1)
         if max_sleep_s is not None:
             stop = stop | _stop_when_sleep_exceeds(max_sleep_s)
         retrying = AsyncRetrying(

@@ -35,8 +35,8 @@ from typing import Any, Literal, Protocol
 
 import httpx
 
-from engine.core.breaker import BreakerEvent, BreakerEventKind
 from engine.config import AlertSettings, WebhookSettings
+from engine.core.breaker import BreakerEvent, BreakerEventKind
 from engine.errors import ExchangeError, HTTPStatusError, RequestTimeout, TransportError
 from engine.guards.retry import Retrier, RetryAttempt, RetryPolicy, retry_after_s
 

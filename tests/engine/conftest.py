@@ -3,6 +3,7 @@ loopback + DuckDB), and a real local webhook receiver."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import threading
@@ -62,7 +63,7 @@ def assert_contiguous() -> Callable[[Any, str], None]:
             "SELECT epoch_ms(open_time) FROM candles WHERE symbol = ? ORDER BY open_time", [symbol]
         ).fetchall()]
         assert len(times) == len(set(times)), f"{symbol}: duplicate candles"
-        steps = {later - earlier for earlier, later in zip(times, times[1:])}
+        steps = {later - earlier for earlier, later in itertools.pairwise(times)}
         assert steps == {MINUTE_MS}, f"{symbol}: gaps {sorted(steps - {MINUTE_MS})[:5]}"
 
     return check
@@ -93,7 +94,7 @@ def receiver() -> Iterator[Receiver]:
     rec.gate.set()
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+        def do_POST(self) -> None:
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
             rec.requests.append((self.path, body))
             rec.arrived.set()

@@ -19,9 +19,9 @@ import duckdb
 import httpx
 import pytest
 
+from engine.cli import bundled_replay as replay
 from engine.cli import mask_secrets
 from engine.config import BreakerSettings, Settings
-from engine.cli import bundled_replay as replay
 from storage.store import Store
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -298,7 +298,11 @@ def test_alert_webhooks_from_the_environment_as_json(monkeypatch: pytest.MonkeyP
 @pytest.mark.parametrize(
     ("toml", "key"),
     [
-        pytest.param('[[alerts.webhooks]]\nurl = "https://x.test/bot1:T/sendMessage"\nformat = "telegram"\n', "chat_id", id="telegram-without-chat-id"),
+        pytest.param(
+            '[[alerts.webhooks]]\nurl = "https://x.test/bot1:T/sendMessage"\nformat = "telegram"\n',
+            "chat_id",
+            id="telegram-without-chat-id",
+        ),
         pytest.param('[[alerts.webhooks]]\nurl = "https://x.test/h"\nchat_id = "1"\n', "chat_id", id="chat-id-without-telegram"),
         pytest.param('[[alerts.webhooks]]\nurl = "ftp://x.test/SECRET"\n', "alerts.webhooks.0.url", id="ftp-url"),
         pytest.param('[[alerts.webhooks]]\nurl = "SECRET"\n', "alerts.webhooks.0.url", id="no-scheme"),
@@ -474,7 +478,7 @@ def test_known_non_setting_variables_and_every_setting_variable_pass(monkeypatch
     from dashboard.auth import TOKEN_ENV
 
     assert TOKEN_ENV in NON_SETTINGS_ENV
-    environ = {name: "1" for name in NON_SETTINGS_ENV}
+    environ = dict.fromkeys(NON_SETTINGS_ENV, "1")
     for section, field in Settings.model_fields.items():
         environ[f"PAPERTRADER_{section.upper()}"] = "{}"
         for key in field.annotation.model_fields:  # type: ignore[union-attr]

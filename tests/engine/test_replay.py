@@ -10,8 +10,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from engine.config import BreakerSettings, Settings
 from engine.cli import bundled_replay as replay
+from engine.config import BreakerSettings, Settings
 
 START_MS = int(datetime(2021, 4, 25, tzinfo=UTC).timestamp() * 1000)
 END_MS = int(datetime(2021, 4, 27, tzinfo=UTC).timestamp() * 1000)  # two days: 2 × 2,880 candles minus the gap

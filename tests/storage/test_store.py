@@ -53,7 +53,8 @@ def test_a_new_file_is_created_and_migrated_to_the_current_version(tmp_path: Pat
 def test_reopening_keeps_the_data_and_does_not_migrate_again(store: Store) -> None:
     path = store.path
     store.cursor().execute(
-        "INSERT INTO commands (ts, command, actor, reason, result, detail, recorded_at) VALUES (now(), 'PAUSE', 'test', 'r', 'OK', 'd', now())"
+        "INSERT INTO commands (ts, command, actor, reason, result, detail, recorded_at) "
+        "VALUES (now(), 'PAUSE', 'test', 'r', 'OK', 'd', now())"
     )
     store.close()
     with Store(path) as again:

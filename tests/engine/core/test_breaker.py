@@ -365,7 +365,7 @@ def test_status_reports_use_of_each_limit() -> None:
     ids=["zero-daily", "drawdown-over-100", "negative-warning", "warning-above-daily"],
 )
 def test_invalid_limits_are_refused(kwargs: dict) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="must"):
         BreakerLimits(**kwargs)
 
 

@@ -105,7 +105,8 @@ def test_breaker_trips_exactly_when_a_limit_is_crossed_and_stays_tripped(price0:
 
         assert Fraction(snapshot.equity) == equity
         assert 0.0 <= snapshot.drawdown_pct <= 100.0
-        assert breaker.state is want, f"step {i}: price {price}, equity {float(equity):.2f}, day start {float(day_start):.2f}, peak {float(peak):.2f}"
+        where = f"step {i}: price {price}, equity {float(equity):.2f}, day start {float(day_start):.2f}, peak {float(peak):.2f}"
+        assert breaker.state is want, where
         if want is state:
             assert event is None
         else:

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from engine.errors import ProtocolError
 from engine.core.filters import parse_exchange_info
+from engine.errors import ProtocolError
 
 D = Decimal
 
@@ -50,9 +50,18 @@ EXCHANGE_INFO: dict[str, Any] = {
                 {"filterType": "LOT_SIZE", "minQty": "0.00001000", "maxQty": "9000.00000000", "stepSize": "0.00001000"},
                 {"filterType": "ICEBERG_PARTS", "limit": 10},
                 {"filterType": "MARKET_LOT_SIZE", "minQty": "0.00000000", "maxQty": "83.16219318", "stepSize": "0.00000000"},
-                {"filterType": "TRAILING_DELTA", "minTrailingAboveDelta": 10, "maxTrailingAboveDelta": 2000, "minTrailingBelowDelta": 10, "maxTrailingBelowDelta": 2000},
-                {"filterType": "PERCENT_PRICE_BY_SIDE", "bidMultiplierUp": "5", "bidMultiplierDown": "0.2", "askMultiplierUp": "5", "askMultiplierDown": "0.2", "avgPriceMins": 5},
-                {"filterType": "NOTIONAL", "minNotional": "5.00000000", "applyMinToMarket": True, "maxNotional": "9000000.00000000", "applyMaxToMarket": False, "avgPriceMins": 5},
+                {
+                    "filterType": "TRAILING_DELTA", "minTrailingAboveDelta": 10, "maxTrailingAboveDelta": 2000,
+                    "minTrailingBelowDelta": 10, "maxTrailingBelowDelta": 2000,
+                },
+                {
+                    "filterType": "PERCENT_PRICE_BY_SIDE", "bidMultiplierUp": "5", "bidMultiplierDown": "0.2",
+                    "askMultiplierUp": "5", "askMultiplierDown": "0.2", "avgPriceMins": 5,
+                },
+                {
+                    "filterType": "NOTIONAL", "minNotional": "5.00000000", "applyMinToMarket": True,
+                    "maxNotional": "9000000.00000000", "applyMaxToMarket": False, "avgPriceMins": 5,
+                },
                 {"filterType": "MAX_NUM_ORDERS", "maxNumOrders": 200},
                 {"filterType": "MAX_NUM_ALGO_ORDERS", "maxNumAlgoOrders": 5},
             ],

@@ -53,7 +53,7 @@ def test_atr_seeds_with_the_mean_true_range_then_smooths_wilder_style() -> None:
 
 def test_atr_of_a_constant_range_is_that_range() -> None:
     atr = ATR(14)
-    for i in range(30):
+    for _i in range(30):
         atr.update(101.0, 99.0, 100.0)  # every TR = 2
 
     assert atr.value == pytest.approx(2.0)

@@ -65,7 +65,10 @@ def entry(
 # ---------------------------------------------------------------- price validation
 @pytest.mark.parametrize(
     "value",
-    [0, -1, D("0"), D("-0"), "0", "-1", math.nan, math.inf, -math.inf, D("NaN"), D("sNaN"), D("Infinity"), "NaN", "inf", "-Infinity", "abc", "", "1,5", None, True, [100], b"100"],
+    [
+        0, -1, D("0"), D("-0"), "0", "-1", math.nan, math.inf, -math.inf, D("NaN"), D("sNaN"), D("Infinity"),
+        "NaN", "inf", "-Infinity", "abc", "", "1,5", None, True, [100], b"100",
+    ],
     ids=repr,
 )
 def test_invalid_prices_are_denied(value: object) -> None:
@@ -166,7 +169,10 @@ def test_max_open_positions_boundary() -> None:
     ("kwargs", "code"),
     [
         # everything wrong at once: the breaker is checked first
-        ({"breaker_allows": False, "paused": True, "price": "abc", "open_positions": ("BTCUSDT",), "trades_today": 99}, ReasonCode.BREAKER_TRIPPED),
+        (
+            {"breaker_allows": False, "paused": True, "price": "abc", "open_positions": ("BTCUSDT",), "trades_today": 99},
+            ReasonCode.BREAKER_TRIPPED,
+        ),
         ({"paused": True, "data_gap": True, "price": "abc", "open_positions": ("BTCUSDT",)}, ReasonCode.PAUSED),
         ({"data_gap": True, "price": "abc", "open_positions": ("BTCUSDT",)}, ReasonCode.DATA_GAP),
         ({"price": "abc", "open_positions": ("BTCUSDT",)}, ReasonCode.INVALID_PRICE),
@@ -237,11 +243,14 @@ def test_a_custom_scale_and_sizing_are_used() -> None:
 
 @pytest.mark.parametrize(
     "kwargs",
-    [{"correlation_scale": ()}, {"correlation_scale": (1.0, 0.0)}, {"correlation_scale": (1.5,)}, {"max_open_positions": -1}, {"max_trades_per_day": -1}],
+    [
+        {"correlation_scale": ()}, {"correlation_scale": (1.0, 0.0)}, {"correlation_scale": (1.5,)},
+        {"max_open_positions": -1}, {"max_trades_per_day": -1},
+    ],
     ids=str,
 )
 def test_invalid_limits_are_refused(kwargs: dict) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="must be"):
         RiskLimits(**kwargs)
 
 

@@ -13,12 +13,12 @@ from typing import Any
 import httpx
 import pytest
 
+from engine.core.filters import parse_exchange_info
+from engine.errors import HostBanned, HTTPStatusError
+from engine.feed.klines import parse_rest_kline
 from engine.feed.rest import BinanceRestClient
 from engine.feed.stream import KlineEvent, Reply, _decode
-from engine.errors import HostBanned, HTTPStatusError
-from engine.core.filters import parse_exchange_info
 from engine.guards.retry import RetryAttempt
-from engine.feed.klines import parse_rest_kline
 
 FIXTURES = Path(__file__).parent / "fixtures" / "binance"
 BASE_URL = "https://data-api.binance.vision"
@@ -77,7 +77,8 @@ def test_exchange_info_fixture_gives_the_filters_of_both_symbols() -> None:
 
     btc, eth = filters["BTCUSDT"], filters["ETHUSDT"]
     assert (btc.base_asset, btc.quote_asset) == ("BTC", "USDT")
-    assert (btc.tick_size, btc.step_size, btc.min_qty, btc.max_qty) == (Decimal("0.01"), Decimal("0.00001"), Decimal("0.00001"), Decimal("9000"))
+    expected = (Decimal("0.01"), Decimal("0.00001"), Decimal("0.00001"), Decimal("9000"))
+    assert (btc.tick_size, btc.step_size, btc.min_qty, btc.max_qty) == expected
     assert btc.min_notional == Decimal("5")
     assert (eth.step_size, eth.min_qty) == (Decimal("0.0001"), Decimal("0.0001"))
 
@@ -161,7 +162,9 @@ def test_error_1121_is_a_400_with_code_and_msg_and_is_not_retried() -> None:
 
 def test_error_1003_with_429_is_retried_after_retry_after() -> None:
     answers = [
-        httpx.Response(429, json=fixture("error_-1003_too_much_weight.json"), headers={"Retry-After": "12", "X-MBX-USED-WEIGHT-1M": "6001"}),
+        httpx.Response(
+            429, json=fixture("error_-1003_too_much_weight.json"), headers={"Retry-After": "12", "X-MBX-USED-WEIGHT-1M": "6001"}
+        ),
         httpx.Response(200, json=fixture("time.json"), headers={"X-MBX-USED-WEIGHT-1M": "1"}),
     ]
     waits, attempts = Waits(), []

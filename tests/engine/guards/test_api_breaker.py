@@ -99,5 +99,5 @@ def test_a_trial_that_never_reports_stops_blocking_after_another_timeout(clock) 
 
 
 def test_rejects_a_non_positive_threshold(clock) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="failure_threshold=0"):
         ApiBreaker(failure_threshold=0, clock=clock)

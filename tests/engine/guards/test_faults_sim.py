@@ -7,8 +7,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from engine.feed.rest import BinanceRestClient
 from engine.errors import HostBanned, HTTPStatusError, RateLimitExceeded
+from engine.feed.rest import BinanceRestClient
 from engine.guards.retry import RetryAttempt
 from simulator.faults import Faults
 from simulator.market import Market
@@ -69,7 +69,7 @@ async def test_under_a_429_storm_nothing_is_sent_before_retry_after_expires(cloc
         await client.server_time_ms()
 
     assert len(transport.sent) == 8
-    for (t0, status, retry_after), (t1, _, _) in zip(transport.sent, transport.sent[1:]):
+    for (t0, status, retry_after), (t1, _, _) in zip(transport.sent, transport.sent[1:], strict=False):
         assert status == 429 and retry_after is not None
         assert t1 >= t0 + retry_after
     assert {s for _, s, _ in transport.sent} == {429}

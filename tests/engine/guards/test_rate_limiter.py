@@ -47,7 +47,7 @@ async def test_burst_sets_the_bucket_size(clock) -> None:
     limiter = _limiter(clock, burst=10)
     await limiter.acquire(10)
     assert await limiter.acquire(1) == pytest.approx(1.0)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"weight must be within 0\.\.10"):
         await limiter.acquire(11)
 
 
@@ -147,9 +147,9 @@ async def test_warns_once_past_80_pct_and_again_after_dropping_below(clock, capl
 
 
 def test_rejects_nonsense_settings(clock) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="must be positive"):
         RateLimiter(limit=0, clock=clock, sleep=clock.sleep)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="max_wait_s must not be negative"):
         RateLimiter(max_wait_s=-1, clock=clock, sleep=clock.sleep)
 
 

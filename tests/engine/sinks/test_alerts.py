@@ -13,6 +13,9 @@ from decimal import Decimal
 
 import pytest
 
+from engine.config import AlertSettings
+from engine.core.breaker import BreakerEvent, BreakerEventKind, BreakerState
+from engine.guards.retry import RetryAttempt, RetryPolicy
 from engine.sinks.alerts import (
     DISCORD_MAX_CHARS,
     Alert,
@@ -24,9 +27,6 @@ from engine.sinks.alerts import (
     alert_from_breaker_event,
     payload,
 )
-from engine.core.breaker import BreakerEvent, BreakerEventKind, BreakerState
-from engine.config import AlertSettings
-from engine.guards.retry import RetryAttempt, RetryPolicy
 
 WAIT_S = 5.0  # upper bound of any wait for the receiver; tests finish far sooner
 
@@ -277,7 +277,8 @@ def test_alerts_are_logged_with_structured_fields(caplog: pytest.LogCaptureFixtu
 
 def test_sink_from_settings_reads_the_secret_url_and_never_logs_it(receiver, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
-    settings = AlertSettings(webhooks=[{"url": f"{receiver.url}/bot999:TOKEN/sendMessage", "format": "telegram", "chat_id": "7"}], queue_size=3)
+    webhook = {"url": f"{receiver.url}/bot999:TOKEN/sendMessage", "format": "telegram", "chat_id": "7"}
+    settings = AlertSettings(webhooks=[webhook], queue_size=3)
     sink = AlertSink.from_settings(settings, sleep=Waits())
 
     deliver(sink, [ALERT], receiver, 1)
