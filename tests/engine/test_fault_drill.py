@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -56,7 +56,7 @@ def settings(simulator: SimulatorServer, tmp_path: Path, monkeypatch: pytest.Mon
     )
 
 
-def _wait(condition, what: str, timeout_s: float) -> None:  # noqa: ANN001 - a zero-argument predicate
+def _wait(condition: Callable[[], object], what: str, timeout_s: float) -> None:
     deadline = time.monotonic() + timeout_s
     while not condition():
         if time.monotonic() > deadline:
