@@ -46,6 +46,9 @@ def get_runtime() -> Runtime:
         st.stop()
     try:
         runtime = Runtime(settings).start()
+    except ConfigError as exc:  # e.g. a symbol the simulator has no data for
+        st.error(f"**Invalid configuration**: {exc}")
+        st.stop()
     except StoreError as exc:
         st.error(f"**Cannot open the database**: {exc}")
         st.stop()

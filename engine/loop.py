@@ -251,7 +251,7 @@ class EngineLoop:
         self._publish()
 
     def failed(self, error: str, *, config: bool) -> None:
-        log.error("%s", error)
+        log.log(logging.INFO if config else logging.ERROR, "%s", error)  # a config error is shown by the caller
         self._publish(state=EngineState.FAILED, connected=False, error=error, config_error=config)
 
     def stream_event(self, event: StreamEvent) -> None:

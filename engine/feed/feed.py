@@ -153,7 +153,9 @@ class Feed:
                 filters = parse_exchange_info(await self._rest.exchange_info(self.symbols, max_sleep_s=MAX_SLEEP_S))
             except HTTPStatusError as exc:
                 if exc.code == INVALID_SYMBOL:
-                    self._out.failed(f"trading.symbols: the venue does not list {', '.join(self.symbols)} ({exc.msg})", config=True)
+                    unlisted = await self._unlisted()
+                    names = ", ".join(unlisted) if unlisted else "one of " + ", ".join(self.symbols)
+                    self._out.failed(f"trading.symbols: the venue does not list {names} ({exc.msg})", config=True)
                     return
                 attempt = await self._wait_after(exc, attempt)
                 continue
@@ -167,6 +169,20 @@ class Feed:
             self._out.rules(filters)
             self.rules_loaded = True
             return
+
+    async def _unlisted(self) -> list[str]:
+        """The symbols exchangeInfo refuses one by one with -1121 (empty when that cannot be told)."""
+        unlisted = []
+        for symbol in self.symbols:
+            try:
+                await self._rest.exchange_info((symbol,), max_sleep_s=MAX_SLEEP_S)
+            except HTTPStatusError as exc:
+                if exc.code != INVALID_SYMBOL:
+                    return []
+                unlisted.append(symbol)
+            except ExchangeError:
+                return []
+        return unlisted
 
     async def _wait_after(self, exc: ExchangeError, attempt: int) -> int:
         delay_s = retry_delay_s(exc, attempts=attempt + 1, backoff=self._backoff, rng=self._rng)

@@ -22,6 +22,8 @@ import pytest
 from engine.cli import bundled_replay as replay
 from engine.cli import mask_secrets
 from engine.config import BreakerSettings, Settings
+from simulator.market import Market
+from simulator.server import SimulatorServer
 from storage.store import Store
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -410,4 +412,32 @@ def test_run_is_refused_while_another_process_holds_the_database(tripped_db: Pat
     assert refused(result) == (
         f"papertrader: {tripped_db} is held by process {holder.pid}: DuckDB lets one process open a database file at "
         "a time. Stop that process (or use the dashboard it serves), then retry."
+    )
+
+
+def test_a_symbol_the_simulator_has_no_data_for_is_one_line(tmp_path: Path, env: dict[str, str]) -> None:
+    env["PAPERTRADER_TRADING__SYMBOLS"] = '["DOGEUSDT"]'
+    line = refused(cli("run", env=env, cwd=tmp_path))
+    assert line == (
+        "papertrader: invalid configuration: trading.symbols: the simulator has no data for DOGEUSDT; "
+        "it has BTCUSDT, ETHUSDT"
+    )
+    assert not (tmp_path / "pt.duckdb").exists(), "refused before the database was created"
+
+
+def test_a_symbol_the_venue_does_not_list_stops_run_with_one_line(tmp_path: Path, env: dict[str, str]) -> None:
+    """Venue ``binance`` (here the simulator, serving BTCUSDT and ETHUSDT): exchangeInfo answers 400 -1121 for an
+    unlisted symbol, which is the configuration's fault: exit 2, the reason last, no traceback."""
+    with SimulatorServer(Market.replay(("BTCUSDT", "ETHUSDT"), speed=60)) as simulator:
+        env |= {
+            "PAPERTRADER_VENUE__NAME": "binance",
+            "PAPERTRADER_VENUE__REST_URL": simulator.rest_url,
+            "PAPERTRADER_VENUE__WS_URL": simulator.ws_url,
+            "PAPERTRADER_TRADING__SYMBOLS": '["BTCUSDT", "DOGEUSDT"]',
+        }
+        result = cli("run", env=env, cwd=tmp_path, timeout=60)
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stderr.splitlines()[-1] == (
+        "papertrader: invalid configuration: trading.symbols: the venue does not list DOGEUSDT (Invalid symbol.)"
     )
