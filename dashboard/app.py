@@ -35,6 +35,9 @@ def engine_state() -> None:
         f"**Breaker** `{status.breaker_state}`  \n"
         f"**Market** `{'connected' if status.market_connected else 'disconnected'}`"
     )
+    if status.gaps:
+        symbols = ", ".join(sorted({g.symbol for g in status.gaps}))
+        st.warning(f"{len(status.gaps)} open data gap(s): {symbols}. No entries there until filled.", icon=":material/timelapse:")
     if status.error:
         st.error(status.error)
 

@@ -4,8 +4,9 @@ They only build a :class:`engine.commands.Command` and hand it to ``Runtime.subm
 between events and writes the audit row (who, when, reason, result, detail). Every control first passes
 :func:`dashboard.auth.authorise` (admin token, local bind address).
 
-After submitting, a control waits up to ``APPLY_TIMEOUT_S`` for the audit row of its command (the engine's
-verdict: OK, IGNORED or REFUSED with a detail) and for the engine status to show the effect, so the very rerun the
+After submitting, a control waits up to ``APPLY_TIMEOUT_S`` for the result of its own command (the engine's
+verdict: OK, IGNORED or REFUSED with a detail, through the future ``Runtime.submit`` returns; the engine is woken at
+once) and for the engine status to show the effect, so the very rerun the
 click causes already shows the new state. The outcome is left in session state and shown by the next
 :func:`show_notice` as a toast (a callback or a dialog must not draw the page's elements itself).
 
@@ -17,16 +18,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from concurrent.futures import TimeoutError as FutureTimeout
 
 import streamlit as st
 
 from dashboard.auth import Gate, authorise, dialog_token_input, sidebar_token
-from dashboard.runtime import store_cursor
 from engine.commands import Command, CommandKind
 from engine.runtime import Runtime
 from engine.sinks.status import EngineState, EngineStatus
-from storage.audit_queries import command_outcome
 
 ACTOR = "dashboard"
 APPLY_TIMEOUT_S = 2.0
@@ -198,22 +197,19 @@ def _on_pause_resume(runtime: Runtime, kind: CommandKind, gate: Gate) -> None:
 
 
 def submit(runtime: Runtime, command: Command) -> tuple[str, str] | None:
-    """Submit ``command``, wait up to ``APPLY_TIMEOUT_S`` for its audit row and visible effect, and leave the outcome
-    for :func:`show_notice`. Returns ``(result, detail)``, or ``None`` when the engine has not applied it in time."""
-    since = datetime.now(UTC) - timedelta(milliseconds=1)
-    runtime.submit(command)
+    """Submit ``command``, wait up to ``APPLY_TIMEOUT_S`` for **its** result (the future ``Runtime.submit`` returns,
+    resolved once the engine has applied and audited this very command, so another session's command is never
+    taken for this one) and for its visible effect, and leave the outcome for :func:`show_notice`. Returns
+    ``(result, detail)``, or ``None`` when the engine has not applied it in time."""
     deadline = time.monotonic() + APPLY_TIMEOUT_S
-    outcome = None
-    while outcome is None and time.monotonic() < deadline:
-        with store_cursor(runtime) as cur:
-            outcome = command_outcome(cur, command=command.kind.value, actor=command.actor, since=since)
-        if outcome is None:
-            time.sleep(_POLL_S)
-    if outcome is None:
+    future = runtime.submit(command)
+    try:
+        applied = future.result(timeout=APPLY_TIMEOUT_S)
+    except FutureTimeout:
         pending = f"{command.kind.value} sent; the engine applies it at its next event"
         st.session_state[_NOTICE_KEY] = (pending, ":material/schedule:")
         return None
-    result, detail = outcome
+    outcome = result, detail = applied.result.value, applied.detail
     if result == "OK":
         while not _EFFECT[command.kind](runtime.status()) and time.monotonic() < deadline:
             time.sleep(_POLL_S)

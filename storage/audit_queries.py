@@ -1,4 +1,4 @@
-"""Reads of the audit log (table ``commands``) for the dashboard's Audit page and its controls.
+"""Reads of the audit log (table ``commands``) for the dashboard's Audit page.
 
 Timestamps come back as aware UTC; every function takes a cursor of the caller's thread (``Store.cursor()``).
 """
@@ -6,7 +6,6 @@ Timestamps come back as aware UTC; every function takes a cursor of the caller's
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 import duckdb
@@ -37,16 +36,3 @@ def audit_log(cur: duckdb.DuckDBPyConnection, *, commands: Sequence[str] = (), l
     ).to_arrow_table().to_pandas()
     frame["ts"] = pd.to_datetime(frame["ts"], utc=True)
     return frame
-
-
-def command_outcome(
-    cur: duckdb.DuckDBPyConnection, *, command: str, actor: str, since: datetime
-) -> tuple[str, str] | None:
-    """``(result, detail)`` of the newest ``command`` by ``actor`` applied at or after ``since`` (aware), or ``None``
-    while the engine has not applied (and audited) it yet."""
-    row = cur.execute(
-        "SELECT result, detail FROM commands WHERE command = ? AND actor = ? AND ts >= ? "
-        "ORDER BY ts DESC, recorded_at DESC LIMIT 1",
-        [command, actor, since.astimezone(UTC)],
-    ).fetchone()
-    return None if row is None else (row[0], row[1])

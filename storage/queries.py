@@ -26,7 +26,8 @@ EQUITY_CURVE_COLUMNS = ("ts", "equity", "realised_pnl", "unrealised_pnl", "drawd
 def latest_equity(cur: duckdb.DuckDBPyConnection) -> dict[str, Any] | None:
     """The newest ``equity`` snapshot (by ``ts``, then ``recorded_at``) as ``{column: value}``, or ``None``.
 
-    Every column of the table is present; ``ts`` and ``recorded_at`` are aware UTC datetimes, the rest floats.
+    Every column of the table is present; ``ts`` and ``recorded_at`` are aware UTC datetimes, ``symbol`` and
+    ``source`` (what marked it) strings, the rest floats.
     """
     rows = _arrow(cur, "SELECT * FROM equity ORDER BY ts DESC, recorded_at DESC LIMIT 1").to_pylist()
     if not rows:
@@ -213,6 +214,10 @@ RATE_LIMIT_COLUMNS = ("ts", "host", "used_weight", "server_used_weight", "weight
 RETRY_COUNT_COLUMNS = ("ts", "width_s", "endpoint", "reason", "calls")
 WS_EVENT_COLUMNS = ("ts", "event", "url", "code", "reason", "retry_in_s", "attempt", "candles")
 WS_SPAN_COLUMNS = ("start", "end", "state", "events", "reconnect")
+GAP_COLUMNS = (
+    "symbol", "kind", "first_open_time", "last_open_time", "candles", "state", "opened_at", "closed_at", "attempts",
+    "last_error", "detail",
+)
 DAILY_PNL_COLUMNS = ("day", "start_equity", "end_equity", "pnl", "pnl_pct")
 PRICE_COLUMNS = ("ts", "close")
 TRADE_MARKER_COLUMNS = ("ts", "side", "kind", "price", "quantity")
@@ -440,6 +445,26 @@ def ws_spans(cur: duckdb.DuckDBPyConnection, *, now: datetime | None = None, lim
         """,
         {"now": now, "limit": _limit(limit)},
     ).iloc[::-1].reset_index(drop=True).astype({"reconnect": bool})
+
+
+def gap_history(cur: duckdb.DuckDBPyConnection, *, limit: int = 50) -> pd.DataFrame:
+    """The last ``limit`` gaps of the ledger (table ``gaps``), each in its latest state, newest first.
+
+    Returns:
+        Columns ``symbol``, ``kind`` (warmup | gap), ``first_open_time`` and ``last_open_time`` (market time, UTC),
+        ``candles``, ``state`` (OPEN | CLOSED), ``opened_at`` and ``closed_at`` (wall time, UTC; ``NaT`` while
+        open), ``attempts`` (failed backfill requests), ``last_error``, ``detail``.
+
+    Raises:
+        ValueError: ``limit`` < 1.
+    """
+    columns = ", ".join(f"arg_max({c}, recorded_at) AS {c}" for c in GAP_COLUMNS)
+    return _frame(
+        cur,
+        f"SELECT * EXCLUDE (gap_id) FROM (SELECT gap_id, {columns} FROM gaps GROUP BY gap_id) "
+        "ORDER BY opened_at DESC, first_open_time DESC LIMIT $limit",
+        {"limit": _limit(limit)},
+    )
 
 
 def denials_by_reason(cur: duckdb.DuckDBPyConnection) -> pd.DataFrame:

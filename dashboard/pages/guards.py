@@ -1,5 +1,5 @@
 """Guards: the portfolio breaker, the REST rate limiter, retries and the API breaker, the market stream's
-connection, and pre-trade risk denials (``../shared/SPEC.md`` §3 and §5).
+connection and the gap ledger, and pre-trade risk denials (``../shared/SPEC.md`` §3 and §5).
 
 Layout only: numbers come from ``storage.queries`` and the engine status, charts from ``dashboard.figures``,
 limits from the Runtime's settings. Everything live sits in one fragment that reruns each second.
@@ -13,7 +13,7 @@ import duckdb
 import pandas as pd
 import streamlit as st
 
-from dashboard import figures
+from dashboard import figures, tables
 from dashboard.kpis import DeltaColor
 from dashboard.runtime import get_runtime, store_cursor
 from engine.sinks.status import EngineStatus
@@ -39,6 +39,7 @@ def _live(cur: duckdb.DuckDBPyConnection) -> None:
     _breaker(cur, status)
     _rest(cur, now)
     _stream(cur, status, now)
+    _gaps(cur, status, now)
     _denials(cur, status)
 
 
@@ -121,6 +122,26 @@ def _stream(cur: duckdb.DuckDBPyConnection, status: EngineStatus, now: datetime)
     st.plotly_chart(figures.ws_timeline_figure(queries.ws_spans(cur, now=now)), key="ws_timeline_chart", theme=None)
     with st.expander("Connection events"):
         _table(queries.ws_timeline(cur, limit=500), empty="No connection events yet")
+
+
+def _gaps(cur: duckdb.DuckDBPyConnection, status: EngineStatus, now: datetime) -> None:
+    st.subheader("Data gaps")
+    tiles = st.columns(4)
+    tiles[0].metric("Open gaps", f"{len(status.gaps):,}", help="Holes in a symbol's closed-candle series, until backfilled")
+    tiles[1].metric("Symbols with a gap", ", ".join(sorted({g.symbol for g in status.gaps})) or "none",
+                    help="Entries on these are denied (DATA_GAP); their stops, targets and the breaker keep running")
+    tiles[2].metric(
+        "Held candles", f"{status.held_candles:,}", help="Closed candles waiting behind a gap, processed in order once it fills"
+    )
+    tiles[3].metric("Dropped candles", f"{status.dropped_candles:,}", help="Duplicate or out-of-order candles, since start")
+    if status.gaps:
+        st.warning(
+            f"{len(status.gaps)} open gap(s): backfill is retried after each Retry-After, ban or backoff until it fills.",
+            icon=":material/timelapse:",
+        )
+        _table(tables.open_gaps_table(status.gaps, now_s=now.timestamp()), empty="")
+    with st.expander("Gap ledger (latest 50)"):
+        _table(queries.gap_history(cur, limit=50), empty="No gap recorded yet")
 
 
 def _denials(cur: duckdb.DuckDBPyConnection, status: EngineStatus) -> None:

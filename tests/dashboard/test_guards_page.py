@@ -4,6 +4,7 @@ it and guard history seeded into the database before the Runtime opens it."""
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,7 +18,7 @@ from storage.store import Store
 
 PAGE = Path(__file__).resolve().parents[2] / "dashboard" / "pages" / "guards.py"
 
-SUBHEADERS = ["Portfolio breaker", "REST rate limit and retries", "Market stream", "Risk denials"]
+SUBHEADERS = ["Portfolio breaker", "REST rate limit and retries", "Market stream", "Data gaps", "Risk denials"]
 CHARTS = 6  # gauges, drawdown, rate limit, retries, stream timeline, denials
 
 
@@ -89,3 +90,32 @@ def test_guards_page_shows_a_latched_trip_a_ban_countdown_and_reconnects(db_path
     reconnects = next(m for m in at.metric if m.label == "Reconnects")
     assert reconnects.value == "1"
     assert len(at.get("plotly_chart")) == CHARTS
+
+
+def test_open_gaps_show_with_their_span_attempts_and_last_error(db_path: Path) -> None:
+    """The venue answers every REST request with a 5xx and the stream drops: the gaps stay open, and the page lists
+    them with their failed attempts and the error; the ledger expander has them too."""
+    at = AppTest.from_file(str(PAGE), default_timeout=30).run()
+    runtime = get_runtime()
+    assert runtime.simulator is not None
+    deadline = time.monotonic() + 30
+    while not (runtime.status().rules_loaded and runtime.status().last_candle_ms and not runtime.status().gaps):
+        assert time.monotonic() < deadline, "the engine did not warm up"
+        time.sleep(0.05)
+    runtime.simulator.faults.update(rest_5xx_rate=1.0, ws_drop_every_s=0.3)
+    while not any(g.attempts >= 1 for g in runtime.status().gaps):
+        assert time.monotonic() < deadline + 30, "no failed backfill"
+        time.sleep(0.05)
+
+    at.run()
+
+    assert not at.exception
+    gaps_tile = next(m for m in at.metric if m.label == "Open gaps")
+    assert int(gaps_tile.value) >= 1
+    assert any("open gap(s)" in w.value for w in at.warning)
+    open_table = next(df.value for df in at.dataframe if "Missing from" in df.value.columns)
+    assert set(open_table["Symbol"]) <= {"BTCUSDT", "ETHUSDT"} and not open_table.empty
+    assert open_table["Attempts"].max() >= 1
+    assert open_table["Last error"].str.contains("HTTP 5").any()
+    ledger = next(df.value for df in at.dataframe if "first_open_time" in df.value.columns)
+    assert "OPEN" in set(ledger["state"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from storage.audit_queries import audit_log, command_outcome
+from storage.audit_queries import audit_log
 
 
 def test_audit_log_is_newest_first_and_filters_by_command(cur, write, rows) -> None:
@@ -25,16 +25,3 @@ def test_audit_log_is_newest_first_and_filters_by_command(cur, write, rows) -> N
 def test_limit_must_be_positive(cur) -> None:
     with pytest.raises(ValueError, match="at least 1"):
         audit_log(cur, limit=0)
-
-
-def test_command_outcome_is_the_newest_matching_row_since(cur, write, rows) -> None:
-    """Only a row of that command, by that actor, at or after ``since`` counts."""
-    write(
-        "commands",
-        rows.command(1, command="FLATTEN", actor="dashboard", result="IGNORED", detail="no open positions"),
-        rows.command(5, command="FLATTEN", actor="cli", result="OK", detail="1 position(s) closed"),
-    )
-
-    assert command_outcome(cur, command="FLATTEN", actor="dashboard", since=rows.at(0)) == ("IGNORED", "no open positions")
-    assert command_outcome(cur, command="FLATTEN", actor="dashboard", since=rows.at(2)) is None
-    assert command_outcome(cur, command="PAUSE", actor="dashboard", since=rows.at(0)) is None

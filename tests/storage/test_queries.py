@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -215,6 +216,28 @@ def test_breaker_history_is_newest_recorded_first(cur, write) -> None:
     assert history["kind"].tolist() == ["BreakerReset"] and history["actor"].tolist() == ["alice"]
 
 
+def _gap(gap_id: str, minute: float, *, state: str = "OPEN", attempts: int = 0, error: str = "") -> dict[str, Any]:
+    return {
+        "gap_id": gap_id, "symbol": "BTCUSDT", "kind": "gap", "first_open_time": T0 + timedelta(minutes=minute),
+        "last_open_time": T0 + timedelta(minutes=minute + 2), "candles": 3, "state": state,
+        "opened_at": T0 + timedelta(hours=1, minutes=minute), "attempts": attempts, "last_error": error, "detail": "",
+        "closed_at": T0 + timedelta(hours=2) if state == "CLOSED" else None,
+    }
+
+
+def test_gap_history_shows_each_gap_once_in_its_latest_state_newest_first(cur, write) -> None:
+    write("gaps", _gap("a", 1), _gap("b", 5), _gap("a", 1, attempts=2, error="HTTP 429"), _gap("a", 1, state="CLOSED", attempts=2))
+
+    history = queries.gap_history(cur)
+
+    assert list(history.columns) == list(queries.GAP_COLUMNS)
+    assert history[["first_open_time", "state", "attempts"]].values.tolist() == [
+        [pd.Timestamp(T0 + timedelta(minutes=5)), "OPEN", 0],
+        [pd.Timestamp(T0 + timedelta(minutes=1)), "CLOSED", 2],
+    ]
+    assert history["closed_at"].isna().tolist() == [True, False]
+
+
 def test_breaker_gauges_come_from_the_newest_snapshot(cur, write, rows) -> None:
     """Daily loss = (day start − equity) / day start × 100, never below 0; drawdown as stored."""
     write(
@@ -414,6 +437,7 @@ def test_trade_markers_map_buys_to_entries_and_sells_to_exits(cur, write, rows) 
         (queries.ws_timeline, queries.WS_EVENT_COLUMNS),
         (queries.ws_spans, queries.WS_SPAN_COLUMNS),
         (queries.daily_pnl, queries.DAILY_PNL_COLUMNS),
+        (queries.gap_history, queries.GAP_COLUMNS),
         (lambda cur: queries.price_series(cur, "BTCUSDT"), queries.PRICE_COLUMNS),
         (lambda cur: queries.trade_markers(cur, "BTCUSDT"), queries.TRADE_MARKER_COLUMNS),
         (queries.denials_by_reason, ("reason_code", "denials", "last_ts")),
