@@ -7,6 +7,7 @@ loop (``../shared/ARCHITECTURE.md``, "Process and threads").
     CommandInbox (woken at once by Runtime.submit) ─────────────────────────► EngineLoop ──► TradingCore.apply
     TradingCore events ──► RecordSink (rows; flushed before acting on a fill, breaker change or command)
                        ──► AlertSink (breaker transitions) ──► EngineStatus snapshot (the UI reads it)
+    Feed and guard reports (connections, gaps, backfills, drops, REST attempts) ──► TelemetrySink (rows, counts)
     telemetry task, every second: rate-limit sample, ban and disconnect alerts, status (data lag)
 
 Nothing here awaits on the path from a stream message to the core: the core is synchronous, backfills run in their
@@ -18,15 +19,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from dataclasses import replace
 
-import httpx
-
+from engine import venue
 from engine.commands import VENUE_COMMANDS, Command
 from engine.config import Settings
 from engine.core.core import TradingCore
@@ -34,18 +33,15 @@ from engine.core.events import BreakerChanged, CommandApplied, CommandResult, Co
 from engine.core.filters import SymbolFilters
 from engine.core.models import Candle, interval_ms
 from engine.feed.feed import Feed
-from engine.feed.gaps import Gap, GapKind, GapState
+from engine.feed.gaps import Gap
 from engine.feed.rest import BinanceRestClient
-from engine.feed.stream import BadMessage, Connected, Disconnected, KlineEvent, KlineStream, Reply, StreamEvent
-from engine.guards.api_breaker import ApiBreaker
-from engine.guards.backoff import Backoff
-from engine.guards.rate_limiter import RateLimiter
-from engine.guards.retry import RetryAttempt, RetryPolicy
+from engine.feed.stream_events import Connected, Disconnected, KlineEvent, StreamEvent
 from engine.inbox import CommandInbox
-from engine.sinks import rows
-from engine.sinks.alerts import AlertSink, DisconnectWatch, alert_for_ban, alert_for_disconnect, alert_from_breaker_event
+from engine.sinks.alert_sink import AlertSink
+from engine.sinks.alerts import DisconnectWatch, alert_for_ban, alert_for_disconnect, alert_from_breaker_event
 from engine.sinks.record import RecorderLike, RecordSink
 from engine.sinks.status import EngineState, EngineStatus, GapStatus
+from engine.sinks.telemetry import TelemetrySink
 from storage.errors import FlushError
 
 log = logging.getLogger(__name__)
@@ -53,14 +49,6 @@ log = logging.getLogger(__name__)
 TELEMETRY_INTERVAL_S = 1.0
 CLOSE_BUDGET_S = 0.5
 """Longest wait for the REST client and the alert sink to close on stop, seconds each."""
-
-
-def retry_policy(settings: Settings) -> RetryPolicy:
-    """``[rest]`` backoff, shared by the REST client and the alert webhooks."""
-    rest = settings.rest
-    return RetryPolicy(
-        max_retries=rest.max_retries, base_delay_s=rest.retry_base_s, max_delay_s=rest.retry_cap_s, jitter_pct=rest.retry_jitter_pct
-    )
 
 
 class EngineLoop:
@@ -109,17 +97,19 @@ class EngineLoop:
         self._last_message_at: float | None = None
         self._stream_url = ""
         self.feed: Feed | None = None
-        self.counts = {"bad_messages": 0, "backfilled_candles": 0, "dropped_candles": 0}
+        self.telemetry = TelemetrySink(recorder, interval_ms=self._interval_ms, rest_url=rest_url, wall_clock=wall_clock)
         self.status = EngineStatus(state=EngineState.STARTING, venue=settings.venue.name, breaker_state=str(core.breaker.state))
 
     # ------------------------------------------------------------------ the program
     async def run(self, stop: asyncio.Event) -> None:
         """Run until ``stop`` is set; then cancel everything, write the last telemetry row and close."""
         self.inbox.bind(asyncio.get_running_loop())
-        rest = self._rest_client()
-        stream = self._stream()
-        self._stream_url = stream.url
-        alerts = AlertSink.from_settings(self.settings.alerts, retry=retry_policy(self.settings), on_attempt=self.record_api_attempt)
+        rest = venue.rest_client(self.settings, self._rest_url, on_attempt=self.telemetry.api_attempt)
+        stream = venue.kline_stream(self.settings, self._ws_url)
+        self._stream_url = self.telemetry.stream_url = stream.url
+        alerts = AlertSink.from_settings(
+            self.settings.alerts, retry=venue.retry_policy(self.settings), on_attempt=self.telemetry.api_attempt
+        )
         self._alerts = alerts
         alerts.start()
         s = self.settings
@@ -133,7 +123,7 @@ class EngineLoop:
             gaps=self._gaps,
             warmup_candles=self._warmup,
             out=self,
-            backoff=retry_policy(s).backoff,
+            backoff=venue.retry_policy(s).backoff,
             max_held=s.stream.max_held_candles,
             clock=self._monotonic,
             wall_clock=self._wall_clock,
@@ -156,7 +146,7 @@ class EngineLoop:
             for task in (*tasks, stopping):
                 task.cancel()
             await asyncio.gather(*tasks, stopping, return_exceptions=True)
-            self.recorder.record("rate_limit_samples", rows.rate_limit_row(rest.guard_status(), time_s=self._wall_clock()))
+            self.telemetry.guards(rest.guard_status())
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(CLOSE_BUDGET_S):
                     await rest.aclose()
@@ -220,9 +210,7 @@ class EngineLoop:
         self.dispatch(self.core.on_price(candle, time_ms=time_ms))
 
     def gap_changed(self, gap: Gap) -> None:
-        self.recorder.record("gaps", rows.gap_row(gap, interval_ms=self._interval_ms, time_s=self._wall_clock()))
-        if gap.state is GapState.OPEN:
-            log.warning("%s: gap of %d candle(s) from %d (%s)", gap.symbol, gap.minutes(self._interval_ms), gap.first_ms, gap.kind)
+        self.telemetry.gap(gap)
         assert self.feed is not None
         open_now = bool(self.feed.sequencer.gaps(gap.symbol))
         if open_now != (gap.symbol in self.core.data_gaps):
@@ -230,24 +218,14 @@ class EngineLoop:
         self._publish()
 
     def dropped(self, candle: Candle, reason: str) -> None:
-        self.counts["dropped_candles"] += 1
-        self.recorder.record("ws_events", rows.dropped_row(candle, url=self._stream_url, reason=reason, time_s=self._wall_clock()))
+        self.telemetry.dropped(candle, reason)
 
     def rules(self, filters: Mapping[str, SymbolFilters]) -> None:
         self.core.set_filters(filters)
         self._publish(state=self._running_state())
 
     def backfilled(self, gap: Gap, candles: int, error: str) -> None:
-        self.counts["backfilled_candles"] += candles
-        self.recorder.record(
-            "ws_events",
-            rows.backfill_row(
-                symbol=gap.symbol, url=self._rest_url, candles=candles, error=error, time_s=self._wall_clock(),
-                attempt=gap.attempts, warmup=gap.kind is GapKind.WARMUP,
-            ),
-        )
-        if error:
-            self.recorder.record("gaps", rows.gap_row(gap, interval_ms=self._interval_ms, time_s=self._wall_clock()))
+        self.telemetry.backfilled(gap, candles, error)
         self._publish()
 
     def failed(self, error: str, *, config: bool) -> None:
@@ -255,39 +233,20 @@ class EngineLoop:
         self._publish(state=EngineState.FAILED, connected=False, error=error, config_error=config)
 
     def stream_event(self, event: StreamEvent) -> None:
-        """Telemetry for one stream event: connection changes and bad messages become ``ws_events`` rows."""
+        """A stream event: its telemetry, the connection state, the market time and the data lag."""
         self._last_message_at = self._monotonic()
         if isinstance(event, KlineEvent):
             market = self.status.market_time_ms
             if market is None or event.event_time_ms > market:
                 self._publish(market_time_ms=event.event_time_ms, connected=True)
             return
-        now = self._wall_clock()
+        self.telemetry.stream_event(event)
         if isinstance(event, Connected):
             self._stream_watch.up()
-            log.info("market stream connected: %s (attempt %d)", event.url, event.attempt)
-            self.recorder.record("ws_events", rows.ws_connected_row(event, time_s=now))
             self._publish(connected=True)
         elif isinstance(event, Disconnected):
             self._stream_watch.down()
-            retry = "giving up" if event.retry_in_s is None else f"reconnecting in {event.retry_in_s:.1f} s"
-            log.warning(
-                "market stream closed (code %s %s %s) after %s s; %s", event.code, event.reason, event.error, event.connected_for_s, retry
-            )
-            self.recorder.record("ws_events", rows.ws_disconnected_row(event, url=self._stream_url, time_s=now))
             self._publish(connected=False)
-        elif isinstance(event, BadMessage):
-            self.counts["bad_messages"] += 1
-            log.warning("dropped bad market message: %s", event.detail)
-            self.recorder.record("ws_events", rows.ws_bad_message_row(event, url=self._stream_url, time_s=now))
-        elif isinstance(event, Reply) and event.error:
-            log.warning("stream request %s refused: %s", event.request_id, event.error)
-
-    def record_api_attempt(self, attempt: RetryAttempt, *, host: str) -> None:
-        """``on_attempt`` hook of the REST client and the webhooks: every attempt becomes an ``api_calls`` row."""
-        self.recorder.record("api_calls", rows.api_call_row(attempt, host=host))
-        if attempt.outcome != "ok":
-            log.warning("%s %s: %s (%s), attempt %d", host, attempt.endpoint, attempt.outcome, attempt.reason, attempt.attempt)
 
     # ------------------------------------------------------------------ telemetry
     async def _telemetry(self, rest: BinanceRestClient) -> None:
@@ -295,7 +254,7 @@ class EngineLoop:
         or a stream down longer than ``alerts.disconnect_alert_after_s``; refresh the status (data lag)."""
         while True:
             guards = rest.guard_status()
-            self.recorder.record("rate_limit_samples", rows.rate_limit_row(guards, time_s=self._wall_clock()))
+            self.telemetry.guards(guards)
             if guards.ban.bans > self._bans_seen and self._alerts is not None:
                 self._bans_seen = guards.ban.bans
                 self._alerts.notify(alert_for_ban(guards.ban.host, guards.ban.retry_after_s))
@@ -339,37 +298,9 @@ class EngineLoop:
             held_candles=0 if feed is None else sum(feed.sequencer.held(s) for s in feed.symbols),
             rules_loaded=core.desk.has_filters,
             config_error=current.config_error if config_error is None else config_error,
-            bad_messages=self.counts["bad_messages"],
-            backfilled_candles=self.counts["backfilled_candles"],
-            dropped_candles=self.counts["dropped_candles"],
-        )
-
-    # ------------------------------------------------------------------ the venue's clients
-    def _rest_client(self) -> BinanceRestClient:
-        """The REST client behind its guards, configured from ``[rest]``; every attempt is recorded."""
-        rest = self.settings.rest
-        host = httpx.URL(self._rest_url).netloc.decode()
-        return BinanceRestClient(
-            self._rest_url,
-            timeout_s=self.settings.venue.request_timeout_s,
-            limiter=RateLimiter(limit=rest.weight_limit_per_minute, burst=rest.burst, max_wait_s=rest.max_wait_s, warn_pct=rest.warn_pct),
-            retry=retry_policy(self.settings),
-            breaker=ApiBreaker(host=host, failure_threshold=rest.breaker_failures, reset_timeout_s=rest.breaker_reset_s),
-            on_attempt=functools.partial(self.record_api_attempt, host=host),
-        )
-
-    def _stream(self) -> KlineStream:
-        """The kline stream with the ``[stream]`` recovery settings."""
-        s = self.settings.stream
-        backoff = Backoff(base_s=1.0, cap_s=s.backoff_cap_s, jitter=s.jitter_pct / 100)
-        return KlineStream(
-            self._ws_url,
-            self.settings.trading.symbols,
-            self.settings.trading.interval,
-            backoff=backoff.delays,
-            stable_after_s=s.stable_after_s,
-            stale_after_s=s.stale_after_s,
-            max_attempts=s.max_attempts,
+            bad_messages=self.telemetry.counts.bad_messages,
+            backfilled_candles=self.telemetry.counts.backfilled_candles,
+            dropped_candles=self.telemetry.counts.dropped_candles,
         )
 
 

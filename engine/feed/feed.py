@@ -28,7 +28,8 @@ from engine.feed.backfill import MAX_SLEEP_S, BackfillWorker
 from engine.feed.gaps import Gap, GapState, retry_delay_s
 from engine.feed.rest import BinanceRestClient
 from engine.feed.sequencer import Sequencer, SequencerOutput
-from engine.feed.stream import KlineEvent, KlineStream, StreamEvent
+from engine.feed.stream import KlineStream
+from engine.feed.stream_events import KlineEvent, StreamEvent
 from engine.guards.backoff import Backoff
 
 log = logging.getLogger(__name__)

@@ -30,18 +30,16 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus, InvalidURI, WebSocketException
 from websockets.uri import parse_uri
 
-from engine.core.models import Candle
-from engine.errors import ConfigError, ProtocolError, StreamRefused, TransportError
-from engine.feed.klines import parse_stream_kline
+from engine.errors import ConfigError, StreamRefused, TransportError
+from engine.feed.stream_events import Connected, Disconnected, StreamEvent, StreamStatus, decode
 from engine.guards.backoff import Backoff
-from engine.guards.ws_limiter import WsLimiterStatus, WsMessageLimiter
+from engine.guards.ws_limiter import WsMessageLimiter
 
 PING_INTERVAL_S = 20.0
 """Our own keepalive pings; a pong missing for as long closes the connection (and we reconnect)."""
@@ -54,91 +52,6 @@ CLOSE_TIMEOUT_S = 0.5
 """How long closing waits for the server's close frame (on shutdown) before dropping the connection."""
 FATAL_HANDSHAKE_STATUSES = frozenset({401, 403, 404})
 """A handshake refused with these will be refused again: retrying cannot help (wrong URL or no access)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Connected:
-    """The connection to ``url`` is open. ``attempt``: reconnect attempts since the last stable connection,
-    this one included (0 = the first connection of :meth:`KlineStream.events`)."""
-
-    url: str
-    attempt: int
-
-
-@dataclass(frozen=True, slots=True)
-class Disconnected:
-    """A connection closed, went stale or could not be opened.
-
-    Attributes:
-        code: close code from the server's close frame; ``None`` when there was none (dropped socket, failed
-            connect, stale stream — RFC 6455 calls that 1006).
-        reason: close reason from the frame, or ``"stale"`` when no message came for ``stale_after_s``.
-        error: the exception (``repr``) for a failed connect or dropped socket; ``""`` after a clean close.
-        retry_in_s: seconds until the next attempt; ``None`` when there is none: attempts are exhausted (the
-            iterator then raises :class:`~engine.errors.TransportError`) or the failure is fatal.
-        attempt: number of the attempt that follows, counted since the last stable connection (1 = first retry).
-        connected_for_s: how long the connection was up; ``None`` when the attempt never connected.
-    """
-
-    code: int | None
-    reason: str
-    error: str
-    retry_in_s: float | None
-    attempt: int
-    connected_for_s: float | None
-    fatal: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class KlineEvent:
-    """A kline update; ``candle.closed`` is the stream's ``k.x``, ``event_time_ms`` its ``E`` (Unix ms)."""
-
-    candle: Candle
-    event_time_ms: int
-
-
-@dataclass(frozen=True, slots=True)
-class BadMessage:
-    """A message that broke the documented format (malformed JSON, invalid price); it is dropped and counted."""
-
-    detail: str
-
-
-@dataclass(frozen=True, slots=True)
-class Reply:
-    """The server's answer to a ``SUBSCRIBE``/``UNSUBSCRIBE`` request; ``error`` is ``""`` on success, else the
-    server's ``code``/``msg`` (Binance WebSocket Streams docs, "Error Messages")."""
-
-    request_id: int | str | None
-    error: str
-
-
-StreamEvent = Connected | Disconnected | KlineEvent | BadMessage | Reply
-
-
-@dataclass(frozen=True, slots=True)
-class StreamStatus:
-    """Counters since :meth:`KlineStream.events` started (seconds from the stream's injected clock).
-
-    ``disconnects`` counts open connections closed by the server, the network or staleness (not by the consumer
-    leaving :meth:`KlineStream.events`); failed connect attempts are
-    ``reconnect_attempts + 1 - connects`` (the first attempt is not a *re*connect).
-    ``disconnected_s`` is the total time without an open connection, the current outage included.
-    """
-
-    connected: bool
-    url: str
-    connects: int
-    disconnects: int
-    reconnect_attempts: int
-    stale_disconnects: int
-    messages: int
-    last_close_code: int | None
-    last_close_reason: str
-    last_error: str
-    disconnected_s: float
-    subscriptions: tuple[str, ...]
-    limiter: WsLimiterStatus
 
 
 def classify(exc: BaseException) -> Literal["retry", "fatal"]:
@@ -330,7 +243,7 @@ class KlineStream:
                                 ws.transport.abort()
                                 break
                             self._messages += 1
-                            yield _decode(raw)
+                            yield decode(raw)
                 except ConnectionClosed as exc:
                     frame = exc.rcvd
                     code, reason = (frame.code, frame.reason) if frame else (None, "")
@@ -376,26 +289,3 @@ class KlineStream:
         if reason == "stale":
             self._stale += 1
         self._last_code, self._last_reason, self._last_error = code, reason, error
-
-
-def _decode(raw: str | bytes) -> KlineEvent | BadMessage | Reply:
-    try:
-        message: Any = json.loads(raw)
-        if isinstance(message, dict) and "id" in message and ("result" in message or "error" in message or "code" in message):
-            return _reply(message)
-        data = message["data"] if isinstance(message, dict) and "data" in message else message
-        candle, event_time = parse_stream_kline(data)
-    except (ValueError, ProtocolError, TypeError, KeyError) as exc:
-        return BadMessage(f"{exc}: {str(raw)[:120]}")
-    return KlineEvent(candle, event_time)
-
-
-def _reply(message: dict[str, Any]) -> Reply:
-    """``{"result": null, "id": n}`` is a success; errors come as ``{"error": {"code", "msg"}, "id"}`` or, in
-    older documentation, ``{"code", "msg", "id"}``."""
-    failure = message.get("error") or ({"code": message["code"], "msg": message.get("msg", "")} if "code" in message else None)
-    if failure is None:
-        return Reply(message["id"], "")
-    if isinstance(failure, dict):
-        return Reply(message["id"], f"code {failure.get('code')}: {failure.get('msg', '')}")
-    return Reply(message["id"], str(failure))

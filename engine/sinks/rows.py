@@ -16,7 +16,7 @@ from engine.core.portfolio import Position, Snapshot
 from engine.core.risk import RiskDecision
 from engine.feed.gaps import Gap
 from engine.feed.rest import RestGuardStatus
-from engine.feed.stream import BadMessage, Connected, Disconnected
+from engine.feed.stream_events import BadMessage, Connected, Disconnected
 from engine.guards.retry import RetryAttempt
 
 Row = dict[str, Any]

@@ -10,7 +10,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from engine.cli import bundled_replay as replay
+from engine.cli.offline import bundled_replay as replay
 from engine.config import BreakerSettings, Settings
 
 START_MS = int(datetime(2021, 4, 25, tzinfo=UTC).timestamp() * 1000)

@@ -17,7 +17,7 @@ from engine.core.filters import parse_exchange_info
 from engine.errors import HostBanned, HTTPStatusError
 from engine.feed.klines import parse_rest_kline
 from engine.feed.rest import BinanceRestClient
-from engine.feed.stream import KlineEvent, Reply, _decode
+from engine.feed.stream_events import KlineEvent, Reply, decode
 from engine.guards.retry import RetryAttempt
 
 FIXTURES = Path(__file__).parent / "fixtures" / "binance"
@@ -106,7 +106,7 @@ def test_kline_rows_fixture_parses_with_closed_from_server_time() -> None:
 
 @pytest.mark.parametrize(("name", "closed"), [("stream_kline_btcusdt_1m_open.json", False), ("stream_kline_btcusdt_1m_closed.json", True)])
 def test_combined_stream_kline_fixtures_decode(name: str, closed: bool) -> None:
-    event = _decode(raw(name))
+    event = decode(raw(name))
 
     assert isinstance(event, KlineEvent)
     assert (event.candle.symbol, event.candle.closed, event.candle.open_time_ms) == ("BTCUSDT", closed, 1_700_000_220_000)
@@ -115,8 +115,8 @@ def test_combined_stream_kline_fixtures_decode(name: str, closed: bool) -> None:
 
 
 def test_stream_reply_fixtures_decode() -> None:
-    assert _decode(raw("stream_subscribe_reply.json")) == Reply(1, "")
-    assert _decode(raw("stream_error_reply.json")) == Reply(2, "code 2: Invalid request: unknown variable")
+    assert decode(raw("stream_subscribe_reply.json")) == Reply(1, "")
+    assert decode(raw("stream_error_reply.json")) == Reply(2, "code 2: Invalid request: unknown variable")
 
 
 # ---------------------------------------------------------------------------------------------- the REST client

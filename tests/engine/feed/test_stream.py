@@ -16,15 +16,8 @@ from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
 from engine.errors import ConfigError, StreamRefused, TransportError
-from engine.feed.stream import (
-    BadMessage,
-    Connected,
-    Disconnected,
-    KlineEvent,
-    KlineStream,
-    Reply,
-    StreamEvent,
-)
+from engine.feed.stream import KlineStream
+from engine.feed.stream_events import BadMessage, Connected, Disconnected, KlineEvent, Reply, StreamEvent
 from simulator.market import Market
 from simulator.server import SimulatorServer
 

@@ -16,17 +16,9 @@ import pytest
 from engine.config import AlertSettings
 from engine.core.breaker import BreakerEvent, BreakerEventKind, BreakerState
 from engine.guards.retry import RetryAttempt, RetryPolicy
-from engine.sinks.alerts import (
-    DISCORD_MAX_CHARS,
-    Alert,
-    AlertSink,
-    DisconnectWatch,
-    Webhook,
-    alert_for_ban,
-    alert_for_disconnect,
-    alert_from_breaker_event,
-    payload,
-)
+from engine.sinks.alert_sink import AlertSink
+from engine.sinks.alerts import Alert, DisconnectWatch, alert_for_ban, alert_for_disconnect, alert_from_breaker_event
+from engine.sinks.webhooks import DISCORD_MAX_CHARS, Webhook, payload
 
 WAIT_S = 5.0  # upper bound of any wait for the receiver; tests finish far sooner
 
@@ -262,7 +254,7 @@ def test_notify_returns_at_once_while_a_delivery_is_in_flight(receiver) -> None:
 
 
 def test_alerts_are_logged_with_structured_fields(caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.INFO, logger="engine.sinks.alerts")
+    caplog.set_level(logging.INFO, logger="engine.sinks.alert_sink")
     sink = AlertSink([])  # no webhooks: logged only
 
     sink.notify(alert_from_breaker_event(tripped_event()))  # type: ignore[arg-type]

@@ -19,14 +19,14 @@ import duckdb
 import httpx
 import pytest
 
-from engine.cli import bundled_replay as replay
-from engine.cli import mask_secrets
+from engine.cli.offline import bundled_replay as replay
+from engine.cli.offline import mask_secrets
 from engine.config import BreakerSettings, Settings
 from simulator.market import Market
 from simulator.server import SimulatorServer
 from storage.store import Store
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 DAY_MS = 86_400_000
 START_MS = int(datetime(2021, 4, 25, tzinfo=UTC).timestamp() * 1000)
 SHORT = ["--symbols", "BTCUSDT", "--start", "2021-04-25T00:00", "--end", "2021-04-25T03:00"]

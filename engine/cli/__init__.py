@@ -1,0 +1,82 @@
+"""``papertrader``: the command line (``python -m engine`` is the same).
+
+::
+
+    papertrader run                         the engine headless (no dashboard) until Ctrl-C / SIGTERM
+    papertrader sim [--speed X] [--start T] the simulated exchange alone, printing its REST and WS URLs
+    papertrader replay --db PATH [--force] [--symbols S ...] [--start T] [--end T]
+                                            a bundled dataset through the whole engine, as fast as the CPU allows
+    papertrader export TABLE --format csv|parquet --out PATH [--db PATH]
+    papertrader reset-breaker --reason TEXT [--actor NAME]
+    papertrader config                      the effective configuration as JSON, secrets masked
+
+Configuration comes from ``Settings()`` (``PAPERTRADER_*`` and the TOML file), as for the dashboard. Exit codes:
+0 done, 1 the engine failed while running, 2 refused (invalid configuration, database held by another process,
+existing replay file, unknown table, breaker not tripped).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from engine.cli.common import EXIT_REFUSED, Refused, utc_time
+from engine.cli.live import cmd_run, cmd_sim
+from engine.cli.offline import cmd_config, cmd_export, cmd_replay, cmd_reset_breaker
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse ``argv`` (default ``sys.argv[1:]``), run the command, return its exit code."""
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        return args.handler(args)
+    except Refused as exc:
+        print(f"papertrader: {exc}", file=sys.stderr)
+        return EXIT_REFUSED
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="papertrader", description="Paper trader for Binance spot.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO (default: warnings and errors)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run the engine headless until Ctrl-C or SIGTERM")
+    run.set_defaults(handler=cmd_run)
+
+    sim = sub.add_parser("sim", help="serve the simulated exchange alone until Ctrl-C or SIGTERM")
+    sim.add_argument("--symbols", nargs="+", help="default: trading.symbols")
+    sim.add_argument("--start", type=utc_time, help="market time to start at, ISO 8601 UTC (default: sim.start)")
+    sim.add_argument("--speed", type=float, help="market seconds per wall second (default: sim.speed)")
+    sim.add_argument("--port", type=int, default=0, help="TCP port on 127.0.0.1 (default 0: a free one)")
+    sim.set_defaults(handler=cmd_sim)
+
+    replay = sub.add_parser("replay", help="replay a bundled dataset through the engine as fast as possible")
+    replay.add_argument("--db", type=Path, default=Path("data/replay.duckdb"), help="new DuckDB file to write (default %(default)s)")
+    replay.add_argument("--force", action="store_true", help="overwrite --db if it exists")
+    replay.add_argument("--symbols", nargs="+", help="default: trading.symbols")
+    replay.add_argument("--start", type=utc_time, help="first candle open time, ISO 8601 UTC (default: dataset start)")
+    replay.add_argument("--end", type=utc_time, help="replay candles opening before this time (default: dataset end)")
+    replay.add_argument("--no-progress", action="store_true", help="no progress line on stderr")
+    replay.set_defaults(handler=cmd_replay)
+
+    export = sub.add_parser("export", help="export a table to CSV or Parquet")
+    export.add_argument("table")
+    export.add_argument("--format", choices=("csv", "parquet"), required=True)
+    export.add_argument("--out", type=Path, required=True)
+    export.add_argument("--db", type=Path, help="default: storage.path")
+    export.set_defaults(handler=cmd_export)
+
+    reset = sub.add_parser("reset-breaker", help="re-arm a tripped portfolio breaker (audited)")
+    reset.add_argument("--reason", required=True)
+    reset.add_argument("--actor", default="cli")
+    reset.set_defaults(handler=cmd_reset_breaker)
+
+    config = sub.add_parser("config", help="print the effective configuration as JSON, secrets masked")
+    config.set_defaults(handler=cmd_config)
+    return parser

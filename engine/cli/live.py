@@ -1,0 +1,76 @@
+"""``papertrader run`` (the engine headless, the same Runtime as the dashboard) and ``papertrader sim`` (the simulated
+exchange alone)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from engine.cli.common import EXIT_FAILED, Refused, load_settings, ms, wait_for_signal
+from engine.errors import ConfigError
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """The same Runtime as the dashboard, without it; stopped (flushed, closed) on SIGINT/SIGTERM."""
+    from engine.runtime import Runtime
+    from engine.sinks.status import EngineState
+    from storage.errors import StoreError
+
+    settings = load_settings()
+    runtime = Runtime(settings)
+    try:
+        runtime.start()
+    except StoreError as exc:  # held by another process, not a papertrader database, ...
+        raise Refused(str(exc)) from exc
+    except ConfigError as exc:
+        raise Refused(f"invalid configuration: {exc}") from exc
+    try:
+        venue: str = settings.venue.name
+        if runtime.simulator is not None:
+            venue += f" (embedded simulator: REST {runtime.simulator.rest_url}, WS {runtime.simulator.ws_url})"
+        print(f"database {Path(settings.storage.path).resolve()}\nvenue    {venue}", flush=True)
+        announced = False
+
+        def poll() -> bool:
+            """Say once when the engine is trading (exchange rules loaded); stop waiting if it failed."""
+            nonlocal announced
+            state = runtime.status().state
+            if not announced and state in (EngineState.RUNNING, EngineState.PAUSED):
+                print(f"engine {state.value}; Ctrl-C or SIGTERM stops it", flush=True)
+                announced = True
+            return state is EngineState.FAILED
+
+        wait_for_signal(poll=poll)
+        status = runtime.status()
+    finally:
+        runtime.stop()
+    if status.state is EngineState.FAILED:
+        if status.config_error:
+            raise Refused(f"invalid configuration: {status.error}")
+        print(f"papertrader: the engine failed: {status.error}", file=sys.stderr)
+        return EXIT_FAILED
+    print(f"stopped after {status.candles_processed} candles", flush=True)
+    return 0
+
+
+def cmd_sim(args: argparse.Namespace) -> int:
+    from simulator.market import Market
+    from simulator.server import SimulatorServer, SimulatorStartError
+
+    settings = load_settings()
+    symbols = tuple(s.upper() for s in args.symbols or settings.trading.symbols)
+    start = args.start or settings.sim.start
+    speed = args.speed if args.speed is not None else settings.sim.speed
+    try:
+        market = Market.replay(symbols, start_ms=ms(start), speed=speed)
+        server = SimulatorServer(market, port=args.port, update_interval_ms=settings.sim.update_interval_ms).start()
+    except (LookupError, ValueError, SimulatorStartError) as exc:
+        raise Refused(f"cannot start the simulator: {exc}") from exc
+    try:
+        print(f"REST {server.rest_url}\nWS   {server.ws_url}", flush=True)
+        print(f"replaying {', '.join(symbols)} from {start.isoformat()} at {speed:g}x; Ctrl-C stops", flush=True)
+        wait_for_signal()
+    finally:
+        server.stop()
+    return 0

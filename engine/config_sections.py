@@ -1,0 +1,254 @@
+"""The sections of the configuration (``[venue]``, ``[sim]``, ``[storage]`` …), each a frozen pydantic model with
+the defaults of ``../shared/SPEC.md``; :class:`engine.config.Settings` puts them together and loads them.
+
+Percentages are in percent (``5.0`` means 5 %); ``*_bps`` in basis points; ``*_s`` seconds; ``*_ms`` milliseconds.
+Unknown keys are refused and numbers must be finite (``inf``/``nan`` are refused).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import httpx
+from pydantic import AnyUrl, BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+Percent = float
+
+
+class _Section(BaseModel):
+    # allow_inf_nan=False: "inf"/"nan" (environment) or inf/nan (TOML) are refused for every float setting.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+VenueName = Literal["sim", "binance", "binance-testnet"]
+
+VENUE_PRESETS: dict[str, tuple[str, str]] = {
+    "sim": ("https://data-api.binance.vision", "wss://data-stream.binance.vision"),
+    "binance": ("https://data-api.binance.vision", "wss://data-stream.binance.vision"),
+    "binance-testnet": ("https://testnet.binance.vision", "wss://stream.testnet.binance.vision"),
+}
+"""Default ``(rest_url, ws_url)`` per venue name: Binance's public market-data-only endpoints and the spot testnet
+(Binance spot REST docs, "General API Information"; WebSocket Streams docs, "General WSS information"). These are
+base URLs: the REST client adds ``/api/v3/...`` and the stream client ``/stream?streams=...``. ``sim`` ignores
+them (the embedded exchange gets an ephemeral port)."""
+
+
+class VenueSettings(_Section):
+    """Where market data comes from.
+
+    ``sim`` starts the embedded Binance-compatible simulator on 127.0.0.1 and ignores the URLs;
+    ``binance`` and ``binance-testnet`` use ``rest_url`` / ``ws_url``, which default to the preset of the name
+    (:data:`VENUE_PRESETS`) and can be set to any other Binance-compatible base URL.
+
+    Raises:
+        pydantic.ValidationError: ``rest_url`` is not http(s), ``ws_url`` is not ws(s), or either one ends with a
+            path the client adds itself (``/api``, ``/ws``, ``/stream``), naming the key.
+    """
+
+    name: VenueName = "sim"
+    rest_url: AnyUrl
+    ws_url: AnyUrl
+    request_timeout_s: float = Field(10.0, gt=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _preset_urls(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            name = data.get("name", "sim")
+            rest_url, ws_url = VENUE_PRESETS.get(name, VENUE_PRESETS["sim"])
+            data = {"rest_url": rest_url, "ws_url": ws_url, **data}
+        return data
+
+    @field_validator("rest_url")
+    @classmethod
+    def _rest_scheme(cls, url: AnyUrl) -> AnyUrl:
+        if url.scheme not in ("http", "https"):
+            raise ValueError(f"venue.rest_url must be an http:// or https:// URL, got scheme {url.scheme!r}")
+        if (url.path or "").rstrip("/").endswith(("/api", "/api/v3")):
+            raise ValueError("venue.rest_url is a base URL: drop the trailing /api (the client adds /api/v3/...)")
+        return url
+
+    @field_validator("ws_url")
+    @classmethod
+    def _ws_scheme(cls, url: AnyUrl) -> AnyUrl:
+        if url.scheme not in ("ws", "wss"):
+            raise ValueError(f"venue.ws_url must be a ws:// or wss:// URL, got scheme {url.scheme!r}")
+        if (url.path or "").rstrip("/").endswith(("/ws", "/stream")):
+            raise ValueError("venue.ws_url is a base URL: drop the trailing /ws or /stream (the client adds /stream?streams=...)")
+        return url
+
+
+class SimSettings(_Section):
+    """The embedded exchange (venue ``sim``).
+
+    ``speed`` is market seconds per wall second (60: one 1m candle per second).
+    ``start`` is the market time the replay starts at (history before it is served over REST for the
+    bootstrap). The default, 2021-04-22 18:05 UTC, opens a lively stretch of the bundled data: the default
+    strategy trades within the first minute. When the database already holds later candles the replay starts
+    at the minute after the last processed one instead (the run resumes).
+    """
+
+    speed: float = Field(60.0, gt=0, le=1_000_000)
+    start: datetime = datetime(2021, 4, 22, 18, 5, tzinfo=UTC)
+    update_interval_ms: int = Field(250, ge=10, description="wall ms between in-progress kline updates")
+
+
+class StorageSettings(_Section):
+    """DuckDB file and the Recorder's batching."""
+
+    path: Path = Path("data/papertrader.duckdb")
+    flush_interval_ms: int = Field(250, gt=0, le=250)
+    max_buffered_rows: int = Field(200_000, gt=0)
+
+
+class StrategySettings(_Section):
+    """The signal. ``sma_crossover``: buy when the fast SMA of closes crosses above the slow one, exit when it crosses below."""
+
+    name: Literal["sma_crossover"] = "sma_crossover"
+    fast: int = Field(9, ge=1)
+    slow: int = Field(21, ge=2)
+
+    @model_validator(mode="after")
+    def _fast_below_slow(self) -> StrategySettings:
+        if self.fast >= self.slow:
+            raise ValueError(f"strategy.fast ({self.fast}) must be below strategy.slow ({self.slow})")
+        return self
+
+
+class TradingSettings(_Section):
+    """Paper account, fills, sizing and exits (``../shared/SPEC.md`` §2, §3.2)."""
+
+    symbols: tuple[str, ...] = ("BTCUSDT", "ETHUSDT")
+    interval: Literal["1m"] = "1m"
+    quote_asset: str = "USDT"
+    starting_balance: float = Field(10_000.0, gt=0)
+    taker_fee_pct: Percent = Field(0.1, ge=0, le=100)
+    slippage_bps: float = Field(2.0, ge=0, le=10_000)
+    risk_pct: Percent = Field(2.0, gt=0, le=100)
+    max_position_pct: Percent = Field(20.0, gt=0, le=100)
+    min_stop_pct: Percent = Field(0.5, ge=0, le=100)
+    atr_period: int = Field(14, ge=1)
+    stop_atr_multiple: float = Field(1.5, gt=0)
+    reward_risk: float = Field(2.0, gt=0)
+
+    @field_validator("symbols")
+    @classmethod
+    def _upper_unique(cls, symbols: tuple[str, ...]) -> tuple[str, ...]:
+        if not symbols:
+            raise ValueError("trading.symbols must name at least one symbol")
+        upper = tuple(s.upper() for s in symbols)
+        if len(set(upper)) != len(upper):
+            raise ValueError("trading.symbols has duplicates")
+        return upper
+
+
+class BreakerSettings(_Section):
+    """The portfolio circuit breaker (``../shared/SPEC.md`` §3.1). ``enabled = false`` puts it in state DISABLED."""
+
+    enabled: bool = True
+    warning_pct: Percent = Field(3.0, gt=0, le=100, description="daily loss that raises WARNING")
+    daily_loss_pct: Percent = Field(5.0, gt=0, le=100, description="daily loss vs equity at 00:00 UTC that trips")
+    drawdown_pct: Percent = Field(15.0, gt=0, le=100, description="drawdown from peak equity that trips")
+    flatten_on_trip: bool = False
+
+    @model_validator(mode="after")
+    def _warning_below_trip(self) -> BreakerSettings:
+        if self.warning_pct >= self.daily_loss_pct:
+            raise ValueError(
+                f"breaker.warning_pct ({self.warning_pct}) must be below breaker.daily_loss_pct ({self.daily_loss_pct})"
+            )
+        return self
+
+
+class RiskSettings(_Section):
+    """Pre-trade limits (``../shared/SPEC.md`` §3.2); sizing percentages live in ``[trading]``."""
+
+    max_open_positions: int = Field(3, ge=1)
+    max_trades_per_day: int = Field(50, ge=1)
+    correlation_scale: tuple[float, ...] = Field(
+        (1.0, 0.7, 0.5), description="size factor for the 1st, 2nd, 3rd ... same-direction position; beyond: denied"
+    )
+    max_price_age_s: float = Field(120.0, gt=0, description="market seconds after which a price is stale")
+
+    @field_validator("correlation_scale")
+    @classmethod
+    def _factors(cls, scale: tuple[float, ...]) -> tuple[float, ...]:
+        if not scale or any(not 0 < f <= 1 for f in scale):
+            raise ValueError("risk.correlation_scale needs at least one factor, each in (0, 1]")
+        return scale
+
+
+class RestSettings(_Section):
+    """REST guards: rate limiter (§3.3), retry (§3.4) and the API failure breaker."""
+
+    weight_limit_per_minute: int = Field(6000, gt=0, description="Binance REQUEST_WEIGHT per minute per IP")
+    burst: int | None = Field(None, gt=0, description="bucket capacity; default = the per-minute limit")
+    max_wait_s: float = Field(10.0, gt=0)
+    warn_pct: Percent = Field(80.0, gt=0, le=100)
+    retry_base_s: float = Field(1.0, gt=0)
+    retry_cap_s: float = Field(30.0, gt=0)
+    retry_jitter_pct: Percent = Field(25.0, ge=0, le=100)
+    max_retries: int = Field(3, ge=0)
+    breaker_failures: int = Field(5, ge=1, description="consecutive failures that open the API breaker")
+    breaker_reset_s: float = Field(60.0, gt=0, description="seconds OPEN before one trial call")
+
+
+class StreamSettings(_Section):
+    """WebSocket recovery (§3.5)."""
+
+    backoff_cap_s: float = Field(64.0, gt=0)
+    jitter_pct: Percent = Field(25.0, ge=0, le=100)
+    stable_after_s: float = Field(60.0, gt=0, description="a connection up this long resets the backoff")
+    stale_after_s: float = Field(6.0, gt=0, description="no message for this long: the stream is dead")
+    max_attempts: int | None = Field(None, ge=1, description="reconnect attempts; none = unlimited")
+    max_held_candles: int = Field(
+        5000, ge=1, description="closed candles per symbol held behind an open gap; beyond, they are fetched later"
+    )
+
+
+class WebhookSettings(_Section):
+    """One alert webhook (``[[alerts.webhooks]]``).
+
+    ``format`` picks the body :mod:`engine.sinks.alerts` POSTs: ``json`` (the whole alert), ``slack`` (``{"text"}``,
+    Slack incoming webhooks), ``discord`` (``{"content"}``, Discord webhooks) or ``telegram``
+    (``{"chat_id", "text"}`` to a Bot API ``sendMessage`` URL, ``https://api.telegram.org/bot<token>/sendMessage``).
+    ``url`` is secret (see the module docstring); ``chat_id`` is required by, and only allowed for, ``telegram``.
+    """
+
+    url: SecretStr
+    format: Literal["json", "slack", "discord", "telegram"] = "json"
+    chat_id: str | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, url: SecretStr) -> SecretStr:
+        """http(s) with a host; the message never contains the URL (it may hold a token)."""
+        try:
+            parsed = httpx.URL(url.get_secret_value())
+        except httpx.InvalidURL:
+            raise ValueError("alerts.webhooks.url is not a valid URL") from None
+        if parsed.scheme not in ("http", "https") or not parsed.host:
+            raise ValueError("alerts.webhooks.url must be an http:// or https:// URL with a host")
+        return url
+
+    @model_validator(mode="after")
+    def _chat_id_for_telegram(self) -> WebhookSettings:
+        if self.format == "telegram" and not (self.chat_id or "").strip():
+            raise ValueError("alerts.webhooks.chat_id is required when format = \"telegram\"")
+        if self.format != "telegram" and self.chat_id is not None:
+            raise ValueError(f"alerts.webhooks.chat_id is only used with format = \"telegram\", not {self.format!r}")
+        return self
+
+
+class AlertSettings(_Section):
+    """Webhook alerts on breaker WARNING/TRIPPED/RESET, an API ban (HTTP 418) and long stream outages (SPEC §6).
+
+    No webhooks (the default) means alerts are only logged. Deliveries use the ``[rest]`` retry policy.
+    """
+
+    webhooks: tuple[WebhookSettings, ...] = ()
+    disconnect_alert_after_s: float = Field(60.0, gt=0, description="market stream down this long raises an alert")
+    queue_size: int = Field(100, ge=1, description="alerts waiting for delivery; beyond it new ones are dropped")
+    timeout_s: float = Field(10.0, gt=0, description="per POST attempt")
