@@ -38,8 +38,8 @@ def _rss_mb() -> float:
 
 def run_papertrader() -> dict:
     """One replay into a temporary file; returns candles, seconds, peak RSS (MB) and the summary."""
+    from engine.cli.offline import bundled_replay as replay
     from engine.config import Settings
-    from engine.replay import replay
 
     with tempfile.TemporaryDirectory() as tmp:
         summary = replay(Settings(), symbols=SYMBOLS, db_path=Path(tmp) / "replay.duckdb")

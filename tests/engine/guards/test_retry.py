@@ -155,3 +155,34 @@ async def test_guard_rejections_in_prepare_are_final_and_not_timed(clock) -> Non
     with pytest.raises(ApiBreakerOpen):
         await retrier.call("/x", send, prepare=prepare)
     assert [(e.outcome, e.status, e.latency_ms) for e in events] == [("breaker_open", None, 0.0)]
+
+
+async def test_with_max_sleep_a_long_retry_after_is_deferred_to_the_caller_and_short_ones_still_retried(clock) -> None:
+    """The feed may not sleep long inside a request: a 429 asking for 40 s is handed back at once (outcome
+    ``deferred``), while a 5xx's 1 s backoff is still slept and retried."""
+    events: list[RetryAttempt] = []
+    answers: list[Exception | httpx.Response] = [_status(503), _status(429, retry_after_s=40.0)]
+    retrier = Retrier(sleep=clock.sleep, clock=clock, rng=random.Random(3), on_attempt=events.append)
+
+    async def send() -> httpx.Response:
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    with pytest.raises(HTTPStatusError, match="429"):
+        await retrier.call("/api/v3/klines", send, max_sleep_s=2.0)
+    assert len(clock.sleeps) == 1 and clock.sleeps[0] <= 2.0
+    assert [(e.outcome, e.reason) for e in events] == [("retry", "5xx"), ("deferred", "429")]
+
+
+async def test_max_retries_can_be_lowered_per_call(clock) -> None:
+    events: list[RetryAttempt] = []
+    retrier = Retrier(sleep=clock.sleep, clock=clock, on_attempt=events.append)
+
+    async def send() -> httpx.Response:
+        raise _status(503)
+
+    with pytest.raises(HTTPStatusError):
+        await retrier.call("/x", send, max_retries=0)
+    assert clock.sleeps == [] and [e.outcome for e in events] == ["giveup"]
