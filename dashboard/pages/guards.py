@@ -128,15 +128,19 @@ def _gaps(cur: duckdb.DuckDBPyConnection, status: EngineStatus, now: datetime) -
     st.subheader("Data gaps")
     tiles = st.columns(4)
     tiles[0].metric("Open gaps", f"{len(status.gaps):,}", help="Holes in a symbol's closed-candle series, until backfilled")
-    tiles[1].metric("Symbols with a gap", ", ".join(sorted({g.symbol for g in status.gaps})) or "none",
-                    help="Entries on these are denied (DATA_GAP); their stops, targets and the breaker keep running")
+    symbols = sorted({g.symbol for g in status.gaps})
+    tiles[1].metric(
+        "Symbols with a gap", f"{len(symbols)}",
+        help="Entries on these are denied (DATA_GAP); their stops, targets and the breaker keep running",
+    )
     tiles[2].metric(
         "Held candles", f"{status.held_candles:,}", help="Closed candles waiting behind a gap, processed in order once it fills"
     )
     tiles[3].metric("Dropped candles", f"{status.dropped_candles:,}", help="Duplicate or out-of-order candles, since start")
     if status.gaps:
         st.warning(
-            f"{len(status.gaps)} open gap(s): backfill is retried after each Retry-After, ban or backoff until it fills.",
+            f"{len(status.gaps)} open gap(s) in {', '.join(symbols)}: no entries there until filled. The backfill is "
+            "retried after each Retry-After, ban or backoff until it fills; stops, targets and the breaker keep running.",
             icon=":material/timelapse:",
         )
         _table(tables.open_gaps_table(status.gaps, now_s=now.timestamp()), empty="")
