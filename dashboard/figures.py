@@ -112,7 +112,7 @@ def breaker_gauges_figure(
     """Two gauges: today's loss against the warning and trip levels, drawdown against its trip level.
 
     Args:
-        gauges: ``storage.queries.breaker_gauges``: one row with ``daily_loss_pct`` and ``drawdown_pct``
+        gauges: ``storage.guard_queries.breaker_gauges``: one row with ``daily_loss_pct`` and ``drawdown_pct``
             (percent, ≥ 0); only the first row is used.
         warning_pct: daily loss that raises WARNING (percent).
         daily_loss_pct: daily loss that trips the breaker (percent); the red threshold of the first gauge.
@@ -162,7 +162,7 @@ def rate_limit_figure(series: pd.DataFrame, *, warn_pct: float = 80.0, weight_li
     """REST request-weight utilisation over wall time, one line per host, with the limit (100 %) and warning lines.
 
     Args:
-        series: ``storage.queries.rate_limit_series``: ``ts``, ``host``, ``utilisation_pct`` (local view, percent),
+        series: ``storage.guard_queries.rate_limit_series``: ``ts``, ``host``, ``utilisation_pct`` (local view, percent),
             ``server_used_weight`` and ``weight_limit`` (the server's ``X-MBX-USED-WEIGHT-1M`` is drawn dotted as
             a percent of the limit when known).
         warn_pct: the warning level (percent), a dashed line.
@@ -208,7 +208,7 @@ def retry_counts_figure(counts: pd.DataFrame) -> go.Figure:
     """Failed REST attempts per time bucket as stacked bars, one colour per ``endpoint · reason``.
 
     Args:
-        counts: ``storage.queries.retry_counts``: ``ts`` (bucket start, UTC), ``width_s``, ``endpoint``,
+        counts: ``storage.guard_queries.retry_counts``: ``ts`` (bucket start, UTC), ``width_s``, ``endpoint``,
             ``reason``, ``calls``.
 
     Returns:
@@ -234,7 +234,7 @@ def ws_timeline_figure(spans: pd.DataFrame) -> go.Figure:
     """The market stream's connection as a Gantt-like timeline: green connected, red disconnected, ▲ reconnects.
 
     Args:
-        spans: ``storage.queries.ws_spans``: ``start``, ``end`` (UTC), ``state`` (connected | disconnected),
+        spans: ``storage.guard_queries.ws_spans``: ``start``, ``end`` (UTC), ``state`` (connected | disconnected),
             ``events``, ``reconnect``.
 
     Returns:
@@ -275,7 +275,7 @@ def denials_figure(denials: pd.DataFrame) -> go.Figure:
     """Risk denials per reason code, one bar each, most frequent first.
 
     Args:
-        denials: ``storage.queries.denials_by_reason``: ``reason_code``, ``denials``.
+        denials: ``storage.guard_queries.denials_by_reason``: ``reason_code``, ``denials``.
     """
     figure = _base(DENIALS_TITLE, revision="denials")
     if denials.empty:
