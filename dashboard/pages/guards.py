@@ -2,8 +2,8 @@
 connection and the gap ledger, and pre-trade risk denials (``../shared/SPEC.md`` §3 and §5).
 
 Layout only: numbers come from ``storage.guard_queries`` (the equity curve from ``storage.queries``) and the engine
-status, charts from ``dashboard.figures``, limits from the Runtime's settings. Everything live sits in one fragment
-that reruns each second.
+status, charts from ``dashboard.guard_figures`` (the drawdown from ``dashboard.figures``), limits from the Runtime's
+settings. Everything live sits in one fragment that reruns each second.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import duckdb
 import pandas as pd
 import streamlit as st
 
-from dashboard import figures, tables
+from dashboard import figures, guard_figures, tables
 from dashboard.kpis import DeltaColor
 from dashboard.runtime import get_runtime, store_cursor
 from engine.sinks.status import EngineStatus
@@ -70,7 +70,7 @@ def _breaker(cur: duckdb.DuckDBPyConnection, status: EngineStatus) -> None:
         st.error("The breaker is tripped: no new entries until a person resets it.", icon=":material/block:")
     left, right = st.columns(2)
     left.plotly_chart(
-        figures.breaker_gauges_figure(
+        guard_figures.breaker_gauges_figure(
             gauges, warning_pct=limits.warning_pct, daily_loss_pct=limits.daily_loss_pct, drawdown_pct=limits.drawdown_pct
         ),
         key="breaker_gauges_chart",
@@ -89,7 +89,9 @@ def _rest(cur: duckdb.DuckDBPyConnection, now: datetime) -> None:
     rest = runtime.settings.rest
     st.subheader("REST rate limit and retries")
     st.plotly_chart(
-        figures.rate_limit_figure(guard_queries.rate_limit_series(cur), warn_pct=rest.warn_pct, weight_limit=rest.weight_limit_per_minute),
+        guard_figures.rate_limit_figure(
+            guard_queries.rate_limit_series(cur), warn_pct=rest.warn_pct, weight_limit=rest.weight_limit_per_minute
+        ),
         key="rate_limit_chart",
         theme=None,
     )
@@ -107,7 +109,7 @@ def _rest(cur: duckdb.DuckDBPyConnection, now: datetime) -> None:
                 st.error(f"{text} · banned (HTTP 418) for another {row['ban_left_s']:.0f} s", icon=":material/gpp_bad:")
             else:
                 st.markdown(text)
-    st.plotly_chart(figures.retry_counts_figure(guard_queries.retry_counts(cur)), key="retry_chart", theme=None)
+    st.plotly_chart(guard_figures.retry_counts_figure(guard_queries.retry_counts(cur)), key="retry_chart", theme=None)
     with st.expander("REST attempts by endpoint, outcome and reason"):
         _table(guard_queries.api_call_totals(cur), empty="No REST calls yet")
 
@@ -120,7 +122,7 @@ def _stream(cur: duckdb.DuckDBPyConnection, status: EngineStatus, now: datetime)
     tiles[1].metric("Reconnects", f"{counts['reconnects']:,}", help=f"{counts['disconnects']:,} disconnects recorded in all")
     tiles[2].metric("Backfilled candles", f"{status.backfilled_candles:,}", help=f"since start; {counts['backfilled_candles']:,} in all")
     tiles[3].metric("Bad messages", f"{status.bad_messages:,}", help=f"since start; {counts['bad_messages']:,} in all")
-    st.plotly_chart(figures.ws_timeline_figure(guard_queries.ws_spans(cur, now=now)), key="ws_timeline_chart", theme=None)
+    st.plotly_chart(guard_figures.ws_timeline_figure(guard_queries.ws_spans(cur, now=now)), key="ws_timeline_chart", theme=None)
     with st.expander("Connection events"):
         _table(guard_queries.ws_timeline(cur, limit=500), empty="No connection events yet")
 
@@ -148,7 +150,7 @@ def _gaps(cur: duckdb.DuckDBPyConnection, status: EngineStatus, now: datetime) -
 def _denials(cur: duckdb.DuckDBPyConnection, status: EngineStatus) -> None:
     st.subheader("Risk denials")
     st.caption(f"{status.risk_denials:,} since the engine started")
-    st.plotly_chart(figures.denials_figure(guard_queries.denials_by_reason(cur)), key="denials_chart", theme=None)
+    st.plotly_chart(guard_figures.denials_figure(guard_queries.denials_by_reason(cur)), key="denials_chart", theme=None)
 
 
 def _table(frame: pd.DataFrame, *, empty: str) -> None:
