@@ -11,9 +11,9 @@ synthetic history generated in SQL with ``range()``: ``--equity-rows`` equity sn
 429, 5xx, timeout), a rate-limit sample per second, 1-minute candles of one symbol over the equity span, a fill
 every 6 hours, WebSocket events with a reconnect every ~10 minutes, breaker events and risk denials.
 
-Then runs every query of ``storage.queries`` that feeds a chart or table of the dashboard ``--repeats`` times and
-prints the median and slowest wall time, the rows returned and the most points any one trace would get
-(per host, endpoint/reason or symbol). Targets (``../shared/SPEC.md`` §5): ≤ 100 ms and ≤ 5,000 points per trace.
+Then runs every query of ``storage.queries`` and ``storage.guard_queries`` that feeds a chart or table of the
+dashboard ``--repeats`` times and prints the median and slowest wall time, the rows returned and the most points any
+one trace would get (per host, endpoint/reason or symbol). Targets (``../shared/SPEC.md`` §5): ≤ 100 ms and ≤ 5,000 points per trace.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from storage import queries
+from storage import guard_queries, queries
 from storage.store import Store
 
 TARGET_MS = 100.0
@@ -125,18 +125,18 @@ def chart_queries() -> dict[str, tuple[Query, list[str]]]:
     """Query name → (query, the columns whose value combination makes one trace)."""
     return {
         "equity_curve": (queries.equity_curve, []),
-        "breaker_gauges": (queries.breaker_gauges, []),
+        "breaker_gauges": (guard_queries.breaker_gauges, []),
         "daily_pnl": (queries.daily_pnl, []),
         "price_series": (lambda cur: queries.price_series(cur, SYMBOL), []),
         "trade_markers": (lambda cur: queries.trade_markers(cur, SYMBOL), ["kind"]),
-        "rate_limit_series": (queries.rate_limit_series, ["host"]),
-        "retry_counts": (queries.retry_counts, ["endpoint", "reason"]),
-        "api_call_totals": (queries.api_call_totals, []),
-        "api_breaker_states": (queries.api_breaker_states, []),
-        "breaker_history": (queries.breaker_history, []),
-        "ws_timeline": (queries.ws_timeline, []),
-        "ws_spans": (queries.ws_spans, ["state"]),
-        "denials_by_reason": (queries.denials_by_reason, []),
+        "rate_limit_series": (guard_queries.rate_limit_series, ["host"]),
+        "retry_counts": (guard_queries.retry_counts, ["endpoint", "reason"]),
+        "api_call_totals": (guard_queries.api_call_totals, []),
+        "api_breaker_states": (guard_queries.api_breaker_states, []),
+        "breaker_history": (guard_queries.breaker_history, []),
+        "ws_timeline": (guard_queries.ws_timeline, []),
+        "ws_spans": (guard_queries.ws_spans, ["state"]),
+        "denials_by_reason": (guard_queries.denials_by_reason, []),
     }
 
 

@@ -1,11 +1,13 @@
-"""Pure figure builders: pandas DataFrame (from ``storage.queries``) → plotly Figure.
+"""Pure figure builders for the Overview: pandas DataFrame (from ``storage.queries``) → plotly Figure.
 
 No Streamlit here, so every figure is tested without a running app. Each figure has a stable title,
 the dark template and a constant ``uirevision``, so a user's zoom and pan survive the dashboard's
-once-a-second refresh (plotly keeps UI state while ``layout.uirevision`` is unchanged).
+once-a-second refresh (plotly keeps UI state while ``layout.uirevision`` is unchanged); the shared look is
+:mod:`dashboard.figure_style`.
 
-An empty frame gives a figure with no traces and a "waiting" or "nothing yet" note instead of an error.
-Limit lines (breaker levels, the rate limit) are layout shapes, not traces.
+An empty frame gives a figure with no traces and a "waiting" note instead of an error.
+Limit lines (the breaker's drawdown level) are layout shapes, not traces.
+The Guards page's figures are in :mod:`dashboard.guard_figures`.
 """
 
 from __future__ import annotations
@@ -13,29 +15,16 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
-TEMPLATE = "plotly_dark"
+from dashboard.figure_style import EQUITY_COLOUR, GAIN_COLOUR, LIMIT_COLOUR, LOSS_COLOUR, base_figure, waiting
+from dashboard.figure_style import TEMPLATE as TEMPLATE  # re-exported: public names of this module
+from dashboard.figure_style import WAITING_TEXT as WAITING_TEXT
+
 EQUITY_TITLE = "Equity (USDT)"
 DRAWDOWN_TITLE = "Drawdown from peak (%)"
-BREAKER_TITLE = "Portfolio breaker"
-RATE_LIMIT_TITLE = "REST request weight (% of limit)"
-RETRY_TITLE = "Failed REST attempts by endpoint and reason"
-WS_TITLE = "Market stream connection"
-DENIALS_TITLE = "Risk denials by reason"
 DAILY_PNL_TITLE = "Daily P&L (USDT)"
-WAITING_TEXT = "Waiting for the first candle…"
-NO_SAMPLES_TEXT = "No rate-limit samples yet"
-NO_RETRIES_TEXT = "No failed REST attempts"
-NO_WS_TEXT = "No connection events yet"
-NO_DENIALS_TEXT = "No risk denials"
 
-_EQUITY_COLOUR = "#4c9be8"
 _DRAWDOWN_COLOUR = "#e8574c"
 _DRAWDOWN_FILL = "rgba(232, 87, 76, 0.35)"
-_GAIN_COLOUR = "#3fb950"
-_LOSS_COLOUR = "#e8574c"
-_WARN_COLOUR = "#f0b429"
-_LIMIT_COLOUR = "#e8574c"
-_MUTED_COLOUR = "#8b949e"
 
 
 def equity_figure(curve: pd.DataFrame) -> go.Figure:
@@ -49,16 +38,16 @@ def equity_figure(curve: pd.DataFrame) -> go.Figure:
         A figure with one scatter trace (equity; realised/unrealised P&L in the hover), or none when
         ``curve`` is empty.
     """
-    figure = _base(EQUITY_TITLE, revision="equity")
+    figure = base_figure(EQUITY_TITLE, revision="equity")
     if curve.empty:
-        return _waiting(figure)
+        return waiting(figure)
     figure.add_trace(
         go.Scatter(
             x=curve["ts"],
             y=curve["equity"],
             name="equity",
             mode="lines",
-            line={"color": _EQUITY_COLOUR, "width": 2},
+            line={"color": EQUITY_COLOUR, "width": 2},
             customdata=curve[["realised_pnl", "unrealised_pnl"]].to_numpy(),
             hovertemplate=(
                 "equity %{y:,.2f}<br>realised %{customdata[0]:+,.2f}"
@@ -82,13 +71,13 @@ def drawdown_figure(curve: pd.DataFrame, *, limit_pct: float | None = None) -> g
         A figure with one trace filled to y = 0 (the y axis always includes 0), or none when
         ``curve`` is empty.
     """
-    figure = _base(DRAWDOWN_TITLE, revision="drawdown")
+    figure = base_figure(DRAWDOWN_TITLE, revision="drawdown")
     figure.update_yaxes(rangemode="tozero", ticksuffix="%")
     if curve.empty:
-        return _waiting(figure)
+        return waiting(figure)
     if limit_pct is not None:
         figure.add_hline(
-            y=-limit_pct, line={"color": _LIMIT_COLOUR, "dash": "dash", "width": 1},
+            y=-limit_pct, line={"color": LIMIT_COLOUR, "dash": "dash", "width": 1},
             annotation_text=f"breaker trips at −{limit_pct:g} %", annotation_position="bottom left",
         )
     figure.add_trace(
@@ -106,202 +95,19 @@ def drawdown_figure(curve: pd.DataFrame, *, limit_pct: float | None = None) -> g
     return figure
 
 
-def breaker_gauges_figure(
-    gauges: pd.DataFrame, *, warning_pct: float, daily_loss_pct: float, drawdown_pct: float
-) -> go.Figure:
-    """Two gauges: today's loss against the warning and trip levels, drawdown against its trip level.
-
-    Args:
-        gauges: ``storage.queries.breaker_gauges``: one row with ``daily_loss_pct`` and ``drawdown_pct``
-            (percent, ≥ 0); only the first row is used.
-        warning_pct: daily loss that raises WARNING (percent).
-        daily_loss_pct: daily loss that trips the breaker (percent); the red threshold of the first gauge.
-        drawdown_pct: drawdown from peak that trips the breaker (percent); the red threshold of the second gauge.
-
-    Returns:
-        Two ``Indicator`` traces (daily loss, drawdown), each axis running to 1.5 × its trip level, or none when
-        ``gauges`` is empty.
-    """
-    figure = _base(BREAKER_TITLE, revision="breaker_gauges")
-    figure.update_layout(height=260, hovermode=False)
-    if gauges.empty:
-        return _waiting(figure)
-    row = gauges.iloc[0]
-    figure.add_trace(
-        _gauge(
-            float(row["daily_loss_pct"]), title="Daily loss (%)", trip=daily_loss_pct, warning=warning_pct,
-            column=0,
-        )
-    )
-    figure.add_trace(_gauge(float(row["drawdown_pct"]), title="Drawdown (%)", trip=drawdown_pct, column=1))
-    return figure
-
-
-def _gauge(value: float, *, title: str, trip: float, column: int, warning: float | None = None) -> go.Indicator:
-    top = max(trip * 1.5, value)
-    steps = [{"range": [trip, top], "color": "rgba(232, 87, 76, 0.25)"}]
-    if warning is not None:
-        steps.insert(0, {"range": [warning, trip], "color": "rgba(240, 180, 41, 0.25)"})
-    colour = _LOSS_COLOUR if value >= trip else _WARN_COLOUR if warning is not None and value >= warning else _GAIN_COLOUR
-    return go.Indicator(
-        mode="gauge+number",
-        value=value,
-        title={"text": title},
-        number={"suffix": " %", "valueformat": ".2f"},
-        domain={"x": [0.0, 0.46] if column == 0 else [0.54, 1.0], "y": [0.0, 1.0]},
-        gauge={
-            "axis": {"range": [0, top], "ticksuffix": "%"},
-            "bar": {"color": colour},
-            "steps": steps,
-            "threshold": {"line": {"color": _LIMIT_COLOUR, "width": 3}, "thickness": 0.8, "value": trip},
-        },
-    )
-
-
-def rate_limit_figure(series: pd.DataFrame, *, warn_pct: float = 80.0, weight_limit: int | None = None) -> go.Figure:
-    """REST request-weight utilisation over wall time, one line per host, with the limit (100 %) and warning lines.
-
-    Args:
-        series: ``storage.queries.rate_limit_series``: ``ts``, ``host``, ``utilisation_pct`` (local view, percent),
-            ``server_used_weight`` and ``weight_limit`` (the server's ``X-MBX-USED-WEIGHT-1M`` is drawn dotted as
-            a percent of the limit when known).
-        warn_pct: the warning level (percent), a dashed line.
-        weight_limit: the configured per-minute limit, for the limit line's label only.
-
-    Returns:
-        Per host one local-utilisation trace, plus one server trace when the server reported usage; none when
-        ``series`` is empty. The y axis shows at least 0–110 %.
-    """
-    figure = _base(RATE_LIMIT_TITLE, revision="rate_limit")
-    figure.update_yaxes(range=[0, 110], ticksuffix="%")
-    if series.empty:
-        return _waiting(figure, NO_SAMPLES_TEXT)
-    for host, rows in series.groupby("host", sort=True):
-        figure.add_trace(
-            go.Scatter(
-                x=rows["ts"], y=rows["utilisation_pct"], name=f"{host} local", mode="lines",
-                line={"color": _EQUITY_COLOUR, "width": 1.5},
-                hovertemplate=f"{host} %{{y:.1f}}%<extra></extra>",
-            )
-        )
-        server = rows["server_used_weight"].astype(float) / rows["weight_limit"].astype(float) * 100
-        if server.notna().any():
-            figure.add_trace(
-                go.Scatter(
-                    x=rows["ts"], y=server, name=f"{host} server", mode="lines",
-                    line={"color": _MUTED_COLOUR, "width": 1, "dash": "dot"},
-                    hovertemplate=f"{host} server %{{y:.1f}}%<extra></extra>",
-                )
-            )
-    top = max(110.0, float(series["utilisation_pct"].max()) * 1.05)
-    figure.update_yaxes(range=[0, top])
-    limit_text = "limit" if weight_limit is None else f"limit {weight_limit:,}/min"
-    figure.add_hline(y=100, line={"color": _LIMIT_COLOUR, "width": 1}, annotation_text=limit_text)
-    figure.add_hline(
-        y=warn_pct, line={"color": _WARN_COLOUR, "dash": "dash", "width": 1}, annotation_text=f"warn {warn_pct:g} %"
-    )
-    figure.update_layout(showlegend=len(figure.data) > 1)
-    return figure
-
-
-def retry_counts_figure(counts: pd.DataFrame) -> go.Figure:
-    """Failed REST attempts per time bucket as stacked bars, one colour per ``endpoint · reason``.
-
-    Args:
-        counts: ``storage.queries.retry_counts``: ``ts`` (bucket start, UTC), ``width_s``, ``endpoint``,
-            ``reason``, ``calls``.
-
-    Returns:
-        One bar trace per (endpoint, reason), bars spanning their bucket, stacked; none when ``counts`` is empty.
-    """
-    figure = _base(RETRY_TITLE, revision="retry_counts")
-    figure.update_layout(barmode="stack", showlegend=True, legend={"orientation": "h", "y": -0.2})
-    if counts.empty:
-        return _waiting(figure, NO_RETRIES_TEXT)
-    width = pd.to_timedelta(counts["width_s"], unit="s")
-    for (endpoint, reason), rows in counts.assign(mid=counts["ts"] + width / 2).groupby(["endpoint", "reason"]):
-        figure.add_trace(
-            go.Bar(
-                x=rows["mid"], y=rows["calls"], name=f"{endpoint} · {reason}",
-                width=rows["width_s"] * 1000 * 0.9,
-                hovertemplate=f"{endpoint} · {reason}: %{{y}}<extra></extra>",
-            )
-        )
-    return figure
-
-
-def ws_timeline_figure(spans: pd.DataFrame) -> go.Figure:
-    """The market stream's connection as a Gantt-like timeline: green connected, red disconnected, ▲ reconnects.
-
-    Args:
-        spans: ``storage.queries.ws_spans``: ``start``, ``end`` (UTC), ``state`` (connected | disconnected),
-            ``events``, ``reconnect``.
-
-    Returns:
-        Up to three traces: a horizontal bar trace per state present (bars from ``start`` to ``end``) and a
-        marker trace at the start of each reconnect; none when ``spans`` is empty.
-    """
-    figure = _base(WS_TITLE, revision="ws_timeline")
-    figure.update_layout(height=220, barmode="overlay", hovermode="closest")
-    if spans.empty:
-        return _waiting(figure, NO_WS_TEXT)
-    for state, colour in (("connected", _GAIN_COLOUR), ("disconnected", _LOSS_COLOUR)):
-        rows = spans[spans["state"] == state]
-        if rows.empty:
-            continue
-        duration_ms = (rows["end"] - rows["start"]).dt.total_seconds() * 1000
-        figure.add_trace(
-            go.Bar(
-                base=rows["start"], x=duration_ms, y=[state] * len(rows), orientation="h", name=state,
-                marker={"color": colour}, customdata=rows[["events"]].to_numpy(),
-                hovertemplate=f"{state} from %{{base|%H:%M:%S}} for %{{x:,.0f}} ms<extra></extra>",
-            )
-        )
-    reconnects = spans[spans["reconnect"]]
-    if not reconnects.empty:
-        figure.add_trace(
-            go.Scatter(
-                x=reconnects["start"], y=["connected"] * len(reconnects), mode="markers", name="reconnect",
-                marker={"symbol": "triangle-up", "size": 10, "color": _WARN_COLOUR},
-                hovertemplate="reconnected %{x|%H:%M:%S}<extra></extra>",
-            )
-        )
-    figure.update_xaxes(type="date")
-    figure.update_yaxes(categoryorder="array", categoryarray=["disconnected", "connected"])
-    return figure
-
-
-def denials_figure(denials: pd.DataFrame) -> go.Figure:
-    """Risk denials per reason code, one bar each, most frequent first.
-
-    Args:
-        denials: ``storage.queries.denials_by_reason``: ``reason_code``, ``denials``.
-    """
-    figure = _base(DENIALS_TITLE, revision="denials")
-    if denials.empty:
-        return _waiting(figure, NO_DENIALS_TEXT)
-    figure.add_trace(
-        go.Bar(
-            x=denials["reason_code"], y=denials["denials"], name="denials", marker={"color": _WARN_COLOUR},
-            hovertemplate="%{x}: %{y}<extra></extra>",
-        )
-    )
-    return figure
-
-
 def daily_pnl_figure(daily: pd.DataFrame) -> go.Figure:
     """P&L per UTC market day as bars, green for a gain, red for a loss.
 
     Args:
         daily: ``storage.queries.daily_pnl``: ``day`` (UTC midnight), ``pnl`` (quote asset), ``pnl_pct``.
     """
-    figure = _base(DAILY_PNL_TITLE, revision="daily_pnl")
+    figure = base_figure(DAILY_PNL_TITLE, revision="daily_pnl")
     if daily.empty:
-        return _waiting(figure)
+        return waiting(figure)
     figure.add_trace(
         go.Bar(
             x=daily["day"], y=daily["pnl"], name="daily P&L",
-            marker={"color": [_GAIN_COLOUR if pnl >= 0 else _LOSS_COLOUR for pnl in daily["pnl"]]},
+            marker={"color": [GAIN_COLOUR if pnl >= 0 else LOSS_COLOUR for pnl in daily["pnl"]]},
             customdata=daily[["pnl_pct"]].to_numpy(),
             hovertemplate="%{x|%Y-%m-%d}: %{y:+,.2f} (%{customdata[0]:+.2f} %)<extra></extra>",
         )
@@ -327,16 +133,16 @@ def price_figure(prices: pd.DataFrame, markers: pd.DataFrame, *, symbol: str) ->
         The close line, then an entries and an exits marker trace when there are any; none when ``prices`` is
         empty.
     """
-    figure = _base(price_title(symbol), revision=f"price-{symbol}")
+    figure = base_figure(price_title(symbol), revision=f"price-{symbol}")
     if prices.empty:
-        return _waiting(figure)
+        return waiting(figure)
     figure.add_trace(
         go.Scatter(
-            x=prices["ts"], y=prices["close"], name="close", mode="lines", line={"color": _EQUITY_COLOUR, "width": 1.5},
+            x=prices["ts"], y=prices["close"], name="close", mode="lines", line={"color": EQUITY_COLOUR, "width": 1.5},
             hovertemplate="close %{y:,.2f}<extra></extra>",
         )
     )
-    for kind, symbol_name, colour in (("entry", "triangle-up", _GAIN_COLOUR), ("exit", "triangle-down", _LOSS_COLOUR)):
+    for kind, symbol_name, colour in (("entry", "triangle-up", GAIN_COLOUR), ("exit", "triangle-down", LOSS_COLOUR)):
         rows = markers[markers["kind"] == kind]
         if rows.empty:
             continue
@@ -348,26 +154,4 @@ def price_figure(prices: pd.DataFrame, markers: pd.DataFrame, *, symbol: str) ->
                 hovertemplate=f"{kind} %{{y:,.2f}} × %{{customdata[0]}}<extra></extra>",
             )
         )
-    return figure
-
-
-def _base(title: str, *, revision: str) -> go.Figure:
-    figure = go.Figure()
-    figure.update_layout(
-        template=TEMPLATE,
-        title={"text": title},
-        uirevision=revision,
-        height=320,
-        margin={"l": 10, "r": 10, "t": 40, "b": 10},
-        paper_bgcolor="rgba(0,0,0,0)",
-        hovermode="x unified",
-        showlegend=False,
-    )
-    return figure
-
-
-def _waiting(figure: go.Figure, text: str = WAITING_TEXT) -> go.Figure:
-    figure.add_annotation(text=text, showarrow=False, xref="paper", yref="paper", x=0.5, y=0.5)
-    figure.update_xaxes(visible=False)
-    figure.update_yaxes(visible=False)
     return figure

@@ -5,6 +5,7 @@ calls :meth:`Recorder.flush` every ``flush_interval_ms``; the engine also calls 
 disk before it acts further (fills). A flush turns each table's buffer into a ``pyarrow.Table`` with the exact
 column types of the database (``DECIMAL(38, 8)`` as ``decimal128(38, 8)``, so money stays exact) and appends it
 with ``INSERT INTO t (...) SELECT ... FROM <registered arrow table>``, never row by row (``../shared/SPEC.md`` §4).
+How a row is checked and mapped to Arrow is :mod:`storage.columns`.
 
 ``recorded_at`` is stamped at flush time from the wall clock (UTC) and is unique and increasing in record order
 within each table, across flushes: rows of one flush get consecutive microseconds. Queries can therefore pick
@@ -15,32 +16,26 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import operator
-import re
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation
-from itertools import repeat
 from types import TracebackType
 from typing import Any
 
 import duckdb
 import pyarrow as pa
 
+from storage.columns import RECORDED_AT as RECORDED_AT  # re-exported: the name has always lived here
+from storage.columns import history_tables
 from storage.errors import FlushError, StoreClosedError
 from storage.store import Store
 
 log = logging.getLogger(__name__)
 
-RECORDED_AT = "recorded_at"
-"""The column every history table ends with; the Recorder fills it, callers never pass it."""
-
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
-_DECIMAL_TYPE = re.compile(r"DECIMAL\((\d+),\s*(\d+)\)")
 
 
 def utc_now() -> datetime:
@@ -76,109 +71,6 @@ class RecorderStatus:
     def buffer_used(self) -> float:
         """``buffered_rows / max_buffered_rows``, 0..1."""
         return self.buffered_rows / self.max_buffered_rows
-
-
-@dataclass(frozen=True, slots=True)
-class _Column:
-    """One recordable column: how a Python value is checked and which Arrow type carries it."""
-
-    name: str
-    sql_type: str
-    arrow_type: pa.DataType
-    accepts: tuple[type, ...]
-    nullable: bool
-    quantum: Decimal | None = None
-    """``DECIMAL`` columns: ``10 ** -scale``; values are rounded to it."""
-    context: Context | None = None
-    """``DECIMAL`` columns: precision of the column, rounding half away from zero (as DuckDB casts)."""
-
-    def check(self, table: str, value: Any) -> Any:
-        """``value`` as it will be stored (decimals rounded to the column's scale).
-
-        Raises:
-            ValueError: wrong type, ``None`` in a ``NOT NULL`` column, a naive datetime, a non-finite decimal or
-                one too large for the column.
-        """
-        if value is None:
-            if not self.nullable:
-                raise ValueError(f"{table}.{self.name} is NOT NULL, got None")
-            return None
-        if not isinstance(value, self.accepts):
-            expected = " or ".join(t.__name__ for t in self.accepts)
-            got = f"{type(value).__name__} {value!r}"
-            raise ValueError(f"{table}.{self.name} ({self.sql_type}) takes {expected}, got {got}")
-        if self.quantum is not None and isinstance(value, (Decimal, int)):  # DECIMAL columns accept exactly these
-            return self._decimal(table, value, self.quantum)
-        if isinstance(value, datetime) and value.tzinfo is None:
-            raise ValueError(f"{table}.{self.name} takes a timezone-aware datetime, got naive {value!r}")
-        return value
-
-    def _decimal(self, table: str, value: Decimal | int, quantum: Decimal) -> Decimal:
-        number = Decimal(value)
-        if not number.is_finite():
-            raise ValueError(f"{table}.{self.name} ({self.sql_type}) takes a finite number, got {value!r}")
-        try:
-            return number.quantize(quantum, context=self.context)
-        except InvalidOperation as exc:
-            raise ValueError(f"{table}.{self.name} ({self.sql_type}) cannot hold {value!r}") from exc
-
-
-@dataclass(frozen=True, slots=True)
-class _Table:
-    """A history table: its recordable columns in table order (without ``recorded_at``)."""
-
-    name: str
-    columns: tuple[_Column, ...]
-    keys: frozenset[str]
-    schema: pa.Schema
-    view: str
-    """Name under which a flush registers its Arrow batch on the cursor."""
-    insert_sql: str
-
-    validate: Callable[[Mapping[str, Any]], tuple[Any, ...]]
-    """:meth:`values`, compiled for this table (see :func:`_compile_validator`)."""
-    getter: Callable[[Mapping[str, Any]], tuple[Any, ...]]
-    """A row's values in column order, unchecked."""
-    simple_types: tuple[set[type], ...] | None
-    """Per column, ``{the type it takes as is}``; ``None`` if a column has none (``DECIMAL``)."""
-    aware: frozenset[int]
-    """Indexes of the ``TIMESTAMPTZ`` columns (their datetimes must have a tzinfo)."""
-
-    def values(self, row: Mapping[str, Any]) -> tuple[Any, ...]:
-        """The row's values in column order, checked (see :meth:`_Column.check`).
-
-        Raises:
-            ValueError: the keys are not exactly the table's columns (minus ``recorded_at``), or a value is invalid.
-        """
-        return self.validate(row)
-
-    def bulk_values(self, rows: Sequence[Mapping[str, Any]]) -> list[tuple[Any, ...]]:
-        """:meth:`values` of every row (same results, same first error), checked column by column when every value
-        has the type its column takes as is."""
-        simple = self.simple_types
-        if simple is not None and all(map(operator.eq, map(_keys, rows), repeat(self.keys))):
-            values = list(map(self.getter, rows))
-            # No rows means no columns to check: the outer zip may stop early.
-            for i, (column, kind) in enumerate(zip(zip(*values, strict=True), simple, strict=False)):
-                if set(map(type, column)) != kind or (i in self.aware and None in list(map(_tzinfo, column))):
-                    break
-            else:
-                return values
-        return [self.validate(row) for row in rows]
-
-    def mismatch(self, row: Mapping[str, Any]) -> ValueError:
-        """The error for a row whose keys are not exactly the table's columns."""
-        missing, unknown = sorted(self.keys - row.keys()), sorted(row.keys() - self.keys)
-        return ValueError(f"row for {self.name!r} does not match its columns: missing {missing}, unknown {unknown}")
-
-    def arrow(self, rows: list[tuple[Any, ...]], *, first_stamp_us: int) -> pa.Table:
-        """``rows`` as an Arrow table of this table's types, ``recorded_at`` = consecutive microseconds."""
-        arrays = [
-            pa.array(values, type=column.arrow_type) for values, column in zip(zip(*rows, strict=True), self.columns, strict=True)
-        ]
-        stamps = range(first_stamp_us, first_stamp_us + len(rows))
-        arrays.append(pa.array(stamps, type=pa.timestamp("us", tz="UTC")))
-        return pa.Table.from_arrays(arrays, schema=self.schema)
 
 
 class Recorder:
@@ -217,7 +109,7 @@ class Recorder:
         self._clock = clock
         cursor = store.cursor()
         try:
-            self._tables = _history_tables(cursor)
+            self._tables = history_tables(cursor)
         finally:
             cursor.close()
         self._buffers: dict[str, list[tuple[Any, ...]]] = {name: [] for name in self._tables}
@@ -278,8 +170,9 @@ class Recorder:
         validated as a batch and all or nothing (a refused batch buffers no row).
 
         The batch is first checked column by column (exact keys, and each column's values of the type the column
-        takes as is: see :data:`_FAST_TYPES`); a batch that is not that simple (``None``, ``int`` in a ``DOUBLE``
-        column, a ``DECIMAL`` column, a bad row...) is checked row by row exactly as :meth:`record` does.
+        takes as is: see :meth:`storage.columns.TableSpec.bulk_values`); a batch that is not that simple (``None``,
+        ``int`` in a ``DOUBLE`` column, a ``DECIMAL`` column, a bad row...) is checked row by row exactly as
+        :meth:`record` does.
 
         Raises:
             ValueError: unknown table, or the error :meth:`record` raises for the first invalid row.
@@ -461,114 +354,3 @@ class Recorder:
             cursor = getattr(self._local, "cursor", None)
             if cursor is not None:
                 cursor.close()
-
-
-def _history_tables(cursor: duckdb.DuckDBPyConnection) -> dict[str, _Table]:
-    """Every table of schema ``main`` that has a ``recorded_at`` column, read from the database itself."""
-    rows = cursor.execute(
-        "SELECT table_name, column_name, data_type, is_nullable = 'YES' FROM information_schema.columns "
-        "WHERE table_catalog = current_database() AND table_schema = 'main' AND table_name IN "
-        f"(SELECT table_name FROM information_schema.columns WHERE column_name = '{RECORDED_AT}') "
-        "ORDER BY table_name, ordinal_position"
-    ).fetchall()
-    columns: dict[str, list[_Column]] = {}
-    for table, name, sql_type, nullable in rows:
-        if name != RECORDED_AT:
-            columns.setdefault(table, []).append(_column(table, name, sql_type, nullable))
-    return {table: _table(table, tuple(cols)) for table, cols in columns.items()}
-
-
-def _column(table: str, name: str, sql_type: str, nullable: bool) -> _Column:
-    if sql_type == "VARCHAR":
-        return _Column(name, sql_type, pa.string(), (str,), nullable)
-    if sql_type == "DOUBLE":
-        return _Column(name, sql_type, pa.float64(), (float, int), nullable)
-    if sql_type == "INTEGER":
-        return _Column(name, sql_type, pa.int32(), (int,), nullable)
-    if sql_type == "TIMESTAMP WITH TIME ZONE":
-        return _Column(name, sql_type, pa.timestamp("us", tz="UTC"), (datetime,), nullable)
-    if match := _DECIMAL_TYPE.fullmatch(sql_type):
-        precision, scale = int(match[1]), int(match[2])
-        return _Column(
-            name,
-            sql_type,
-            pa.decimal128(precision, scale),
-            (Decimal, int),
-            nullable,
-            quantum=Decimal(1).scaleb(-scale),
-            context=Context(prec=precision, rounding=ROUND_HALF_UP),
-        )
-    raise ValueError(f"{table}.{name}: the Recorder has no Arrow mapping for column type {sql_type}")
-
-
-def _table(name: str, columns: tuple[_Column, ...]) -> _Table:
-    fields = [pa.field(c.name, c.arrow_type, nullable=c.nullable) for c in columns]
-    fields.append(pa.field(RECORDED_AT, pa.timestamp("us", tz="UTC"), nullable=False))
-    names = ", ".join(f'"{f.name}"' for f in fields)
-    view = f"_recorder_batch_{name}"
-    table = _Table(
-        name=name,
-        columns=columns,
-        keys=frozenset(c.name for c in columns),
-        schema=pa.schema(fields),
-        view=view,
-        insert_sql=f'INSERT INTO "{name}" ({names}) SELECT {names} FROM "{view}"',
-        validate=lambda row: ((), ()),  # replaced just below (the validator needs the finished table)
-        getter=_getter(tuple(c.name for c in columns)),
-        simple_types=None if any(c.sql_type not in _FAST_TYPE_OF for c in columns) else tuple({_FAST_TYPE_OF[c.sql_type]} for c in columns),
-        aware=frozenset(i for i, c in enumerate(columns) if c.sql_type == "TIMESTAMP WITH TIME ZONE"),
-    )
-    object.__setattr__(table, "validate", _compile_validator(table))
-    return table
-
-
-# The value a column kind accepts as is, by exact type: anything else (None, a subclass, a naive datetime, any
-# DECIMAL value, which is always rounded) goes through the full :meth:`_Column.check`, which returns the stored
-# value or raises the documented ValueError. Same results and errors as checking every value, at a fraction of
-# the cost on the hot tables (candles, equity: strings, floats and aware datetimes).
-_FAST_TYPES: dict[str, str] = {
-    "VARCHAR": "type({v}) is str",
-    "DOUBLE": "type({v}) is float",
-    "INTEGER": "type({v}) is int",
-    "TIMESTAMP WITH TIME ZONE": "type({v}) is datetime and {v}.tzinfo is not None",
-}
-
-
-_FAST_TYPE_OF: dict[str, type] = {
-    "VARCHAR": str,
-    "DOUBLE": float,
-    "INTEGER": int,
-    "TIMESTAMP WITH TIME ZONE": datetime,
-}
-"""The exact type of :data:`_FAST_TYPES`, for checking a whole column at once."""
-
-_keys = operator.methodcaller("keys")
-_tzinfo = operator.attrgetter("tzinfo")
-
-
-def _getter(names: tuple[str, ...]) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
-    if len(names) == 1:
-        get = operator.itemgetter(names[0])
-        return lambda row: (get(row),)
-    return operator.itemgetter(*names)
-
-
-def _compile_validator(table: _Table) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
-    """A function ``row -> values`` for ``table``, equivalent to checking the keys and then every column in
-    order with :meth:`_Column.check` (same values, same first error), with the per-column-kind type checks
-    precompiled into straight-line code."""
-    env: dict[str, Any] = {"datetime": datetime, "table": table, "name": table.name, "keys": table.keys}
-    lines = ["def validate(row):", "    if row.keys() != keys:", "        raise table.mismatch(row)"]
-    for i, column in enumerate(table.columns):
-        v, c = f"v{i}", f"c{i}"
-        env[c] = column
-        lines.append(f"    {v} = row[{column.name!r}]")
-        fast = _FAST_TYPES.get(column.sql_type) if column.quantum is None else None
-        if fast is None:
-            lines.append(f"    {v} = {c}.check(name, {v})")
-        else:
-            lines.append(f"    if not ({fast.format(v=v)}):")
-            lines.append(f"        {v} = {c}.check(name, {v})")
-    lines.append("    return (" + "".join(f"v{i}, " for i in range(len(table.columns))) + ")")
-    exec(compile("\n".join(lines), f"<recorder validator for {table.name}>", "exec"), env)  # code built from the schema
-    return env["validate"]

@@ -1,8 +1,9 @@
 """Guards: the portfolio breaker, the REST rate limiter, retries and the API breaker, the market stream's
 connection and the gap ledger, and pre-trade risk denials (``../shared/SPEC.md`` §3 and §5).
 
-Layout only: numbers come from ``storage.queries`` and the engine status, charts from ``dashboard.figures``,
-limits from the Runtime's settings. Everything live sits in one fragment that reruns each second.
+Layout only: numbers come from ``storage.guard_queries`` (the equity curve from ``storage.queries``) and the engine
+status, charts from ``dashboard.guard_figures`` (the drawdown from ``dashboard.figures``), limits from the Runtime's
+settings. Everything live sits in one fragment that reruns each second.
 """
 
 from __future__ import annotations
@@ -13,11 +14,11 @@ import duckdb
 import pandas as pd
 import streamlit as st
 
-from dashboard import figures, tables
+from dashboard import figures, guard_figures, tables
 from dashboard.kpis import DeltaColor
 from dashboard.runtime import get_runtime, store_cursor
 from engine.sinks.status import EngineStatus
-from storage import queries
+from storage import guard_queries, queries
 
 runtime = get_runtime()
 
@@ -47,7 +48,7 @@ def _breaker(cur: duckdb.DuckDBPyConnection, status: EngineStatus) -> None:
     limits = runtime.settings.breaker
     st.subheader("Portfolio breaker")
     state = status.breaker_state
-    gauges = queries.breaker_gauges(cur)
+    gauges = guard_queries.breaker_gauges(cur)
     tiles = st.columns(4)
     tiles[0].metric(
         "Breaker", state, "latched" if state == "TRIPPED" else "armed", _BREAKER_COLOUR.get(state, "gray"), delta_arrow="off",
@@ -69,7 +70,7 @@ def _breaker(cur: duckdb.DuckDBPyConnection, status: EngineStatus) -> None:
         st.error("The breaker is tripped: no new entries until a person resets it.", icon=":material/block:")
     left, right = st.columns(2)
     left.plotly_chart(
-        figures.breaker_gauges_figure(
+        guard_figures.breaker_gauges_figure(
             gauges, warning_pct=limits.warning_pct, daily_loss_pct=limits.daily_loss_pct, drawdown_pct=limits.drawdown_pct
         ),
         key="breaker_gauges_chart",
@@ -81,19 +82,21 @@ def _breaker(cur: duckdb.DuckDBPyConnection, status: EngineStatus) -> None:
         theme=None,
     )
     st.markdown("**Trip / reset history**")
-    _table(queries.breaker_history(cur, limit=50), empty="No breaker events yet")
+    _table(guard_queries.breaker_history(cur, limit=50), empty="No breaker events yet")
 
 
 def _rest(cur: duckdb.DuckDBPyConnection, now: datetime) -> None:
     rest = runtime.settings.rest
     st.subheader("REST rate limit and retries")
     st.plotly_chart(
-        figures.rate_limit_figure(queries.rate_limit_series(cur), warn_pct=rest.warn_pct, weight_limit=rest.weight_limit_per_minute),
+        guard_figures.rate_limit_figure(
+            guard_queries.rate_limit_series(cur), warn_pct=rest.warn_pct, weight_limit=rest.weight_limit_per_minute
+        ),
         key="rate_limit_chart",
         theme=None,
     )
     st.markdown("**API breaker per host**")
-    hosts = queries.api_breaker_states(cur, now=now)
+    hosts = guard_queries.api_breaker_states(cur, now=now)
     if hosts.empty:
         st.caption("No REST telemetry yet")
     else:
@@ -106,22 +109,22 @@ def _rest(cur: duckdb.DuckDBPyConnection, now: datetime) -> None:
                 st.error(f"{text} · banned (HTTP 418) for another {row['ban_left_s']:.0f} s", icon=":material/gpp_bad:")
             else:
                 st.markdown(text)
-    st.plotly_chart(figures.retry_counts_figure(queries.retry_counts(cur)), key="retry_chart", theme=None)
+    st.plotly_chart(guard_figures.retry_counts_figure(guard_queries.retry_counts(cur)), key="retry_chart", theme=None)
     with st.expander("REST attempts by endpoint, outcome and reason"):
-        _table(queries.api_call_totals(cur), empty="No REST calls yet")
+        _table(guard_queries.api_call_totals(cur), empty="No REST calls yet")
 
 
 def _stream(cur: duckdb.DuckDBPyConnection, status: EngineStatus, now: datetime) -> None:
     st.subheader("Market stream")
-    counts = queries.ws_event_counts(cur)
+    counts = guard_queries.ws_event_counts(cur)
     tiles = st.columns(4)
     tiles[0].metric("Stream", "connected" if status.market_connected else "disconnected")
     tiles[1].metric("Reconnects", f"{counts['reconnects']:,}", help=f"{counts['disconnects']:,} disconnects recorded in all")
     tiles[2].metric("Backfilled candles", f"{status.backfilled_candles:,}", help=f"since start; {counts['backfilled_candles']:,} in all")
     tiles[3].metric("Bad messages", f"{status.bad_messages:,}", help=f"since start; {counts['bad_messages']:,} in all")
-    st.plotly_chart(figures.ws_timeline_figure(queries.ws_spans(cur, now=now)), key="ws_timeline_chart", theme=None)
+    st.plotly_chart(guard_figures.ws_timeline_figure(guard_queries.ws_spans(cur, now=now)), key="ws_timeline_chart", theme=None)
     with st.expander("Connection events"):
-        _table(queries.ws_timeline(cur, limit=500), empty="No connection events yet")
+        _table(guard_queries.ws_timeline(cur, limit=500), empty="No connection events yet")
 
 
 def _gaps(cur: duckdb.DuckDBPyConnection, status: EngineStatus, now: datetime) -> None:
@@ -145,13 +148,13 @@ def _gaps(cur: duckdb.DuckDBPyConnection, status: EngineStatus, now: datetime) -
         )
         _table(tables.open_gaps_table(status.gaps, now_s=now.timestamp()), empty="")
     with st.expander("Gap ledger (latest 50)"):
-        _table(queries.gap_history(cur, limit=50), empty="No gap recorded yet")
+        _table(guard_queries.gap_history(cur, limit=50), empty="No gap recorded yet")
 
 
 def _denials(cur: duckdb.DuckDBPyConnection, status: EngineStatus) -> None:
     st.subheader("Risk denials")
     st.caption(f"{status.risk_denials:,} since the engine started")
-    st.plotly_chart(figures.denials_figure(queries.denials_by_reason(cur)), key="denials_chart", theme=None)
+    st.plotly_chart(guard_figures.denials_figure(guard_queries.denials_by_reason(cur)), key="denials_chart", theme=None)
 
 
 def _table(frame: pd.DataFrame, *, empty: str) -> None:

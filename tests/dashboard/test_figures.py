@@ -80,7 +80,6 @@ def test_empty_curve_gives_waiting_figure_without_traces(build) -> None:
     assert [a.text for a in figure.layout.annotations] == [figures.WAITING_TEXT]
 
 
-
 def _frame(**columns) -> pd.DataFrame:
     return pd.DataFrame(columns)
 
@@ -98,62 +97,7 @@ def test_drawdown_limit_is_a_dashed_line_at_minus_the_limit(curve: pd.DataFrame)
     assert figures.drawdown_figure(curve).layout.shapes == ()
 
 
-def test_breaker_gauges_show_daily_loss_and_drawdown_against_their_trip_levels() -> None:
-    gauges = _frame(daily_loss_pct=[3.5], drawdown_pct=[4.0])
-
-    figure = figures.breaker_gauges_figure(gauges, warning_pct=3.0, daily_loss_pct=5.0, drawdown_pct=15.0)
-
-    loss, drawdown = figure.data
-    assert (loss.type, loss.value, loss.gauge.threshold.value) == ("indicator", 3.5, 5.0)
-    assert [step.range for step in loss.gauge.steps] == [(3.0, 5.0), (5.0, 7.5)]
-    assert (drawdown.value, drawdown.gauge.threshold.value) == (4.0, 15.0)
-
-
-def test_rate_limit_figure_draws_utilisation_per_host_with_limit_and_warning_lines() -> None:
-    series = _frame(
-        ts=TS, host=["a", "a", "a"], used_weight=[600, 3000, 5400], server_used_weight=[700, None, 5500],
-        weight_limit=[6000] * 3, utilisation_pct=[10.0, 50.0, 90.0],
-    )
-
-    figure = figures.rate_limit_figure(series, warn_pct=80.0, weight_limit=6000)
-
-    local, server = figure.data
-    assert list(local.y) == [10.0, 50.0, 90.0]
-    assert server.line.dash == "dot" and server.y[0] == pytest.approx(700 / 60)
-    assert sorted(shape.y0 for shape in figure.layout.shapes) == [80.0, 100.0]
-
-
-def test_retry_counts_figure_stacks_one_bar_trace_per_endpoint_and_reason() -> None:
-    counts = _frame(
-        ts=TS[[0, 0, 1]], width_s=[60.0] * 3, endpoint=["/k", "/k", "/o"], reason=["429", "5xx", "timeout"],
-        calls=[2, 1, 4],
-    )
-
-    figure = figures.retry_counts_figure(counts)
-
-    assert figure.layout.barmode == "stack"
-    assert [trace.name for trace in figure.data] == ["/k · 429", "/k · 5xx", "/o · timeout"]
-    assert list(figure.data[2].y) == [4]
-
-
-def test_ws_timeline_figure_has_a_bar_per_span_and_reconnect_markers() -> None:
-    spans = _frame(
-        start=TS, end=TS + pd.Timedelta(seconds=30), state=["connected", "disconnected", "connected"],
-        events=[1, 2, 1], reconnect=[False, False, True],
-    )
-
-    figure = figures.ws_timeline_figure(spans)
-
-    connected, disconnected, reconnects = figure.data
-    assert (connected.orientation, list(connected.x)) == ("h", [30_000.0, 30_000.0])
-    assert list(disconnected.y) == ["disconnected"]
-    assert reconnects.mode == "markers" and len(reconnects.x) == 1
-
-
-def test_denials_and_daily_pnl_are_bars_with_gains_green_and_losses_red() -> None:
-    denials = figures.denials_figure(_frame(reason_code=["STOP_TOO_TIGHT", "MAX_POSITIONS"], denials=[3, 1]))
-    assert list(denials.data[0].x) == ["STOP_TOO_TIGHT", "MAX_POSITIONS"]
-
+def test_daily_pnl_is_bars_with_gains_green_and_losses_red() -> None:
     daily = figures.daily_pnl_figure(_frame(day=TS[:2], pnl=[12.5, -3.0], pnl_pct=[0.1, -0.03]))
     colours = list(daily.data[0].marker.color)
     assert colours[0] != colours[1] and list(daily.data[0].y) == [12.5, -3.0]
@@ -170,18 +114,13 @@ def test_price_figure_marks_entries_and_exits_on_the_close_line() -> None:
     assert figure.layout.title.text == figures.price_title("BTCUSDT")
 
 
-GUARD_FIGURES = [
-    (lambda f: figures.breaker_gauges_figure(f, warning_pct=3, daily_loss_pct=5, drawdown_pct=15), figures.BREAKER_TITLE, "breaker_gauges"),
-    (figures.rate_limit_figure, figures.RATE_LIMIT_TITLE, "rate_limit"),
-    (figures.retry_counts_figure, figures.RETRY_TITLE, "retry_counts"),
-    (figures.ws_timeline_figure, figures.WS_TITLE, "ws_timeline"),
-    (figures.denials_figure, figures.DENIALS_TITLE, "denials"),
+OVERVIEW_FIGURES = [
     (figures.daily_pnl_figure, figures.DAILY_PNL_TITLE, "daily_pnl"),
     (lambda f: figures.price_figure(f, f, symbol="ETHUSDT"), figures.price_title("ETHUSDT"), "price-ETHUSDT"),
 ]
 
 
-@pytest.mark.parametrize(("build", "title", "revision"), GUARD_FIGURES)
+@pytest.mark.parametrize(("build", "title", "revision"), OVERVIEW_FIGURES)
 def test_new_figures_on_empty_frames_keep_title_and_uirevision_and_show_a_note(build, title: str, revision: str) -> None:
     figure = build(pd.DataFrame())
 

@@ -1,0 +1,43 @@
+"""The look every dashboard figure shares: the dark template, the palette, the base layout and the empty-data note.
+
+Each figure built on :func:`base_figure` has a stable title, the dark template and a constant ``uirevision``, so a
+user's zoom and pan survive the dashboard's once-a-second refresh (plotly keeps UI state while
+``layout.uirevision`` is unchanged). An empty frame gives a figure with no traces and a note (:func:`waiting`)
+instead of an error.
+"""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+
+TEMPLATE = "plotly_dark"
+WAITING_TEXT = "Waiting for the first candle…"
+
+EQUITY_COLOUR = "#4c9be8"
+GAIN_COLOUR = "#3fb950"
+LOSS_COLOUR = "#e8574c"
+LIMIT_COLOUR = "#e8574c"
+
+
+def base_figure(title: str, *, revision: str) -> go.Figure:
+    """An empty figure with ``title``, the dark template and ``uirevision`` = ``revision``."""
+    figure = go.Figure()
+    figure.update_layout(
+        template=TEMPLATE,
+        title={"text": title},
+        uirevision=revision,
+        height=320,
+        margin={"l": 10, "r": 10, "t": 40, "b": 10},
+        paper_bgcolor="rgba(0,0,0,0)",
+        hovermode="x unified",
+        showlegend=False,
+    )
+    return figure
+
+
+def waiting(figure: go.Figure, text: str = WAITING_TEXT) -> go.Figure:
+    """``figure`` with ``text`` in the middle and its axes hidden: the figure of a frame with no data yet."""
+    figure.add_annotation(text=text, showarrow=False, xref="paper", yref="paper", x=0.5, y=0.5)
+    figure.update_xaxes(visible=False)
+    figure.update_yaxes(visible=False)
+    return figure

@@ -1,0 +1,39 @@
+"""How the dashboard's read queries run: a relation read through Arrow, returned as a DataFrame in UTC.
+
+Shared by :mod:`storage.queries` and :mod:`storage.guard_queries`. Queries run as relations (``cur.sql``) read
+through Arrow: nothing is left unfinished on the cursor, and TIMESTAMPTZ values need no ``pytz``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC
+from typing import Any
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+
+
+def check_limit(limit: int) -> int:
+    """``limit`` itself, for a ``LIMIT $limit`` parameter.
+
+    Raises:
+        ValueError: ``limit`` < 1.
+    """
+    if limit < 1:
+        raise ValueError(f"limit must be at least 1, got {limit}")
+    return limit
+
+
+def arrow_table(cur: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any] | None = None) -> pa.Table:
+    """``sql`` (with ``$name`` ``params``) run as a relation on ``cur``, read as an Arrow table."""
+    return cur.sql(sql, params=params).to_arrow_table()
+
+
+def frame(cur: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any] | None = None) -> pd.DataFrame:
+    """``sql`` as a DataFrame with every timestamp column converted to UTC (whatever the session time zone)."""
+    result = arrow_table(cur, sql, params).to_pandas()
+    for name in result.columns:
+        if isinstance(result[name].dtype, pd.DatetimeTZDtype):
+            result[name] = result[name].dt.tz_convert(UTC)
+    return result
