@@ -11,7 +11,7 @@ Per closed candle: the UTC day rolls first (the day baseline is set before the d
 brings it); a pending order fills at the candle's open; stops and targets run on its high/low; indicators update;
 the portfolio is marked to the close (an equity row); the breaker is evaluated; then the strategy may signal.
 Per in-progress price: the same without the indicators and the strategy — protection never waits for a close.
-The breaker is also evaluated after every fill.
+After every fill the account is marked as it stands (an equity row, source ``fill``) and the breaker evaluated.
 """
 
 from __future__ import annotations
@@ -250,9 +250,12 @@ class TradingCore:
         self._log.append(Marked(snapshot, symbol, source))
         self._evaluate_breaker(snapshot)
 
-    def _after_fill(self, time_ms: int) -> None:
-        """The breaker after every fill (fees and slippage move equity too)."""
-        self._evaluate_breaker(self.portfolio.snapshot(time_ms))
+    def _after_fill(self, symbol: str, time_ms: int) -> None:
+        """After every fill: the account as it is now (an equity row, source ``fill``: fees and slippage move equity
+        too) and the breaker on it."""
+        snapshot = self.portfolio.snapshot(time_ms)
+        self._log.append(Marked(snapshot, symbol, MarkSource.FILL))
+        self._evaluate_breaker(snapshot)
 
     def _evaluate_breaker(self, snapshot: Snapshot) -> None:
         event = self.breaker.evaluate(snapshot)

@@ -38,6 +38,7 @@ class MarkSource(StrEnum):
 
     CANDLE = "candle"  # a closed candle's close
     PRICE = "price"  # an in-progress kline's last price
+    FILL = "fill"  # a fill changed cash and positions (fees, slippage)
     RESET = "reset"  # a breaker reset re-based the baselines
 
 

@@ -50,7 +50,7 @@ class OrderDesk:
         taker_fee_pct, slippage_bps: the paper broker's fill model (percent, basis points).
         entries_today: counts filled entries per UTC day (the daily entry limit).
         log: where the events go.
-        on_fill: called with the market time after every fill.
+        on_fill: called with the symbol and the market time after every fill.
     """
 
     def __init__(
@@ -61,7 +61,7 @@ class OrderDesk:
         slippage_bps: float,
         entries_today: DailyTradeCounter,
         log: EventLog,
-        on_fill: Callable[[int], None],
+        on_fill: Callable[[str, int], None],
     ) -> None:
         self.portfolio = portfolio
         self.broker = PaperBroker({}, taker_fee_pct=taker_fee_pct, slippage_bps=slippage_bps)
@@ -138,5 +138,5 @@ class OrderDesk:
             self.entries_today.record(time_ms)
         position = self.portfolio.positions.get(order.symbol)
         self._log.append(Filled(order, result, position, trade, exit_reason))
-        self._on_fill(time_ms)
+        self._on_fill(order.symbol, time_ms)
         return result

@@ -3,9 +3,8 @@ behind it: every page renders, and every control acts through the engine and lan
 
 from __future__ import annotations
 
-import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -19,24 +18,6 @@ from storage.store import Store
 
 APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
 TOKEN = "s3cret-admin-token"
-
-
-@pytest.fixture
-def db_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """A private database and a fast replay for the process-wide Runtime, served on 127.0.0.1 without an admin
-    token; the Runtime is stopped afterwards."""
-    for name in [n for n in os.environ if n.startswith("PAPERTRADER_")]:
-        monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)
-    path = tmp_path / "pt.duckdb"
-    monkeypatch.setenv("PAPERTRADER_STORAGE__PATH", str(path))
-    monkeypatch.setenv("PAPERTRADER_SIM__SPEED", "600")
-    address = st_config.get_option("server.address")
-    st_config.set_option("server.address", "127.0.0.1")
-    get_runtime.clear()
-    yield path
-    get_runtime.clear()
-    st_config.set_option("server.address", address)
 
 
 @pytest.fixture

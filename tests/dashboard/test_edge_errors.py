@@ -5,7 +5,6 @@ disables every control with the reason in the sidebar (fail closed), never showi
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,28 +15,8 @@ from streamlit import config as st_config
 from streamlit.runtime.secrets import Secrets
 from streamlit.testing.v1 import AppTest
 
-from dashboard.runtime import get_runtime
-
 APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
 SECRET = "s3cret-admin-token-in-a-broken-file"
-
-
-@pytest.fixture
-def db_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """A private database and a fast replay, served on 127.0.0.1 without an admin token; the Runtime is stopped
-    afterwards."""
-    for name in [n for n in os.environ if n.upper().startswith("PAPERTRADER_")]:
-        monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)
-    path = tmp_path / "pt.duckdb"
-    monkeypatch.setenv("PAPERTRADER_STORAGE__PATH", str(path))
-    monkeypatch.setenv("PAPERTRADER_SIM__SPEED", "600")
-    address = st_config.get_option("server.address")
-    st_config.set_option("server.address", "127.0.0.1")
-    get_runtime.clear()
-    yield path
-    get_runtime.clear()
-    st_config.set_option("server.address", address)
 
 
 def _run() -> AppTest:

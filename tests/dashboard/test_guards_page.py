@@ -3,13 +3,10 @@ it and guard history seeded into the database before the Runtime opens it."""
 
 from __future__ import annotations
 
-import os
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import pytest
 from streamlit.testing.v1 import AppTest
 
 from dashboard.runtime import get_runtime
@@ -20,20 +17,6 @@ PAGE = Path(__file__).resolve().parents[2] / "dashboard" / "pages" / "guards.py"
 
 SUBHEADERS = ["Portfolio breaker", "REST rate limit and retries", "Market stream", "Data gaps", "Risk denials"]
 CHARTS = 6  # gauges, drawdown, rate limit, retries, stream timeline, denials
-
-
-@pytest.fixture
-def db_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """A private database and a fast replay for the process-wide Runtime; the Runtime is stopped afterwards."""
-    for name in [n for n in os.environ if n.startswith("PAPERTRADER_")]:
-        monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)
-    path = tmp_path / "pt.duckdb"
-    monkeypatch.setenv("PAPERTRADER_STORAGE__PATH", str(path))
-    monkeypatch.setenv("PAPERTRADER_SIM__SPEED", "600")
-    get_runtime.clear()
-    yield path
-    get_runtime.clear()
 
 
 def _seed(path: Path) -> None:

@@ -40,8 +40,9 @@ def test_replay_records_candles_equity_and_fills(tripping) -> None:
     assert summary.candles == _one(db, "SELECT count(*) FROM candles") > 5_000
     assert _one(db, "SELECT min(epoch_ms(open_time)) FROM candles") == START_MS
     assert _one(db, "SELECT max(epoch_ms(open_time)) FROM candles") < END_MS
-    # one equity snapshot per traded (non-warm-up) candle, plus one per breaker reset (none here)
-    assert _one(db, "SELECT count(*) FROM equity") == summary.candles - summary.warmup_candles
+    # one equity snapshot per traded (non-warm-up) candle, one per fill, one per breaker reset (none here)
+    assert _one(db, "SELECT count(*) FROM equity WHERE source = 'candle'") == summary.candles - summary.warmup_candles
+    assert _one(db, "SELECT count(*) FROM equity WHERE source = 'fill'") == summary.fills
     assert summary.fills == _one(db, "SELECT count(*) FROM fills") > 0
     assert _one(db, "SELECT count(*) FROM candles WHERE source = 'bootstrap'") == summary.warmup_candles
 

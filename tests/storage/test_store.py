@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import subprocess
 import sys
 from collections.abc import Callable
@@ -144,30 +143,6 @@ def _digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def _random_bytes(path: Path) -> None:
-    path.write_bytes(os.urandom(64 * 1024))
-
-
-def _empty(path: Path) -> None:
-    path.write_bytes(b"")
-
-
-def _truncated(path: Path) -> None:
-    """The first 4096 bytes of a real papertrader file (its header, nothing else)."""
-    real = path.with_name("real.duckdb")
-    Store(real).close()
-    path.write_bytes(real.read_bytes()[:4096])
-    real.unlink()
-
-
-def _foreign(path: Path) -> None:
-    """A valid DuckDB file of another program: tables, rows, no papertrader ``schema_version``."""
-    with duckdb.connect(str(path)) as con:
-        con.execute("CREATE TABLE customers (id INTEGER, name VARCHAR)")
-        con.execute("INSERT INTO customers VALUES (1, 'Ada'), (2, 'Grace')")
-        con.execute("CREATE TABLE orders (id INTEGER, customer INTEGER)")
-
-
 def _foreign_schema_version(path: Path) -> None:
     """Another program's migration table happens to be called ``schema_version``."""
     with duckdb.connect(str(path)) as con:
@@ -175,20 +150,19 @@ def _foreign_schema_version(path: Path) -> None:
         con.execute("INSERT INTO schema_version VALUES (1, '1', 'V1__init.sql')")
 
 
-@pytest.mark.parametrize(
-    ("make", "reason"),
-    [
-        pytest.param(_random_bytes, "not a DuckDB file", id="random-bytes"),
-        pytest.param(_empty, "empty file", id="empty"),
-        pytest.param(_truncated, "damaged or truncated DuckDB file", id="truncated"),
-        pytest.param(_foreign, "a DuckDB database with 2 tables and no papertrader schema_version", id="foreign-duckdb"),
-        pytest.param(_foreign_schema_version, "its schema_version table is not papertrader's", id="foreign-schema-version"),
-    ],
-)
+@pytest.fixture(params=["common", "foreign-schema-version"])
+def not_ours(request: pytest.FixtureRequest, not_papertrader: tuple[Callable[[Path], None], str]) -> tuple[Callable[[Path], None], str]:
+    """Every kind of the shared ``not_papertrader`` fixture, plus another program's ``schema_version`` table."""
+    if request.param == "common":
+        return not_papertrader
+    return _foreign_schema_version, "its schema_version table is not papertrader's"
+
+
 @pytest.mark.parametrize("read_only", [False, True], ids=["read-write", "read-only"])
 def test_a_file_that_is_not_a_papertrader_database_is_refused_and_left_unchanged(
-    tmp_path: Path, make: Callable[[Path], None], reason: str, read_only: bool
+    tmp_path: Path, not_ours: tuple[Callable[[Path], None], str], read_only: bool
 ) -> None:
+    make, reason = not_ours
     path = tmp_path / "x.duckdb"
     make(path)
     before, files = _digest(path), sorted(tmp_path.iterdir())

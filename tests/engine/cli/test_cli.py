@@ -24,7 +24,6 @@ from engine.cli.offline import mask_secrets
 from engine.config import BreakerSettings, Settings
 from simulator.market import Market
 from simulator.server import SimulatorServer
-from storage.store import Store
 
 ROOT = Path(__file__).resolve().parents[3]
 DAY_MS = 86_400_000
@@ -323,34 +322,6 @@ def test_several_invalid_values_are_one_line(tmp_path: Path, env: dict[str, str]
     )
 
 
-def _random_bytes(path: Path) -> None:
-    path.write_bytes(os.urandom(64 * 1024))
-
-
-def _empty(path: Path) -> None:
-    path.write_bytes(b"")
-
-
-def _truncated(path: Path) -> None:
-    real = path.with_name("real.duckdb")
-    Store(real).close()
-    path.write_bytes(real.read_bytes()[:4096])
-    real.unlink()
-
-
-def _foreign(path: Path) -> None:
-    with duckdb.connect(str(path)) as con:
-        con.execute("CREATE TABLE customers AS SELECT 1 AS id, 'Ada' AS name")
-
-
-NOT_PAPERTRADER = [
-    pytest.param(_random_bytes, "not a DuckDB file", id="random-bytes"),
-    pytest.param(_empty, "empty file", id="empty"),
-    pytest.param(_truncated, "damaged or truncated DuckDB file", id="truncated"),
-    pytest.param(_foreign, "a DuckDB database with 1 table and no papertrader schema_version", id="foreign-duckdb"),
-]
-
-
 @pytest.mark.parametrize(
     "command",
     [
@@ -359,10 +330,10 @@ NOT_PAPERTRADER = [
         pytest.param(["reset-breaker", "--reason", "r"], id="reset-breaker"),
     ],
 )
-@pytest.mark.parametrize(("make", "reason"), NOT_PAPERTRADER)
 def test_a_database_that_is_not_papertraders_is_one_line_and_left_unchanged(
-    tmp_path: Path, env: dict[str, str], command: list[str], make: Callable[[Path], None], reason: str
+    tmp_path: Path, env: dict[str, str], command: list[str], not_papertrader: tuple[Callable[[Path], None], str]
 ) -> None:
+    make, reason = not_papertrader
     db = Path(env["PAPERTRADER_STORAGE__PATH"])
     make(db)
     before, files = hashlib.sha256(db.read_bytes()).hexdigest(), sorted(tmp_path.iterdir())
@@ -374,10 +345,10 @@ def test_a_database_that_is_not_papertraders_is_one_line_and_left_unchanged(
     assert sorted(tmp_path.iterdir()) == files  # no .wal, no export written
 
 
-@pytest.mark.parametrize(("make", "reason"), NOT_PAPERTRADER)
 def test_replay_into_a_file_that_is_not_papertraders_is_refused_without_force(
-    tmp_path: Path, env: dict[str, str], make: Callable[[Path], None], reason: str
+    tmp_path: Path, env: dict[str, str], not_papertrader: tuple[Callable[[Path], None], str]
 ) -> None:
+    make, _ = not_papertrader
     db = tmp_path / "other.duckdb"
     make(db)
     before = hashlib.sha256(db.read_bytes()).hexdigest()

@@ -236,7 +236,7 @@ def test_an_in_progress_price_runs_the_stop_before_the_candle_closes_and_is_reco
     (trade,) = recorder.rows["trades"]
     assert (trade["exit_reason"], trade["exit_price"]) == ("STOP", Decimal("48500.00"))
     assert recorder.rows["fills"][-1]["ts"].timestamp() * 1000 == T0 + 2 * MINUTE_MS + 20_000
-    assert [r["source"] for r in recorder.rows["equity"]][-2:] == ["price", "price"]
+    assert [r["source"] for r in recorder.rows["equity"]][-2:] == ["fill", "price"], "after the stop's fill, its mark"
     engine.on_candle(candle(2, "48000", open_="50000", low="47000"))
     assert len(recorder.rows["fills"]) == 2, "the closed candle does not sell again"
 
@@ -262,7 +262,8 @@ def test_the_breaker_is_evaluated_right_after_a_fill() -> None:
     events = engine.on_candle(candle(3, "44500", open_="44000"))
 
     kinds = [type(e).__name__ for e in events]
-    assert kinds[:5] == ["CandleClosed", "OrderCreated", "Filled", "BreakerChanged", "Marked"]
+    assert kinds[:6] == ["CandleClosed", "OrderCreated", "Filled", "Marked", "BreakerChanged", "Marked"]
+    assert [e.source.value for e in events if type(e).__name__ == "Marked"] == ["fill", "candle"]
     assert recorder.rows["breaker_events"][-1]["kind"] == "BreakerTripped"
     assert recorder.rows["breaker_events"][-1]["ts"].timestamp() * 1000 == T0 + 3 * MINUTE_MS, "at the fill's time"
 
