@@ -8,6 +8,7 @@ Unknown keys are refused and numbers must be finite (``inf``/``nan`` are refused
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
@@ -15,6 +16,11 @@ import httpx
 from pydantic import AnyUrl, BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 Percent = float
+"""A guard's percentage (``[rest]``, ``[stream]``): a tuning knob, not part of any money arithmetic."""
+ExactPercent = Decimal
+"""A percentage that enters money arithmetic (sizing, fees, the breaker): exact, never a float (``5.0`` = 5 %)."""
+Money = Decimal
+"""An amount of the quote asset, exact."""
 
 
 class _Section(BaseModel):
@@ -118,20 +124,31 @@ class StrategySettings(_Section):
 
 
 class TradingSettings(_Section):
-    """Paper account, fills, sizing and exits (``../shared/SPEC.md`` §2, §3.2)."""
+    """Paper account, fills, sizing and exits (``../shared/SPEC.md`` §2, §3.2). Money, percentages and the exit
+    multiples are exact decimals (a TOML float such as ``0.1`` is read as the decimal ``0.1``, not the binary float).
+
+    Sizing happens at the fill: ``risk_pct`` of equity is the loss the stop may cost; the stop is
+    ``stop_atr_multiple`` × ATR(``atr_period``) below the fill price, the target ``reward_risk`` × that distance
+    above it. The trailing stop (``trailing_stop``) starts once the price has risen ``trailing_activation`` × the
+    stop distance above the fill, then follows the highest high at the initial stop distance, never moving down.
+    """
 
     symbols: tuple[str, ...] = ("BTCUSDT", "ETHUSDT")
     interval: Literal["1m"] = "1m"
     quote_asset: str = "USDT"
-    starting_balance: float = Field(10_000.0, gt=0)
-    taker_fee_pct: Percent = Field(0.1, ge=0, le=100)
-    slippage_bps: float = Field(2.0, ge=0, le=10_000)
-    risk_pct: Percent = Field(2.0, gt=0, le=100)
-    max_position_pct: Percent = Field(20.0, gt=0, le=100)
-    min_stop_pct: Percent = Field(0.5, ge=0, le=100)
+    starting_balance: Money = Field(Decimal("10000"), gt=0, description="quote asset")
+    taker_fee_pct: ExactPercent = Field(Decimal("0.1"), ge=0, le=100)
+    slippage_bps: Decimal = Field(Decimal("2"), ge=0, le=10_000, description="basis points against the order")
+    risk_pct: ExactPercent = Field(Decimal("2"), gt=0, le=100, description="of equity, lost if the stop is hit")
+    max_position_pct: ExactPercent = Field(Decimal("20"), gt=0, le=100, description="of equity, per position")
+    min_stop_pct: ExactPercent = Field(Decimal("0.5"), ge=0, le=100, description="a closer stop is not opened")
     atr_period: int = Field(14, ge=1)
-    stop_atr_multiple: float = Field(1.5, gt=0)
-    reward_risk: float = Field(2.0, gt=0)
+    stop_atr_multiple: Decimal = Field(Decimal("1.5"), gt=0, description="stop = fill - multiple x ATR")
+    reward_risk: Decimal = Field(Decimal("2"), gt=0, description="target = fill + reward_risk x stop distance")
+    trailing_stop: bool = Field(True, description="trail the stop behind the highest high once in profit")
+    trailing_activation: Decimal = Field(
+        Decimal("1"), gt=0, description="the trail starts at fill + this x the stop distance"
+    )
 
     @field_validator("symbols")
     @classmethod
@@ -148,9 +165,9 @@ class BreakerSettings(_Section):
     """The portfolio circuit breaker (``../shared/SPEC.md`` §3.1). ``enabled = false`` puts it in state DISABLED."""
 
     enabled: bool = True
-    warning_pct: Percent = Field(3.0, gt=0, le=100, description="daily loss that raises WARNING")
-    daily_loss_pct: Percent = Field(5.0, gt=0, le=100, description="daily loss vs equity at 00:00 UTC that trips")
-    drawdown_pct: Percent = Field(15.0, gt=0, le=100, description="drawdown from peak equity that trips")
+    warning_pct: ExactPercent = Field(Decimal("3.0"), gt=0, le=100, description="daily loss that raises WARNING")
+    daily_loss_pct: ExactPercent = Field(Decimal("5.0"), gt=0, le=100, description="daily loss vs equity at 00:00 UTC that trips")
+    drawdown_pct: ExactPercent = Field(Decimal("15.0"), gt=0, le=100, description="drawdown from peak equity that trips")
     flatten_on_trip: bool = False
 
     @model_validator(mode="after")
@@ -167,14 +184,15 @@ class RiskSettings(_Section):
 
     max_open_positions: int = Field(3, ge=1)
     max_trades_per_day: int = Field(50, ge=1)
-    correlation_scale: tuple[float, ...] = Field(
-        (1.0, 0.7, 0.5), description="size factor for the 1st, 2nd, 3rd ... same-direction position; beyond: denied"
+    correlation_scale: tuple[Decimal, ...] = Field(
+        (Decimal("1.0"), Decimal("0.7"), Decimal("0.5")),
+        description="size factor for the 1st, 2nd, 3rd ... same-direction position; beyond: denied",
     )
     max_price_age_s: float = Field(120.0, gt=0, description="market seconds after which a price is stale")
 
     @field_validator("correlation_scale")
     @classmethod
-    def _factors(cls, scale: tuple[float, ...]) -> tuple[float, ...]:
+    def _factors(cls, scale: tuple[Decimal, ...]) -> tuple[Decimal, ...]:
         if not scale or any(not 0 < f <= 1 for f in scale):
             raise ValueError("risk.correlation_scale needs at least one factor, each in (0, 1]")
         return scale

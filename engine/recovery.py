@@ -4,8 +4,10 @@ Everything that must survive is derived from the append-only tables (the SQL is 
 :mod:`storage.recovery_queries`):
 
 * cash, positions and realised P&L — by replaying ``fills`` in order through :class:`~engine.core.portfolio.Portfolio`
-  (exact: fills are stored as decimals); stops/targets from the latest ``positions`` row per symbol;
-* marks — the last stored close per symbol; peak equity and the day baseline — from the last ``equity`` row;
+  (exact: fills are stored as decimals); stops, targets and the trailing stop's state from the latest ``positions``
+  row per symbol;
+* marks — the last stored close per symbol; peak equity and the day baseline — from the last ``equity`` row, exactly
+  the numbers the breaker had (``DECIMAL`` since schema v4);
 * the last processed candle per symbol — ``max(open_time)`` in ``candles`` (the feed continues after it), and the
   candles before it, to warm the indicators without a network call;
 * the gaps a previous run left open — the latest ``gaps`` row per gap that is still OPEN (their filling resumes);
@@ -58,9 +60,12 @@ def restore(cur: duckdb.DuckDBPyConnection, *, starting_balance: Decimal, wall_n
     portfolio = Portfolio(starting_balance)
     for fill_id, order_id, symbol, side, price, qty, quote, fee, ts_ms, ref in q.fills(cur):
         portfolio.apply_fill(Fill(fill_id, order_id, symbol, Side(side), price, qty, quote, fee, ts_ms, ref))
-    for symbol, stop, target in q.latest_exits(cur):
+    for symbol, stop, target, distance, trail_high in q.latest_exits(cur):
         if symbol in portfolio.positions:
-            portfolio.positions[symbol] = replace(portfolio.positions[symbol], stop_price=stop, target_price=target)
+            position = portfolio.positions[symbol]
+            portfolio.positions[symbol] = replace(
+                position, stop_price=stop, target_price=target, stop_distance=distance, trail_high=trail_high
+            )
 
     last_candle_ms: dict[str, int] = {}
     for symbol, last_open, last_close in q.last_candles(cur):
@@ -70,8 +75,8 @@ def restore(cur: duckdb.DuckDBPyConnection, *, starting_balance: Decimal, wall_n
     equity = q.last_equity(cur)
     if equity is not None:
         ts_ms, peak, day_start = equity
-        portfolio.peak_equity = max(Decimal(repr(peak)), portfolio.equity())
-        portfolio.day_start_equity = Decimal(repr(day_start))
+        portfolio.peak_equity = max(peak, portfolio.equity())
+        portfolio.day_start_equity = day_start
         portfolio.day_index = ts_ms // DAY_MS
 
     day = q.entries_on_latest_day(cur, day_ms=DAY_MS)

@@ -6,6 +6,11 @@ and rounded, the Arrow type that carries it), each table a :class:`TableSpec` (i
 validator compiled from the schema, the Arrow schema and the ``INSERT`` of a flush). ``DECIMAL(38, 8)`` maps to
 ``decimal128(38, 8)``, so money stays exact.
 
+``DECIMAL`` values are buffered as :class:`Units`: whole numbers of the column's last place (10⁻⁸ for
+``DECIMAL(38, 8)``), so a flush builds the ``decimal128`` array from machine integers instead of converting Python
+decimals one by one. A ``Decimal`` (or ``int``) is rounded half away from zero to the column's scale and converted when
+it is recorded; a caller that already has units (the engine's hot ``equity`` rows) passes :class:`Units` and skips that.
+
 The :class:`~storage.recorder.Recorder` checks every row with these specs when it is recorded and builds its Arrow
 batches with them when it flushes.
 """
@@ -22,12 +27,32 @@ from itertools import repeat
 from typing import Any
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 
 RECORDED_AT = "recorded_at"
 """The column every history table ends with; the Recorder fills it, callers never pass it."""
 
 _DECIMAL_TYPE = re.compile(r"DECIMAL\((\d+),\s*(\d+)\)")
+_INT64_MAX = 2**63 - 1
+
+
+class Units(int):
+    """An exact amount as a whole number of a ``DECIMAL`` column's last place: ``Units(123456789)`` in a
+    ``DECIMAL(38, 8)`` column is 1.23456789. :func:`units` converts a ``Decimal``."""
+
+    __slots__ = ()
+
+
+def units(value: Decimal, scale: int = 8) -> Units:
+    """``value`` in units of ``10 ** -scale``, rounded half away from zero (as DuckDB casts).
+
+    Raises:
+        ValueError: ``value`` is not finite.
+    """
+    if not value.is_finite():
+        raise ValueError(f"not a finite number: {value!r}")
+    return Units(value.scaleb(scale).to_integral_value(rounding=ROUND_HALF_UP))
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +68,8 @@ class ColumnSpec:
     """``DECIMAL`` columns: ``10 ** -scale``; values are rounded to it."""
     context: Context | None = None
     """``DECIMAL`` columns: precision of the column, rounding half away from zero (as DuckDB casts)."""
+    scale: int = 0
+    """``DECIMAL`` columns: digits after the point (8 for money)."""
 
     def check(self, table: str, value: Any) -> Any:
         """``value`` as it will be stored (decimals rounded to the column's scale).
@@ -60,7 +87,9 @@ class ColumnSpec:
             got = f"{type(value).__name__} {value!r}"
             raise ValueError(f"{table}.{self.name} ({self.sql_type}) takes {expected}, got {got}")
         if self.quantum is not None and isinstance(value, (Decimal, int)):  # DECIMAL columns accept exactly these
-            return self._decimal(table, value, self.quantum)
+            if type(value) is Units:
+                return value
+            return Units(self._decimal(table, value, self.quantum).scaleb(self.scale))
         if isinstance(value, datetime) and value.tzinfo is None:
             raise ValueError(f"{table}.{self.name} takes a timezone-aware datetime, got naive {value!r}")
         return value
@@ -126,7 +155,8 @@ class TableSpec:
     def arrow(self, rows: list[tuple[Any, ...]], *, first_stamp_us: int) -> pa.Table:
         """``rows`` as an Arrow table of this table's types, ``recorded_at`` = consecutive microseconds."""
         arrays = [
-            pa.array(values, type=column.arrow_type) for values, column in zip(zip(*rows, strict=True), self.columns, strict=True)
+            _decimal_array(values, column) if column.quantum is not None else pa.array(values, type=column.arrow_type)
+            for values, column in zip(zip(*rows, strict=True), self.columns, strict=True)
         ]
         stamps = range(first_stamp_us, first_stamp_us + len(rows))
         arrays.append(pa.array(stamps, type=pa.timestamp("us", tz="UTC")))
@@ -167,6 +197,7 @@ def _column(table: str, name: str, sql_type: str, nullable: bool) -> ColumnSpec:
             nullable,
             quantum=Decimal(1).scaleb(-scale),
             context=Context(prec=precision, rounding=ROUND_HALF_UP),
+            scale=scale,
         )
     raise ValueError(f"{table}.{name}: the Recorder has no Arrow mapping for column type {sql_type}")
 
@@ -185,7 +216,7 @@ def _table(name: str, columns: tuple[ColumnSpec, ...]) -> TableSpec:
         insert_sql=f'INSERT INTO "{name}" ({names}) SELECT {names} FROM "{view}"',
         validate=lambda row: ((), ()),  # replaced just below (the validator needs the finished table)
         getter=_getter(tuple(c.name for c in columns)),
-        simple_types=None if any(c.sql_type not in _FAST_TYPE_OF for c in columns) else tuple({_FAST_TYPE_OF[c.sql_type]} for c in columns),
+        simple_types=_simple_types(columns),
         aware=frozenset(i for i, c in enumerate(columns) if c.sql_type == "TIMESTAMP WITH TIME ZONE"),
     )
     object.__setattr__(table, "validate", _compile_validator(table))
@@ -212,6 +243,30 @@ _FAST_TYPE_OF: dict[str, type] = {
 }
 """The exact type of :data:`_FAST_TYPES`, for checking a whole column at once."""
 
+
+def _fast_type(column: ColumnSpec) -> type | None:
+    """The exact type ``column`` takes as is: :class:`Units` for ``DECIMAL`` columns."""
+    return Units if column.quantum is not None else _FAST_TYPE_OF.get(column.sql_type)
+
+
+def _simple_types(columns: tuple[ColumnSpec, ...]) -> tuple[set[type], ...] | None:
+    fast = [_fast_type(c) for c in columns]
+    return None if None in fast else tuple({t} for t in fast if t is not None)
+
+
+def _decimal_array(values: Sequence[Units | None], column: ColumnSpec) -> pa.Array:
+    """A ``decimal128`` array of ``column`` from :class:`Units`, built from their machine integers (the 128-bit
+    two's complement of each, little-endian: low word, then the sign-extended high word). Values beyond 64 bits,
+    and columns with NULLs, go through Python decimals instead."""
+    whole = [v for v in values if v is not None]
+    if len(whole) == len(values) and min(whole, default=0) >= -_INT64_MAX and max(whole, default=0) <= _INT64_MAX:
+        low = np.fromiter(whole, dtype=np.int64, count=len(whole))
+        words = np.empty(2 * len(values), dtype=np.int64)
+        words[0::2] = low
+        words[1::2] = low >> 63
+        return pa.Array.from_buffers(column.arrow_type, len(values), [None, pa.py_buffer(words)])
+    return pa.array([None if v is None else Decimal(v).scaleb(-column.scale) for v in values], type=column.arrow_type)
+
 _keys = operator.methodcaller("keys")
 _tzinfo = operator.attrgetter("tzinfo")
 
@@ -227,13 +282,13 @@ def _compile_validator(table: TableSpec) -> Callable[[Mapping[str, Any]], tuple[
     """A function ``row -> values`` for ``table``, equivalent to checking the keys and then every column in
     order with :meth:`ColumnSpec.check` (same values, same first error), with the per-column-kind type checks
     precompiled into straight-line code."""
-    env: dict[str, Any] = {"datetime": datetime, "table": table, "name": table.name, "keys": table.keys}
+    env: dict[str, Any] = {"datetime": datetime, "Units": Units, "table": table, "name": table.name, "keys": table.keys}
     lines = ["def validate(row):", "    if row.keys() != keys:", "        raise table.mismatch(row)"]
     for i, column in enumerate(table.columns):
         v, c = f"v{i}", f"c{i}"
         env[c] = column
         lines.append(f"    {v} = row[{column.name!r}]")
-        fast = _FAST_TYPES.get(column.sql_type) if column.quantum is None else None
+        fast = _FAST_TYPES.get(column.sql_type) if column.quantum is None else "type({v}) is Units"
         if fast is None:
             lines.append(f"    {v} = {c}.check(name, {v})")
         else:

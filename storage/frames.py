@@ -1,7 +1,9 @@
 """How the dashboard's read queries run: a relation read through Arrow, returned as a DataFrame in UTC.
 
 Shared by :mod:`storage.queries` and :mod:`storage.guard_queries`. Queries run as relations (``cur.sql``) read
-through Arrow: nothing is left unfinished on the cursor, and TIMESTAMPTZ values need no ``pytz``.
+through Arrow: nothing is left unfinished on the cursor, and TIMESTAMPTZ values need no ``pytz``. Money is exact
+(``DECIMAL``) in the database and ``float`` in these display tables (:func:`display_table`): charts and tiles plot
+and format floats.
 """
 
 from __future__ import annotations
@@ -30,9 +32,19 @@ def arrow_table(cur: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any]
     return cur.sql(sql, params=params).to_arrow_table()
 
 
+def display_table(cur: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any] | None = None) -> pa.Table:
+    """:func:`arrow_table` with every ``DECIMAL`` column as ``float64``, for display."""
+    table = arrow_table(cur, sql, params)
+    for i, field in enumerate(table.schema):
+        if pa.types.is_decimal(field.type):
+            table = table.set_column(i, field.name, table.column(i).cast(pa.float64()))
+    return table
+
+
 def frame(cur: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any] | None = None) -> pd.DataFrame:
-    """``sql`` as a DataFrame with every timestamp column converted to UTC (whatever the session time zone)."""
-    result = arrow_table(cur, sql, params).to_pandas()
+    """``sql`` as a DataFrame for display: every timestamp column converted to UTC (whatever the session time zone),
+    every ``DECIMAL`` column as ``float``."""
+    result = display_table(cur, sql, params).to_pandas()
     for name in result.columns:
         if isinstance(result[name].dtype, pd.DatetimeTZDtype):
             result[name] = result[name].dt.tz_convert(UTC)

@@ -20,7 +20,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from storage.frames import arrow_table, check_limit, frame
+from storage.frames import check_limit, display_table, frame
 
 EQUITY_CURVE_COLUMNS = ("ts", "equity", "realised_pnl", "unrealised_pnl", "drawdown_pct")
 DAILY_PNL_COLUMNS = ("day", "start_equity", "end_equity", "pnl", "pnl_pct")
@@ -34,7 +34,7 @@ def latest_equity(cur: duckdb.DuckDBPyConnection) -> dict[str, Any] | None:
     Every column of the table is present; ``ts`` and ``recorded_at`` are aware UTC datetimes, ``symbol`` and
     ``source`` (what marked it) strings, the rest floats.
     """
-    rows = arrow_table(cur, "SELECT * FROM equity ORDER BY ts DESC, recorded_at DESC LIMIT 1").to_pylist()
+    rows = display_table(cur, "SELECT * FROM equity ORDER BY ts DESC, recorded_at DESC LIMIT 1").to_pylist()
     if not rows:
         return None
     return {key: value.astimezone(UTC) if isinstance(value, datetime) else value for key, value in rows[0].items()}

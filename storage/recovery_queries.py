@@ -2,7 +2,7 @@
 
 Every function takes a cursor of the calling thread; times come back as Unix ms (``epoch_ms``), computed in SQL
 (fetching a ``TIMESTAMPTZ`` into Python would need pytz). Money comes back as ``Decimal`` from ``DECIMAL(38, 8)``
-columns; candle and equity series are ``DOUBLE``.
+columns (the equity baselines too, since schema v4); candle prices are ``DOUBLE`` chart series.
 """
 
 from __future__ import annotations
@@ -24,10 +24,15 @@ def fills(cur: duckdb.DuckDBPyConnection) -> list[FillRow]:
     ).fetchall()
 
 
-def latest_exits(cur: duckdb.DuckDBPyConnection) -> list[tuple[str, Decimal | None, Decimal | None]]:
-    """``(symbol, stop_price, target_price)`` of the latest ``positions`` row per symbol."""
+ExitRow = tuple[str, Decimal | None, Decimal | None, Decimal | None, Decimal | None]
+"""symbol, stop_price, target_price, stop_distance, trail_high."""
+
+
+def latest_exits(cur: duckdb.DuckDBPyConnection) -> list[ExitRow]:
+    """``(symbol, stop_price, target_price, stop_distance, trail_high)`` of the latest ``positions`` row per symbol."""
     return cur.execute(
-        "SELECT symbol, arg_max(stop_price, recorded_at), arg_max(target_price, recorded_at) FROM positions GROUP BY symbol"
+        "SELECT symbol, arg_max(stop_price, recorded_at), arg_max(target_price, recorded_at), "
+        "arg_max(stop_distance, recorded_at), arg_max(trail_high, recorded_at) FROM positions GROUP BY symbol"
     ).fetchall()
 
 
@@ -46,8 +51,9 @@ def recent_candles(cur: duckdb.DuckDBPyConnection, symbol: str, limit: int) -> l
     ).fetchall()
 
 
-def last_equity(cur: duckdb.DuckDBPyConnection) -> tuple[int, float, float] | None:
-    """``(ts in Unix ms, peak_equity, day_start_equity)`` of the latest equity row, or ``None``."""
+def last_equity(cur: duckdb.DuckDBPyConnection) -> tuple[int, Decimal, Decimal] | None:
+    """``(ts in Unix ms, peak_equity, day_start_equity)`` of the latest equity row (exact since schema v4), or
+    ``None``."""
     return cur.execute(
         "SELECT epoch_ms(ts), peak_equity, day_start_equity FROM equity ORDER BY ts DESC, recorded_at DESC LIMIT 1"
     ).fetchone()
@@ -66,7 +72,8 @@ def cancel_open_orders(cur: duckdb.DuckDBPyConnection, *, wall_now: datetime) ->
     """Append a CANCELLED row for every order whose rows are all NEW (accepted, never filled: the process died);
     returns how many."""
     row = cur.execute(
-        "INSERT INTO orders SELECT order_id, arg_max(ts, recorded_at), arg_max(symbol, recorded_at), "
+        "INSERT INTO orders (order_id, ts, symbol, side, type, quantity, status, reason, recorded_at) "
+        "SELECT order_id, arg_max(ts, recorded_at), arg_max(symbol, recorded_at), "
         "arg_max(side, recorded_at), 'MARKET', arg_max(quantity, recorded_at), 'CANCELLED', "
         "'engine restarted before the fill', ? FROM orders GROUP BY order_id HAVING bool_and(status = 'NEW')",
         [wall_now],

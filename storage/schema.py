@@ -4,8 +4,8 @@ Every table is append-only history. Conventions:
 
 * ``*_time`` / ``ts`` columns are ``TIMESTAMPTZ`` in UTC. ``ts``/``*_time`` is **market time** (from candles)
   unless the column is ``recorded_at``, which is the wall-clock time the row was written.
-* Money and quantities that must add up exactly (orders, fills, trades, positions) are ``DECIMAL(38, 8)``;
-  chart series (candles, equity snapshots) are ``DOUBLE``.
+* Money and quantities are ``DECIMAL(38, 8)`` (v4 made the ``equity`` and ``breaker_events`` amounts exact too);
+  chart series (candle prices, percentages) are ``DOUBLE``.
 * Percentages are in percent (``5.0`` = 5 %).
 
 ``MIGRATIONS[i]`` brings the database from version ``i`` to ``i + 1``; :func:`migrate` applies the missing ones
@@ -186,7 +186,34 @@ CREATE TABLE gaps (
 );
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3)
+_V4 = f"""
+ALTER TABLE equity ALTER COLUMN equity TYPE {MONEY};
+ALTER TABLE equity ALTER COLUMN cash TYPE {MONEY};
+ALTER TABLE equity ALTER COLUMN positions_value TYPE {MONEY};
+ALTER TABLE equity ALTER COLUMN realised_pnl TYPE {MONEY};
+ALTER TABLE equity ALTER COLUMN unrealised_pnl TYPE {MONEY};
+ALTER TABLE equity ALTER COLUMN peak_equity TYPE {MONEY};
+ALTER TABLE equity ALTER COLUMN day_start_equity TYPE {MONEY};
+ALTER TABLE equity ADD COLUMN candle_open_time TIMESTAMPTZ;   -- the candle whose close/update/fill marked it
+ALTER TABLE breaker_events ALTER COLUMN equity TYPE {MONEY};
+ALTER TABLE breaker_events ADD COLUMN day_start_equity {MONEY};  -- the baselines the transition was judged on
+ALTER TABLE breaker_events ADD COLUMN peak_equity {MONEY};
+ALTER TABLE orders ADD COLUMN equity {MONEY};                 -- entries: the account at the signal (NEW) / fill
+ALTER TABLE orders ADD COLUMN risk_amount {MONEY};            -- entries: what the stop may lose
+ALTER TABLE orders ADD COLUMN atr DOUBLE;                     -- entries: ATR at the signal, price units
+ALTER TABLE orders ADD COLUMN stop_distance {MONEY};          -- entries: multiple x ATR, price units
+ALTER TABLE orders ADD COLUMN correlation_factor {MONEY};     -- entries: size factor for the positions open
+ALTER TABLE orders ADD COLUMN stop_pct {MONEY};               -- entries (FILLED): (fill - stop) / fill x 100
+ALTER TABLE orders ADD COLUMN size_cap VARCHAR;               -- entries (FILLED): risk | position_cap | cash
+ALTER TABLE orders ADD COLUMN stop_price {MONEY};             -- entries (FILLED): the stop set at the fill
+ALTER TABLE orders ADD COLUMN target_price {MONEY};           -- entries (FILLED): the target set at the fill
+ALTER TABLE orders ADD COLUMN cash {MONEY};                   -- entries (FILLED): free cash at the fill
+ALTER TABLE fills ADD COLUMN exit_reason VARCHAR;             -- sells: STOP | TARGET | TRAILING | SIGNAL | FLATTEN
+ALTER TABLE positions ADD COLUMN stop_distance {MONEY};       -- the initial stop distance, price units
+ALTER TABLE positions ADD COLUMN trail_high {MONEY};          -- highest high the trailing stop follows; NULL before
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4)
 
 SCHEMA_VERSION = len(MIGRATIONS)
 

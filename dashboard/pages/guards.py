@@ -71,13 +71,16 @@ def _breaker(cur: duckdb.DuckDBPyConnection, status: EngineStatus) -> None:
     left, right = st.columns(2)
     left.plotly_chart(
         guard_figures.breaker_gauges_figure(
-            gauges, warning_pct=limits.warning_pct, daily_loss_pct=limits.daily_loss_pct, drawdown_pct=limits.drawdown_pct
+            gauges,
+            warning_pct=float(limits.warning_pct),
+            daily_loss_pct=float(limits.daily_loss_pct),
+            drawdown_pct=float(limits.drawdown_pct),
         ),
         key="breaker_gauges_chart",
         theme=None,
     )
     right.plotly_chart(
-        figures.drawdown_figure(queries.equity_curve(cur), limit_pct=limits.drawdown_pct),
+        figures.drawdown_figure(queries.equity_curve(cur), limit_pct=float(limits.drawdown_pct)),
         key="guards_drawdown_chart",
         theme=None,
     )

@@ -43,7 +43,7 @@ def headline() -> None:
         st.rerun(scope="app")
     with store_cursor(runtime) as cur:
         latest = queries.latest_equity(cur)
-    tiles = overview_kpis(latest, status, starting_balance=runtime.settings.trading.starting_balance)
+    tiles = overview_kpis(latest, status, starting_balance=float(runtime.settings.trading.starting_balance))
     money, states = tiles[:4], tiles[4:]  # two rows, so no value is cut off on a laptop screen
     for row in (money, states):
         for column, kpi in zip(st.columns(4), row, strict=False):

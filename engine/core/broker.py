@@ -21,6 +21,7 @@ from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 
 from engine.core.filters import SymbolFilters
 from engine.core.models import Fill, Order, Side
+from engine.core.money import exact
 
 FEE_QUANTUM = Decimal("0.00000001")
 BPS = Decimal(10_000)
@@ -37,10 +38,12 @@ class Rejection:
 class PaperBroker:
     """Stateless fill calculator over the venue's symbol filters."""
 
-    def __init__(self, filters: dict[str, SymbolFilters], *, taker_fee_pct: float, slippage_bps: float) -> None:
+    def __init__(
+        self, filters: dict[str, SymbolFilters], *, taker_fee_pct: Decimal | float, slippage_bps: Decimal | float
+    ) -> None:
         self.filters = filters
-        self.fee_rate = Decimal(str(taker_fee_pct)) / 100
-        self.slippage = Decimal(str(slippage_bps)) / BPS
+        self.fee_rate = exact(taker_fee_pct) / 100
+        self.slippage = exact(slippage_bps) / BPS
 
     def fill_price(self, symbol: str, side: Side, reference_price: Decimal) -> Decimal:
         """The execution price for a market order against ``reference_price`` (slippage and tick applied)."""

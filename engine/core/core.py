@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from dataclasses import replace
 from decimal import Decimal
 
 from engine.commands import Command, CommandKind
@@ -33,14 +34,15 @@ from engine.core.events import (
     Marked,
     MarkSource,
     OrderDenied,
+    StopMoved,
 )
 from engine.core.exits import exit_for
 from engine.core.filters import SymbolFilters
 from engine.core.indicators import ATR
 from engine.core.models import Candle, ExitReason, Order, Side
 from engine.core.orders import EventLog, OrderDesk
-from engine.core.portfolio import Portfolio, Snapshot
-from engine.core.risk import DailyTradeCounter, RiskLimits, SizingRules, check_entry
+from engine.core.portfolio import DAY_MS, Portfolio, Snapshot
+from engine.core.risk import DailyTradeCounter, RiskLimits, check_entry, plan_entry
 from engine.core.strategy import SignalKind, Strategy
 
 log = logging.getLogger(__name__)
@@ -71,34 +73,22 @@ class TradingCore:
         breaker_state: BreakerState = BreakerState.ACTIVE,
         entries_today: DailyTradeCounter | None = None,
     ) -> None:
-        trading, risk, b = settings.trading, settings.risk, settings.breaker
+        trading, b = settings.trading, settings.breaker
         self.trading = trading
         self.strategy = strategy
         self.portfolio = portfolio
         self.last_candle_ms: dict[str, int] = dict(last_candle_ms or {})
         self.paused = paused
         self.flatten_on_trip = b.flatten_on_trip
-        self.risk_limits = RiskLimits(
-            max_open_positions=risk.max_open_positions,
-            max_trades_per_day=risk.max_trades_per_day,
-            correlation_scale=risk.correlation_scale,
-            max_price_age_ms=int(risk.max_price_age_s * 1000),
-            sizing=SizingRules(
-                risk_pct=trading.risk_pct,
-                max_position_pct=trading.max_position_pct,
-                min_stop_pct=trading.min_stop_pct,
-                taker_fee_pct=trading.taker_fee_pct,
-            ),
-        )
-        self.breaker = PortfolioBreaker(
-            BreakerLimits(daily_loss_pct=b.daily_loss_pct, warning_pct=b.warning_pct, drawdown_pct=b.drawdown_pct, enabled=b.enabled),
-            state=breaker_state,
-        )
-        self._reward_risk = Decimal(str(trading.reward_risk))
+        self.risk_limits = RiskLimits.from_settings(settings)
+        self.breaker = PortfolioBreaker(BreakerLimits.from_settings(b), state=breaker_state)
+        self.trailing_activation = trading.trailing_activation if trading.trailing_stop else None
         self.atr = {s: ATR(trading.atr_period) for s in trading.symbols}
         self.data_gaps: set[str] = set()
         self.market_time_ms: int | None = None
         self.candles_processed = 0
+        self._candle_open_ms: int | None = None
+        """The open of the candle being processed (what an equity row names); ``None`` for a command."""
         self.dropped_candles = 0
         self.denials = 0
         self._log = EventLog()
@@ -106,6 +96,7 @@ class TradingCore:
             portfolio,
             taker_fee_pct=trading.taker_fee_pct,
             slippage_bps=trading.slippage_bps,
+            sizing=self.risk_limits.sizing,
             entries_today=entries_today or DailyTradeCounter(),
             log=self._log,
             on_fill=self._after_fill,
@@ -140,10 +131,13 @@ class TradingCore:
             self._log.append(CandleDropped(candle, last_ms))
             return self._log.take()
         self.last_candle_ms[symbol] = candle.open_time_ms
+        self._candle_open_ms = candle.open_time_ms
         self.portfolio.roll_day(candle.open_time_ms)
         self._log.append(CandleClosed(candle, source))
         self.desk.fill_pending(symbol, candle.open, candle.open_time_ms, entries_allowed=self.breaker.allows_entry())
         self._run_exits(candle, candle.open_time_ms)
+        if self.trailing_activation is not None and symbol in self.portfolio.positions:
+            self._trail(candle)
         self.atr[symbol].update(float(candle.high), float(candle.low), float(candle.close))
         self._mark(symbol, candle.close, candle.close_time_ms, MarkSource.CANDLE)
         signal = self.strategy.on_candle(candle)
@@ -153,6 +147,7 @@ class TradingCore:
             elif signal.kind is SignalKind.EXIT_LONG:
                 self._exit_on_signal(candle, signal.reason)
         self.candles_processed += 1
+        self._candle_open_ms = None
         return self._log.take()
 
     def on_price(self, candle: Candle, *, time_ms: int) -> list[CoreEvent]:
@@ -162,10 +157,12 @@ class TradingCore:
         symbol = candle.symbol
         if candle.open_time_ms <= self.last_candle_ms.get(symbol, -1):
             return []
+        self._candle_open_ms = candle.open_time_ms
         self.portfolio.roll_day(time_ms)
         self.desk.fill_pending(symbol, candle.open, candle.open_time_ms, entries_allowed=self.breaker.allows_entry())
         self._run_exits(candle, time_ms)
         self._mark(symbol, candle.close, time_ms, MarkSource.PRICE)
+        self._candle_open_ms = None
         return self._log.take()
 
     def set_data_gap(self, symbol: str, *, open_: bool, detail: str = "") -> list[CoreEvent]:
@@ -247,14 +244,14 @@ class TradingCore:
         snapshot = self.portfolio.mark(symbol, price, time_ms)
         if self.market_time_ms is None or time_ms > self.market_time_ms:
             self.market_time_ms = time_ms
-        self._log.append(Marked(snapshot, symbol, source))
+        self._log.append(Marked(snapshot, symbol, source, self._candle_open_ms))
         self._evaluate_breaker(snapshot)
 
     def _after_fill(self, symbol: str, time_ms: int) -> None:
         """After every fill: the account as it is now (an equity row, source ``fill``: fees and slippage move equity
         too) and the breaker on it."""
         snapshot = self.portfolio.snapshot(time_ms)
-        self._log.append(Marked(snapshot, symbol, MarkSource.FILL))
+        self._log.append(Marked(snapshot, symbol, MarkSource.FILL, self._candle_open_ms))
         self._evaluate_breaker(snapshot)
 
     def _evaluate_breaker(self, snapshot: Snapshot) -> None:
@@ -278,7 +275,34 @@ class TradingCore:
         hit = exit_for(position, candle)
         if hit is not None:
             reason, price = hit
+            if reason is ExitReason.STOP and position.trail_high is not None:
+                reason = ExitReason.TRAILING
             self.desk.sell_now(candle.symbol, price=price, time_ms=time_ms, exit_reason=reason, why=f"{reason.value.lower()} at {price}")
+
+    def _trail(self, candle: Candle) -> None:
+        """The trailing stop, after a closed candle's exits: it starts once the high reaches the fill +
+        ``trailing_activation`` × the stop distance, then stays the initial distance below the highest high, rounded
+        down to the tick, never moving down (a :class:`StopMoved` for every move). Only closed candles move it: an
+        in-progress candle's low may have come before its high."""
+        symbol = candle.symbol
+        position = self.portfolio.positions[symbol]
+        distance = position.stop_distance
+        if distance is None:
+            return
+        high, trail_high = candle.high, position.trail_high
+        if trail_high is None:
+            assert self.trailing_activation is not None
+            if high < position.avg_entry + distance * self.trailing_activation:
+                return
+        elif high <= trail_high:
+            return
+        filters = self.desk.broker.filters.get(symbol)
+        stop = high - distance if filters is None else filters.round_price(high - distance, up=False)
+        if position.stop_price is not None and stop < position.stop_price:
+            stop = position.stop_price
+        moved = replace(position, trail_high=high, stop_price=stop)
+        self.portfolio.positions[symbol] = moved
+        self._log.append(StopMoved(moved, candle.close_time_ms))
 
     # ------------------------------------------------------------------ decisions
     def _enter(self, candle: Candle, why: str) -> None:
@@ -289,17 +313,20 @@ class TradingCore:
         if atr is None:
             return
         entry = candle.close
-        stop = entry - Decimal(str(atr * self.trading.stop_atr_multiple))
+        equity = self.portfolio.equity()
+        open_positions = {*self.portfolio.positions, *self.desk.pending_entries()}
+        factor = self.risk_limits.correlation_scale[min(len(open_positions), len(self.risk_limits.correlation_scale) - 1)]
+        plan = plan_entry(self.risk_limits.sizing, equity=equity, atr=atr, stop_atr_multiple=self.trading.stop_atr_multiple, factor=factor)
         desk = self.desk
         decision = check_entry(
             self.risk_limits,
             symbol=symbol,
             entry_price=entry,
-            stop_price=stop,
-            equity=self.portfolio.equity(),
+            stop_price=entry - plan.stop_distance,
+            equity=equity,
             cash=self.portfolio.cash,
-            open_positions={*self.portfolio.positions, *desk.pending_entries()},
-            trades_today=desk.entries_today.count(candle.close_time_ms),
+            open_positions=open_positions,
+            trades_today=desk.entries_on_day(DAY_MS, candle.close_time_ms),
             paused=self.paused,
             breaker_allows=self.breaker.allows_entry(),
             now_ms=candle.close_time_ms,
@@ -316,11 +343,10 @@ class TradingCore:
             order_id=f"{symbol}-{candle.close_time_ms}-BUY",
             symbol=symbol,
             side=Side.BUY,
-            quantity=decision.quantity,
+            quantity=Decimal(0),  # sized at the fill
             created_ms=candle.close_time_ms,
             reason=why,
-            stop_price=stop,
-            target_price=entry + (entry - stop) * self._reward_risk,
+            plan=plan,
         )
         desk.queue(order)
 

@@ -16,6 +16,7 @@ event                   when                                                   s
 :class:`OrderDenied`    a pre-trade check refused an entry                     ``risk_denials``
 :class:`Filled`         an order filled                                        ``orders`` FILLED, ``fills``,
                                                                                ``positions``, ``trades``
+:class:`StopMoved`      a trailing stop moved up                               ``positions``
 :class:`BreakerChanged` the portfolio breaker changed state                    ``breaker_events``
 :class:`CommandApplied` a person's command was applied (or refused)            ``commands``
 ======================  =====================================================  ===============================
@@ -70,11 +71,14 @@ class CandleDropped:
 
 @dataclass(frozen=True, slots=True)
 class Marked:
-    """The portfolio after marking ``symbol`` (``None`` for a reset) to a new price."""
+    """The portfolio after marking ``symbol`` (``None`` for a reset) to a new price, or after a fill in it;
+    ``candle_open_ms`` is the open time of the candle (closed or in progress) that did it, ``None`` for a reset or a
+    command."""
 
     snapshot: Snapshot
     symbol: str | None
     source: MarkSource
+    candle_open_ms: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +126,15 @@ class Filled:
 
 
 @dataclass(frozen=True, slots=True)
+class StopMoved:
+    """The trailing stop of ``position`` moved up at market time ``time_ms`` (``position.stop_price`` is the new stop,
+    ``position.trail_high`` the highest high it follows)."""
+
+    position: Position
+    time_ms: int
+
+
+@dataclass(frozen=True, slots=True)
 class BreakerChanged:
     event: BreakerEvent
 
@@ -144,6 +157,7 @@ CoreEvent = (
     | OrderRejected
     | OrderDenied
     | Filled
+    | StopMoved
     | BreakerChanged
     | CommandApplied
 )

@@ -42,6 +42,7 @@ class ExitReason(StrEnum):
 
     STOP = "STOP"
     TARGET = "TARGET"
+    TRAILING = "TRAILING"
     SIGNAL = "SIGNAL"
     FLATTEN = "FLATTEN"
 
@@ -66,10 +67,56 @@ class Candle:
 
 
 @dataclass(frozen=True, slots=True)
+class EntryPlan:
+    """What an entry was decided with, at the signal; its size, stop and target are set at the fill from it.
+
+    Attributes:
+        equity: the account's equity at the signal, quote asset.
+        risk_amount: what the stop may lose, quote asset (equity × ``risk_pct`` %).
+        atr: the ATR at the signal, price units (a float indicator).
+        stop_distance: ``stop_atr_multiple`` × ATR, price units: the stop sits this far below the fill price.
+        correlation_factor: the size factor for the positions already open (1.0, 0.7, 0.5 …).
+    """
+
+    equity: Decimal
+    risk_amount: Decimal
+    atr: float
+    stop_distance: Decimal
+    correlation_factor: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class Sizing:
+    """How an entry was sized at its fill price (``../shared/SPEC.md`` §3.2), so the file can explain it.
+
+    Attributes:
+        quantity: base asset, floored to the lot step.
+        fill_price: the price the entry fills at (slippage and tick applied).
+        stop_price: fill − stop distance, rounded down to the tick; ``target_price`` fill + reward_risk × (fill −
+            stop), rounded up to the tick.
+        stop_pct: (fill − stop) / fill × 100.
+        equity, cash: the account at the fill, quote asset.
+        bound: which cap set the size before the correlation factor: ``risk`` (the risk budget), ``position_cap``
+            (``max_position_pct`` of equity) or ``cash`` (the free cash, fee included).
+    """
+
+    quantity: Decimal
+    fill_price: Decimal
+    stop_price: Decimal
+    target_price: Decimal
+    stop_pct: Decimal
+    equity: Decimal
+    cash: Decimal
+    bound: str
+
+
+@dataclass(frozen=True, slots=True)
 class Order:
     """A market order the engine wants filled.
 
-    ``created_ms`` is the market time of the decision; the broker fills it at the next price seen after it.
+    ``created_ms`` is the market time of the decision; the broker fills it at the next price seen after it. An entry
+    carries its ``plan`` and is sized at the fill (``quantity`` is 0 until then; ``sizing`` says how it was sized,
+    ``stop_price``/``target_price`` come from it). A sell closes the position's whole ``quantity``.
     """
 
     order_id: str
@@ -80,6 +127,8 @@ class Order:
     reason: str
     stop_price: Decimal | None = None
     target_price: Decimal | None = None
+    plan: EntryPlan | None = None
+    sizing: Sizing | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,14 +2,17 @@
 
 Order flow (``../shared/SPEC.md`` §2): a signal on the close of candle *N* queues a market order; it fills at the
 first price seen after it — the open of candle *N+1* (its first in-progress update live, the closed candle in a
-replay). Stops, targets and flatten sell at once (:meth:`OrderDesk.sell_now`). Every step is an event appended to the
-shared :class:`EventLog`; after each fill the desk calls ``on_fill`` (the core evaluates the breaker there).
+replay). An entry carries its plan (risk budget, stop distance, correlation factor) and is **sized at the fill
+price** (:func:`engine.core.risk.size_at_fill`): quantity, stop and target all follow from where it actually fills,
+so every cap holds after slippage; a stop that would be too close cancels it. Stops, targets and flatten sell at once
+(:meth:`OrderDesk.sell_now`). Every step is an event appended to the shared :class:`EventLog`; after each fill the
+desk calls ``on_fill`` (the core marks the account and evaluates the breaker there).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from engine.core.broker import PaperBroker, Rejection
@@ -17,7 +20,7 @@ from engine.core.events import CoreEvent, Filled, OrderCancelled, OrderCreated, 
 from engine.core.filters import SymbolFilters
 from engine.core.models import ExitReason, Fill, Order, Side
 from engine.core.portfolio import Portfolio
-from engine.core.risk import DailyTradeCounter
+from engine.core.risk import DailyTradeCounter, RiskDecision, SizingRules, size_at_fill
 
 
 class EventLog:
@@ -48,6 +51,7 @@ class OrderDesk:
     Args:
         portfolio: the account the fills are booked into.
         taker_fee_pct, slippage_bps: the paper broker's fill model (percent, basis points).
+        sizing: how an entry is sized at its fill.
         entries_today: counts filled entries per UTC day (the daily entry limit).
         log: where the events go.
         on_fill: called with the symbol and the market time after every fill.
@@ -57,14 +61,16 @@ class OrderDesk:
         self,
         portfolio: Portfolio,
         *,
-        taker_fee_pct: float,
-        slippage_bps: float,
+        taker_fee_pct: Decimal,
+        slippage_bps: Decimal,
+        sizing: SizingRules,
         entries_today: DailyTradeCounter,
         log: EventLog,
         on_fill: Callable[[str, int], None],
     ) -> None:
         self.portfolio = portfolio
         self.broker = PaperBroker({}, taker_fee_pct=taker_fee_pct, slippage_bps=slippage_bps)
+        self.sizing = sizing
         self.entries_today = entries_today
         self.pending: dict[str, PendingOrder] = {}
         self._log = log
@@ -82,6 +88,13 @@ class OrderDesk:
         """Symbols with a pending entry (a BUY not yet filled)."""
         return {s for s, p in self.pending.items() if p.order.side is Side.BUY}
 
+    def entries_on_day(self, day_ms: int, now_ms: int) -> int:
+        """Entries counted against the daily limit on the UTC day of ``now_ms``: those filled that day and those
+        pending that were decided that day (``day_ms``: the day's length in ms)."""
+        day = now_ms // day_ms
+        pending = sum(1 for p in self.pending.values() if p.order.side is Side.BUY and p.order.created_ms // day_ms == day)
+        return self.entries_today.count(now_ms) + pending
+
     def queue(self, order: Order, exit_reason: ExitReason = ExitReason.SIGNAL) -> None:
         """Queue ``order`` to fill at the next price of its symbol."""
         self.pending[order.symbol] = PendingOrder(order, exit_reason)
@@ -94,10 +107,33 @@ class OrderDesk:
         if pending is None or time_ms <= pending.order.created_ms:
             return
         del self.pending[symbol]
-        if pending.order.side is Side.BUY and not entries_allowed:
-            self._log.append(OrderCancelled(pending.order, "breaker tripped", time_ms))
-            return
-        self.execute(pending.order, reference_price=price, time_ms=time_ms, exit_reason=pending.exit_reason)
+        order = pending.order
+        if order.side is Side.BUY:
+            if not entries_allowed:
+                self._log.append(OrderCancelled(order, "breaker tripped", time_ms))
+                return
+            if order.plan is not None:
+                sized = self._size(order, reference_price=price, time_ms=time_ms)
+                if sized is None:
+                    return
+                order = sized
+        self.execute(order, reference_price=price, time_ms=time_ms, exit_reason=pending.exit_reason)
+
+    def _size(self, order: Order, *, reference_price: Decimal, time_ms: int) -> Order | None:
+        """``order`` sized at the price it fills at, or ``None`` when it cannot be (no exchange rules: rejected; a
+        stop too close or no room: cancelled with the reason)."""
+        assert order.plan is not None
+        filters = self.broker.filters.get(order.symbol)
+        if filters is None:
+            self._log.append(OrderRejected(order, f"NO_FILTERS: {order.symbol} is not listed in exchangeInfo", time_ms))
+            return None
+        fill_price = self.broker.fill_price(order.symbol, Side.BUY, reference_price)
+        portfolio = self.portfolio
+        sizing = size_at_fill(self.sizing, order.plan, filters, fill_price=fill_price, equity=portfolio.equity(), cash=portfolio.cash)
+        if isinstance(sizing, RiskDecision):
+            self._log.append(OrderCancelled(order, f"{sizing.reason_code}: {sizing.detail}", time_ms))
+            return None
+        return replace(order, quantity=sizing.quantity, stop_price=sizing.stop_price, target_price=sizing.target_price, sizing=sizing)
 
     def cancel_entries(self, why: str, *, time_ms: int, symbol: str | None = None) -> int:
         """Cancel pending entries (of ``symbol`` only, when given); returns how many."""

@@ -27,7 +27,11 @@ CENT = Decimal("0.00000001")
 
 @dataclass(frozen=True, slots=True)
 class Position:
-    """An open long position. ``avg_entry`` excludes fees; ``cost_basis`` includes entry fees."""
+    """An open long position. ``avg_entry`` excludes fees; ``cost_basis`` includes entry fees.
+
+    ``stop_distance`` is the initial distance of the stop below the fill (price units); ``trail_high`` is the highest
+    high since the trailing stop started (``None`` before: the stop has not trailed).
+    """
 
     symbol: str
     quantity: Decimal
@@ -37,6 +41,8 @@ class Position:
     entry_fees: Decimal
     stop_price: Decimal | None = None
     target_price: Decimal | None = None
+    stop_distance: Decimal | None = None
+    trail_high: Decimal | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,6 +202,7 @@ class Portfolio:
                 entry_fees=fill.fee,
                 stop_price=stop_price,
                 target_price=target_price,
+                stop_distance=None if stop_price is None else fill.price - stop_price,
             )
         else:
             quantity = old.quantity + fill.quantity

@@ -3,9 +3,12 @@
 Every decision is a frozen :class:`RiskDecision` with a stable ``reason_code`` (a :class:`ReasonCode`); a denial is
 a value, never an exception. Pure and synchronous; times are market time in Unix ms.
 
-Sizing (:func:`size_entry`): risk amount = equity × ``risk_pct`` %; position value = risk amount ÷ (stop distance % / 100);
-capped at ``max_position_pct`` % of equity and at the free cash (less the taker fee); a stop closer than
-``min_stop_pct`` % to the entry is denied.
+Sizing happens twice. At the signal (:func:`check_entry`, with :func:`size_entry`) the checks below decide whether
+to enter at all, on the signal's close. At the fill (:func:`size_at_fill`) the order's size, stop and target are set
+from the **fill price**, so every cap holds after slippage (``../shared/SPEC.md`` §2): risk amount = equity ×
+``risk_pct`` %; quantity = the smallest of risk amount ÷ (fill − stop), ``max_position_pct`` % of equity ÷ fill, and
+the free cash ÷ (fill × (1 + taker fee)); times the correlation factor; floored to the lot step. A stop closer than
+``min_stop_pct`` % to the fill is not opened.
 
 Entry checks (:func:`check_entry`), first failing check wins, in this order:
 
@@ -30,8 +33,13 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 
-from engine.core.models import MINUTE_MS
+from engine.config import Settings
+from engine.core.filters import SymbolFilters
+from engine.core.models import MINUTE_MS, EntryPlan, Sizing
+from engine.core.money import exact
 from engine.core.portfolio import DAY_MS
+
+_HUNDRED = Decimal(100)
 
 DEFAULT_MAX_PRICE_AGE_MS = 2 * MINUTE_MS
 """A price older than two 1m candles is stale."""
@@ -66,12 +74,20 @@ class RiskDecision:
 
 @dataclass(frozen=True, slots=True)
 class SizingRules:
-    """Percentages in percent (2.0 = 2 %)."""
+    """Percentages in percent (2.0 = 2 %), exact (floats given are converted through their repr).
 
-    risk_pct: float = 2.0
-    max_position_pct: float = 20.0
-    min_stop_pct: float = 0.5
-    taker_fee_pct: float = 0.1
+    ``reward_risk``: the target's distance from the fill, in stop distances.
+    """
+
+    risk_pct: Decimal = Decimal(2)
+    max_position_pct: Decimal = Decimal(20)
+    min_stop_pct: Decimal = Decimal("0.5")
+    taker_fee_pct: Decimal = Decimal("0.1")
+    reward_risk: Decimal = Decimal(2)
+
+    def __post_init__(self) -> None:
+        for name in ("risk_pct", "max_position_pct", "min_stop_pct", "taker_fee_pct", "reward_risk"):
+            object.__setattr__(self, name, exact(getattr(self, name)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,11 +102,30 @@ class RiskLimits:
 
     max_open_positions: int = 3
     max_trades_per_day: int = 50
-    correlation_scale: tuple[float, ...] = (1.0, 0.7, 0.5)
+    correlation_scale: tuple[Decimal, ...] = (Decimal("1.0"), Decimal("0.7"), Decimal("0.5"))
     max_price_age_ms: int = DEFAULT_MAX_PRICE_AGE_MS
     sizing: SizingRules = field(default_factory=SizingRules)
 
+    @classmethod
+    def from_settings(cls, settings: Settings) -> RiskLimits:
+        """The limits of ``[risk]`` with the sizing of ``[trading]`` (validated there: built once, from there)."""
+        trading, risk = settings.trading, settings.risk
+        return cls(
+            max_open_positions=risk.max_open_positions,
+            max_trades_per_day=risk.max_trades_per_day,
+            correlation_scale=risk.correlation_scale,
+            max_price_age_ms=int(risk.max_price_age_s * 1000),
+            sizing=SizingRules(
+                risk_pct=trading.risk_pct,
+                max_position_pct=trading.max_position_pct,
+                min_stop_pct=trading.min_stop_pct,
+                taker_fee_pct=trading.taker_fee_pct,
+                reward_risk=trading.reward_risk,
+            ),
+        )
+
     def __post_init__(self) -> None:
+        object.__setattr__(self, "correlation_scale", tuple(exact(f) for f in self.correlation_scale))
         if self.max_open_positions < 0 or self.max_trades_per_day < 0 or self.max_price_age_ms < 0:
             raise ValueError("max_open_positions, max_trades_per_day and max_price_age_ms must be >= 0")
         if not self.correlation_scale or not all(0 < f <= 1 for f in self.correlation_scale):
@@ -147,13 +182,13 @@ def size_entry(rules: SizingRules, *, equity: Decimal, cash: Decimal, entry_pric
     """
     if not entry_price.is_finite() or not stop_price.is_finite() or entry_price <= 0 or stop_price <= 0:
         return RiskDecision(False, ReasonCode.INVALID_PRICE, f"entry {entry_price}, stop {stop_price}")
-    stop_distance_pct = (entry_price - stop_price) / entry_price * 100
-    if stop_distance_pct < Decimal(str(rules.min_stop_pct)) or stop_distance_pct <= 0:
+    stop_distance_pct = (entry_price - stop_price) / entry_price * _HUNDRED
+    if stop_distance_pct < rules.min_stop_pct or stop_distance_pct <= 0:
         return RiskDecision(False, ReasonCode.STOP_TOO_TIGHT, f"stop distance {stop_distance_pct:.3f} % < {rules.min_stop_pct} %")
-    risk_amount = equity * Decimal(str(rules.risk_pct)) / 100
-    value = risk_amount / (stop_distance_pct / 100)
-    value = min(value, equity * Decimal(str(rules.max_position_pct)) / 100)
-    value = min(value, cash / (1 + Decimal(str(rules.taker_fee_pct)) / 100))
+    risk_amount = equity * rules.risk_pct / _HUNDRED
+    value = risk_amount / (stop_distance_pct / _HUNDRED)
+    value = min(value, equity * rules.max_position_pct / _HUNDRED)
+    value = min(value, cash / (1 + rules.taker_fee_pct / _HUNDRED))
     if value <= 0:
         return RiskDecision(False, ReasonCode.NO_FREE_CASH, f"cash {cash}")
     return RiskDecision(True, ReasonCode.OK, f"value {value:.2f}, stop distance {stop_distance_pct:.3f} %", value / entry_price)
@@ -217,7 +252,51 @@ def check_entry(
         detail = f"{n_open} same-direction positions open, scale has {len(limits.correlation_scale)}"
         return RiskDecision(False, ReasonCode.CORRELATION_LIMIT, detail)
     factor = limits.correlation_scale[n_open]
-    return RiskDecision(True, ReasonCode.OK, f"{sized.detail}, correlation factor {factor}", sized.quantity * Decimal(str(factor)))
+    return RiskDecision(True, ReasonCode.OK, f"{sized.detail}, correlation factor {factor}", sized.quantity * factor)
+
+
+def plan_entry(rules: SizingRules, *, equity: Decimal, atr: float, stop_atr_multiple: Decimal, factor: Decimal) -> EntryPlan:
+    """The plan an entry order carries from its signal to its fill: the risk budget (equity × ``risk_pct`` %), the
+    stop distance (``stop_atr_multiple`` × ATR, the float ATR taken through its repr) and the correlation factor."""
+    return EntryPlan(
+        equity=equity,
+        risk_amount=equity * rules.risk_pct / _HUNDRED,
+        atr=atr,
+        stop_distance=exact(atr) * stop_atr_multiple,
+        correlation_factor=factor,
+    )
+
+
+def size_at_fill(
+    rules: SizingRules, plan: EntryPlan, filters: SymbolFilters, *, fill_price: Decimal, equity: Decimal, cash: Decimal
+) -> Sizing | RiskDecision:
+    """Size an entry at its ``fill_price`` (slippage and tick applied), with the account at the fill (``equity``,
+    ``cash``, quote asset), as the module docstring says. The stop is rounded down and the target up to the tick, so
+    neither is closer than planned.
+
+    Returns:
+        The :class:`~engine.core.models.Sizing`, or a denial: ``STOP_TOO_TIGHT`` (the stop would be closer than
+        ``min_stop_pct`` % to the fill, or at or below 0) or ``NO_FREE_CASH`` (no quantity fits the caps).
+    """
+    stop = filters.round_price(fill_price - plan.stop_distance, up=False)
+    if stop <= 0:
+        return RiskDecision(False, ReasonCode.STOP_TOO_TIGHT, f"stop {stop} at or below 0 (distance {plan.stop_distance})")
+    distance = fill_price - stop
+    stop_pct = distance / fill_price * _HUNDRED
+    if stop_pct < rules.min_stop_pct:
+        detail = f"stop {stop} is {stop_pct:.3f} % below the fill {fill_price} < {rules.min_stop_pct} %"
+        return RiskDecision(False, ReasonCode.STOP_TOO_TIGHT, detail)
+    caps = (
+        ("risk", plan.risk_amount / distance),
+        ("position_cap", equity * rules.max_position_pct / _HUNDRED / fill_price),
+        ("cash", cash / (fill_price * (1 + rules.taker_fee_pct / _HUNDRED))),
+    )
+    bound, quantity = min(caps, key=lambda cap: cap[1])
+    quantity = filters.floor_quantity(quantity * plan.correlation_factor)
+    if quantity <= 0:
+        return RiskDecision(False, ReasonCode.NO_FREE_CASH, f"no quantity fits at {fill_price} (cash {cash}, bound by {bound})")
+    target = filters.round_price(fill_price + distance * rules.reward_risk, up=True)
+    return Sizing(quantity, fill_price, stop, target, stop_pct, equity, cash, bound)
 
 
 class DailyTradeCounter:

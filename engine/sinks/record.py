@@ -9,7 +9,9 @@ event                           rows
 ``OrderCancelled``              ``orders`` CANCELLED
 ``OrderRejected``               ``orders`` REJECTED
 ``OrderDenied``                 ``risk_denials``
-``Filled``                      ``orders`` FILLED, ``fills``, ``positions``, ``trades`` (a sell)
+``Filled``                      ``orders`` FILLED, ``fills`` (a sell: with its exit reason), ``positions``,
+                                ``trades`` (a sell)
+``StopMoved``                   ``positions`` (the trailing stop's new level)
 ``BreakerChanged``              ``breaker_events``
 ``CommandApplied``              ``commands`` (stamped with the wall clock)
 ``CandleDropped``               nothing (the feed's sequencer stores the drops it makes)
@@ -37,7 +39,9 @@ from engine.core.events import (
     OrderCreated,
     OrderDenied,
     OrderRejected,
+    StopMoved,
 )
+from engine.core.models import Side
 from engine.sinks import rows
 
 
@@ -62,6 +66,7 @@ class RecordSink:
         self.recorder = recorder
         self.interval = interval
         self._wall_clock = wall_clock
+        self._equity = rows.EquityRows()
         self._handlers: dict[type, Callable[[Any], bool]] = {
             CandleClosed: self._candle,
             CandleDropped: lambda _: False,
@@ -71,6 +76,7 @@ class RecordSink:
             OrderRejected: self._rejected,
             OrderDenied: self._denied,
             Filled: self._filled,
+            StopMoved: self._stop_moved,
             BreakerChanged: self._breaker,
             CommandApplied: self._command,
         }
@@ -93,7 +99,8 @@ class RecordSink:
         return False
 
     def _marked(self, e: Marked) -> bool:
-        self.recorder.record("equity", rows.equity_row(e.snapshot, symbol=e.symbol, source=e.source.value))
+        row = self._equity.row(e.snapshot, symbol=e.symbol, source=e.source.value, candle_open_ms=e.candle_open_ms)
+        self.recorder.record("equity", row)
         return False
 
     def _created(self, e: OrderCreated) -> bool:
@@ -116,11 +123,15 @@ class RecordSink:
     def _filled(self, e: Filled) -> bool:
         record, fill = self.recorder.record, e.fill
         record("orders", rows.order_row(e.order, status="FILLED", reason=e.order.reason, time_ms=fill.time_ms))
-        record("fills", rows.fill_row(fill))
+        record("fills", rows.fill_row(fill, exit_reason=e.exit_reason.value if fill.side is Side.SELL else None))
         record("positions", rows.position_row(fill.symbol, e.position, time_ms=fill.time_ms))
         if e.trade is not None:
             record("trades", rows.trade_row(e.trade))
         return True
+
+    def _stop_moved(self, e: StopMoved) -> bool:
+        self.recorder.record("positions", rows.position_row(e.position.symbol, e.position, time_ms=e.time_ms))
+        return False
 
     def _breaker(self, e: BreakerChanged) -> bool:
         self.recorder.record("breaker_events", rows.breaker_event_row(e.event))

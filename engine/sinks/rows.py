@@ -18,6 +18,7 @@ from engine.feed.gaps import Gap
 from engine.feed.rest import RestGuardStatus
 from engine.feed.stream_events import BadMessage, Connected, Disconnected
 from engine.guards.retry import RetryAttempt
+from storage.columns import Units, units
 
 Row = dict[str, Any]
 ZERO = Decimal(0)
@@ -56,44 +57,61 @@ def candle_row(candle: Candle, *, interval: str, source: str) -> Row:
     }
 
 
-class _LastFloat:
-    """``float(value)``, remembered for the last value: the equity fields that change only on fills, a new day or a
-    new peak come back as the same Decimal object, so most snapshots skip the conversion. The pair is replaced as
-    one tuple, so a reader on another thread never pairs a value with another value's float."""
+class _LastUnits:
+    """:func:`storage.columns.units` of a money value, remembered for the last value: the equity fields that change
+    only on fills, a new day or a new peak (cash, realised P&L, day start, peak) mostly come back equal, so most
+    snapshots skip the conversion. The pair is replaced as one tuple, so a reader on another thread never pairs a
+    value with another value's units."""
+
+    __slots__ = ("_last",)
 
     def __init__(self) -> None:
-        self._last: tuple[Decimal | None, float] = (None, 0.0)
+        self._last: tuple[Decimal | None, Units] = (None, Units(0))
 
-    def __call__(self, value: Decimal) -> float:
+    def __call__(self, value: Decimal) -> Units:
         last = self._last
-        if last[0] is not value:
-            last = self._last = (value, float(value))
+        if last[0] != value:
+            last = self._last = (value, units(value))
         return last[1]
 
 
-_cash, _realised, _peak, _day_start = _LastFloat(), _LastFloat(), _LastFloat(), _LastFloat()
+class EquityRows:
+    """``equity`` rows of one account: money as :class:`~storage.columns.Units` (exact, and cheap to write),
+    each field converted only when it changed since the last row."""
 
+    __slots__ = ("_cash", "_day_start", "_equity", "_peak", "_positions", "_realised", "_unrealised")
 
-def equity_row(s: Snapshot, *, symbol: str | None, source: str) -> Row:
-    """An ``equity`` row: the account at market time ``s.time_ms``, marked by ``symbol``'s price (``source``
-    ``candle`` or ``price``), or re-based by a breaker reset (``symbol`` ``None``, ``source`` ``reset``)."""
-    return {
-        "ts": utc(s.time_ms),
-        "symbol": symbol,
-        "source": source,
-        "equity": float(s.equity),
-        "cash": _cash(s.cash),
-        "positions_value": float(s.positions_value),
-        "realised_pnl": _realised(s.realised_pnl),
-        "unrealised_pnl": float(s.unrealised_pnl),
-        "peak_equity": _peak(s.peak_equity),
-        "drawdown_pct": s.drawdown_pct,
-        "day_start_equity": _day_start(s.day_start_equity),
-        "daily_pnl_pct": s.daily_pnl_pct,
-    }
+    def __init__(self) -> None:
+        self._equity, self._cash, self._positions = _LastUnits(), _LastUnits(), _LastUnits()
+        self._realised, self._unrealised = _LastUnits(), _LastUnits()
+        self._peak, self._day_start = _LastUnits(), _LastUnits()
+
+    def row(self, s: Snapshot, *, symbol: str | None, source: str, candle_open_ms: int | None) -> Row:
+        """The account at market time ``s.time_ms``, marked by ``symbol`` (``source`` ``candle``, ``price`` or ``fill``;
+        ``candle_open_ms`` the open of the candle that did it) or re-based by a breaker reset (``symbol`` and the
+        candle ``None``, ``source`` ``reset``)."""
+        return {
+            "ts": utc(s.time_ms),
+            "symbol": symbol,
+            "source": source,
+            "candle_open_time": None if candle_open_ms is None else utc(candle_open_ms),
+            "equity": self._equity(s.equity),
+            "cash": self._cash(s.cash),
+            "positions_value": self._positions(s.positions_value),
+            "realised_pnl": self._realised(s.realised_pnl),
+            "unrealised_pnl": self._unrealised(s.unrealised_pnl),
+            "peak_equity": self._peak(s.peak_equity),
+            "drawdown_pct": s.drawdown_pct,
+            "day_start_equity": self._day_start(s.day_start_equity),
+            "daily_pnl_pct": s.daily_pnl_pct,
+        }
 
 
 def order_row(order: Order, *, status: str, reason: str, time_ms: int) -> Row:
+    """An ``orders`` row: one status change. An entry carries what it was decided with (its plan: equity at the
+    signal, risk amount, ATR, stop distance, correlation factor) and, once sized at the fill, how (stop %, the cap
+    that bound the size, stop, target, the equity and cash at the fill)."""
+    plan, sizing = order.plan, order.sizing
     return {
         "order_id": order.order_id,
         "ts": utc(time_ms),
@@ -103,11 +121,23 @@ def order_row(order: Order, *, status: str, reason: str, time_ms: int) -> Row:
         "quantity": order.quantity,
         "status": status,
         "reason": reason,
+        "equity": None if plan is None else (plan.equity if sizing is None else sizing.equity),
+        "risk_amount": None if plan is None else plan.risk_amount,
+        "atr": None if plan is None else plan.atr,
+        "stop_distance": None if plan is None else plan.stop_distance,
+        "correlation_factor": None if plan is None else plan.correlation_factor,
+        "stop_pct": None if sizing is None else sizing.stop_pct,
+        "size_cap": None if sizing is None else sizing.bound,
+        "stop_price": None if sizing is None else sizing.stop_price,
+        "target_price": None if sizing is None else sizing.target_price,
+        "cash": None if sizing is None else sizing.cash,
     }
 
 
-def fill_row(fill: Fill) -> Row:
+def fill_row(fill: Fill, *, exit_reason: str | None) -> Row:
+    """A ``fills`` row; ``exit_reason`` says why a sell was made (``None`` for an entry)."""
     return {
+        "exit_reason": exit_reason,
         "fill_id": fill.fill_id,
         "order_id": fill.order_id,
         "ts": utc(fill.time_ms),
@@ -147,6 +177,8 @@ def position_row(symbol: str, position: Position | None, *, time_ms: int) -> Row
         "cost_basis": position.cost_basis if position else ZERO,
         "stop_price": position.stop_price if position else None,
         "target_price": position.target_price if position else None,
+        "stop_distance": position.stop_distance if position else None,
+        "trail_high": position.trail_high if position else None,
     }
 
 
@@ -233,7 +265,9 @@ def breaker_event_row(event: BreakerEvent) -> Row:
         "kind": str(event.kind),
         "state_from": str(event.state_from),
         "state_to": str(event.state_to),
-        "equity": float(event.equity),
+        "equity": event.equity,
+        "day_start_equity": event.day_start_equity,
+        "peak_equity": event.peak_equity,
         "daily_loss_pct": float(event.daily_loss_pct),
         "drawdown_pct": float(event.drawdown_pct),
         "reason": event.reason,

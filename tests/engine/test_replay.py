@@ -20,10 +20,10 @@ SYMBOLS = ("BTCUSDT", "ETHUSDT")
 
 @pytest.fixture(scope="module")
 def tripping(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object, list[tuple[int, int]]]:
-    """One two-day replay with a breaker tight enough to trip (0.3 % daily loss), shared by the tests below."""
+    """One two-day replay with a breaker tight enough to trip (0.2 % daily loss), shared by the tests below."""
     db = tmp_path_factory.mktemp("replay") / "replay.duckdb"
     calls: list[tuple[int, int]] = []
-    settings = Settings(breaker=BreakerSettings(warning_pct=0.2, daily_loss_pct=0.3))
+    settings = Settings(breaker=BreakerSettings(warning_pct=0.1, daily_loss_pct=0.2))
     summary = replay(
         settings, symbols=SYMBOLS, start_ms=START_MS, end_ms=END_MS, db_path=db, progress=lambda d, t: calls.append((d, t))
     )

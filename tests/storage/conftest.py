@@ -36,6 +36,7 @@ def equity(minute: float = 0, **values: Any) -> dict[str, Any]:
         "daily_pnl_pct": 0.0,
         "symbol": "BTCUSDT",
         "source": "candle",
+        "candle_open_time": at(minute - 1),
     } | values
 
 
@@ -66,6 +67,7 @@ def fill(minute: float = 0, **values: Any) -> dict[str, Any]:
         "quote_qty": Decimal("5185.18601234"),
         "fee": Decimal("5.18518601"),
         "reference_price": Decimal("41995.81"),
+        "exit_reason": None,
     } | values
 
 
@@ -78,6 +80,8 @@ def position(minute: float = 0, **values: Any) -> dict[str, Any]:
         "cost_basis": Decimal("21021"),
         "stop_price": Decimal("41000"),
         "target_price": Decimal("44000"),
+        "stop_distance": Decimal("1000"),
+        "trail_high": None,
     } | values
 
 

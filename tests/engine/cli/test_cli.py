@@ -53,9 +53,9 @@ def one(db: Path, sql: str) -> object:
 
 @pytest.fixture
 def tripped_db(tmp_path: Path) -> Path:
-    """The configured database after a replay whose breaker (0.3 % daily loss) tripped."""
+    """The configured database after a replay whose breaker (0.2 % daily loss) tripped."""
     db = tmp_path / "pt.duckdb"
-    settings = Settings(breaker=BreakerSettings(warning_pct=0.2, daily_loss_pct=0.3))
+    settings = Settings(breaker=BreakerSettings(warning_pct=0.1, daily_loss_pct=0.2))
     summary = replay(settings, symbols=("BTCUSDT", "ETHUSDT"), start_ms=START_MS, end_ms=START_MS + 2 * DAY_MS, db_path=db)
     assert summary.breaker_trips == 1
     return db

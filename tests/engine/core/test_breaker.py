@@ -72,6 +72,8 @@ def test_active_to_warning_at_three_percent_daily_loss() -> None:
         drawdown_pct=3.0,
         reason="daily loss 3.00 % >= warning 3.0 %",
         actor=SYSTEM_ACTOR,
+        day_start_equity=D("10000"),  # the baselines it was judged on
+        peak_equity=D("10000"),
     )
     assert b.state is BreakerState.WARNING
     assert b.allows_entry()
@@ -242,6 +244,8 @@ def test_reset_with_rebase_rearms_without_tripping_at_once() -> None:
         drawdown_pct=5.0,
         reason="checked the feed, resume",
         actor="alice",
+        day_start_equity=D("10000"),  # the baselines being overridden
+        peak_equity=D("10000"),
     )
     assert (after.day_start_equity, after.peak_equity, after.drawdown_pct, after.daily_pnl_pct) == (D("9500"), D("9500"), 0.0, 0.0)
     assert b.evaluate(portfolio.mark("BTCUSDT", D("90"), T0 + 180_000)) is None  # same price: 0 % from the new base

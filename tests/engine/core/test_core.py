@@ -19,19 +19,21 @@ from engine.core.models import Candle
 from engine.core.portfolio import Portfolio
 from engine.core.strategy import Signal, SignalKind
 from engine.sinks.record import RecordSink
+from storage.columns import Units
 
 MINUTE_MS = 60_000
 T0 = 1_619_114_400_000  # 2021-04-22 18:00 UTC
 
 
 class ListRecorder:
-    """Keeps rows per table in memory (the sink only needs record/flush)."""
+    """Keeps rows per table in memory (the sink only needs record/flush); exact amounts given as
+    :class:`~storage.columns.Units` come back as the decimals they stand for."""
 
     def __init__(self) -> None:
         self.rows: dict[str, list[dict[str, Any]]] = {}
 
     def record(self, table: str, row: Any) -> None:
-        self.rows.setdefault(table, []).append(dict(row))
+        self.rows.setdefault(table, []).append({k: Decimal(v).scaleb(-8) if type(v) is Units else v for k, v in row.items()})
 
     def flush(self) -> int:
         return 0
@@ -285,7 +287,7 @@ def test_the_day_baseline_is_set_before_the_first_event_of_the_day() -> None:
     engine.on_candle(at(day_end + MINUTE_MS, "50000"))
 
     first_of_day = recorder.rows["equity"][-1]
-    assert Decimal(str(first_of_day["day_start_equity"])) == Decimal(10_000), "baseline taken before the fill"
+    assert first_of_day["day_start_equity"] == Decimal(10_000), "baseline taken before the fill"
     assert first_of_day["daily_pnl_pct"] < 0, "the fee is the new day's loss"
 
 
