@@ -6,8 +6,9 @@ Everything that must survive is derived from the append-only tables (the SQL is 
 * cash, positions and realised P&L — by replaying ``fills`` in order through :class:`~engine.core.portfolio.Portfolio`
   (exact: fills are stored as decimals); stops, targets and the trailing stop's state from the latest ``positions``
   row per symbol;
-* marks — the last stored close per symbol; peak equity and the day baseline — from the last ``equity`` row, exactly
-  the numbers the breaker had (``DECIMAL`` since schema v4);
+* marks — each symbol's latest mark price from the ``equity`` rows (or, for older files, its last stored close); peak
+  equity and the day baseline — from the last ``equity`` row: exactly the numbers the account and the breaker had
+  (``DECIMAL`` since schema v4);
 * the last processed candle per symbol — ``max(open_time)`` in ``candles`` (the feed continues after it), and the
   candles before it, to warm the indicators without a network call;
 * the gaps a previous run left open — the latest ``gaps`` row per gap that is still OPEN (their filling resumes);
@@ -71,6 +72,7 @@ def restore(cur: duckdb.DuckDBPyConnection, *, starting_balance: Decimal, wall_n
     for symbol, last_open, last_close in q.last_candles(cur):
         last_candle_ms[symbol] = last_open
         portfolio.marks[symbol] = Decimal(repr(last_close))
+    portfolio.marks.update(q.last_marks(cur))  # the exact marks, newer than the closes (files before v4 have none)
 
     equity = q.last_equity(cur)
     if equity is not None:

@@ -51,6 +51,14 @@ def recent_candles(cur: duckdb.DuckDBPyConnection, symbol: str, limit: int) -> l
     ).fetchall()
 
 
+def last_marks(cur: duckdb.DuckDBPyConnection) -> list[tuple[str, Decimal]]:
+    """``(symbol, price)``: each symbol's latest mark, from the newest ``equity`` row that names one (schema v4)."""
+    return cur.execute(
+        "SELECT symbol, arg_max(price, (ts, recorded_at)) FROM equity WHERE symbol IS NOT NULL AND price IS NOT NULL "
+        "GROUP BY symbol"
+    ).fetchall()
+
+
 def last_equity(cur: duckdb.DuckDBPyConnection) -> tuple[int, Decimal, Decimal] | None:
     """``(ts in Unix ms, peak_equity, day_start_equity)`` of the latest equity row (exact since schema v4), or
     ``None``."""

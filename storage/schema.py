@@ -195,6 +195,7 @@ ALTER TABLE equity ALTER COLUMN unrealised_pnl TYPE {MONEY};
 ALTER TABLE equity ALTER COLUMN peak_equity TYPE {MONEY};
 ALTER TABLE equity ALTER COLUMN day_start_equity TYPE {MONEY};
 ALTER TABLE equity ADD COLUMN candle_open_time TIMESTAMPTZ;   -- the candle whose close/update/fill marked it
+ALTER TABLE equity ADD COLUMN price {MONEY};                  -- the symbol's mark then (NULL for a reset)
 ALTER TABLE breaker_events ALTER COLUMN equity TYPE {MONEY};
 ALTER TABLE breaker_events ADD COLUMN day_start_equity {MONEY};  -- the baselines the transition was judged on
 ALTER TABLE breaker_events ADD COLUMN peak_equity {MONEY};

@@ -244,14 +244,14 @@ class TradingCore:
         snapshot = self.portfolio.mark(symbol, price, time_ms)
         if self.market_time_ms is None or time_ms > self.market_time_ms:
             self.market_time_ms = time_ms
-        self._log.append(Marked(snapshot, symbol, source, self._candle_open_ms))
+        self._log.append(Marked(snapshot, symbol, source, self._candle_open_ms, self.portfolio.marks.get(symbol)))
         self._evaluate_breaker(snapshot)
 
     def _after_fill(self, symbol: str, time_ms: int) -> None:
         """After every fill: the account as it is now (an equity row, source ``fill``: fees and slippage move equity
         too) and the breaker on it."""
         snapshot = self.portfolio.snapshot(time_ms)
-        self._log.append(Marked(snapshot, symbol, MarkSource.FILL, self._candle_open_ms))
+        self._log.append(Marked(snapshot, symbol, MarkSource.FILL, self._candle_open_ms, self.portfolio.marks.get(symbol)))
         self._evaluate_breaker(snapshot)
 
     def _evaluate_breaker(self, snapshot: Snapshot) -> None:

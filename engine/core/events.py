@@ -25,6 +25,7 @@ event                   when                                                   s
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 from enum import StrEnum
 
 from engine.commands import Command
@@ -79,6 +80,8 @@ class Marked:
     symbol: str | None
     source: MarkSource
     candle_open_ms: int | None = None
+    price: Decimal | None = None
+    """``symbol``'s mark after it (the price it was marked to; for a fill, its mark then)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -99,7 +99,7 @@ class RecordSink:
         return False
 
     def _marked(self, e: Marked) -> bool:
-        row = self._equity.row(e.snapshot, symbol=e.symbol, source=e.source.value, candle_open_ms=e.candle_open_ms)
+        row = self._equity.row(e.snapshot, symbol=e.symbol, source=e.source.value, candle_open_ms=e.candle_open_ms, price=e.price)
         self.recorder.record("equity", row)
         return False
 

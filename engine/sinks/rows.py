@@ -79,14 +79,14 @@ class EquityRows:
     """``equity`` rows of one account: money as :class:`~storage.columns.Units` (exact, and cheap to write),
     each field converted only when it changed since the last row."""
 
-    __slots__ = ("_cash", "_day_start", "_equity", "_peak", "_positions", "_realised", "_unrealised")
+    __slots__ = ("_cash", "_day_start", "_equity", "_peak", "_positions", "_price", "_realised", "_unrealised")
 
     def __init__(self) -> None:
         self._equity, self._cash, self._positions = _LastUnits(), _LastUnits(), _LastUnits()
         self._realised, self._unrealised = _LastUnits(), _LastUnits()
-        self._peak, self._day_start = _LastUnits(), _LastUnits()
+        self._peak, self._day_start, self._price = _LastUnits(), _LastUnits(), _LastUnits()
 
-    def row(self, s: Snapshot, *, symbol: str | None, source: str, candle_open_ms: int | None) -> Row:
+    def row(self, s: Snapshot, *, symbol: str | None, source: str, candle_open_ms: int | None, price: Decimal | None) -> Row:
         """The account at market time ``s.time_ms``, marked by ``symbol`` (``source`` ``candle``, ``price`` or ``fill``;
         ``candle_open_ms`` the open of the candle that did it) or re-based by a breaker reset (``symbol`` and the
         candle ``None``, ``source`` ``reset``)."""
@@ -95,6 +95,7 @@ class EquityRows:
             "symbol": symbol,
             "source": source,
             "candle_open_time": None if candle_open_ms is None else utc(candle_open_ms),
+            "price": None if price is None else self._price(price),
             "equity": self._equity(s.equity),
             "cash": self._cash(s.cash),
             "positions_value": self._positions(s.positions_value),

@@ -17,7 +17,7 @@ from engine.core.events import CoreEvent
 from engine.core.filters import SymbolFilters
 from engine.core.models import Candle
 from engine.core.portfolio import Portfolio
-from engine.core.strategy import Signal, SignalKind
+from engine.core.strategy import Signal, SignalKind, Strategy
 from engine.sinks.record import RecordSink
 from storage.columns import Units
 
@@ -87,29 +87,37 @@ class FixedATR:
 
 FILTERS = {
     "BTCUSDT": SymbolFilters("BTCUSDT", "BTC", "USDT", Decimal("0.01"), Decimal("0.00001"), Decimal("0.00001"), Decimal(9000), Decimal(5)),
+    "ETHUSDT": SymbolFilters("ETHUSDT", "ETH", "USDT", Decimal("0.01"), Decimal("0.0001"), Decimal("0.0001"), Decimal(9000), Decimal(5)),
 }
 
 
-def candle(i: int, close: str, *, low: str | None = None, high: str | None = None, open_: str | None = None) -> Candle:
+def candle(
+    i: int, close: str, *, low: str | None = None, high: str | None = None, open_: str | None = None, symbol: str = "BTCUSDT"
+) -> Candle:
     o = Decimal(open_ or close)
     c = Decimal(close)
     return Candle(
-        "BTCUSDT", T0 + i * MINUTE_MS, T0 + (i + 1) * MINUTE_MS - 1, o,
+        symbol, T0 + i * MINUTE_MS, T0 + (i + 1) * MINUTE_MS - 1, o,
         Decimal(high) if high else max(o, c), Decimal(low) if low else min(o, c), c, Decimal(1),
     )
 
 
-def make_engine(strategy: Scripted, *, all_in: bool = False, **sections: Any) -> tuple[Engine, ListRecorder]:
-    """``all_in``: risk 10 % with no position cap, so a 10 % stop sizes (almost) the whole account."""
-    trading: dict[str, Any] = {"symbols": ("BTCUSDT",), "slippage_bps": 0.0}
+def make_engine(
+    strategy: Strategy, *, all_in: bool = False, trading: dict[str, Any] | None = None, **sections: Any
+) -> tuple[Engine, ListRecorder]:
+    """``all_in``: risk 10 % with no position cap, so a 10 % stop sizes (almost) the whole account. BTCUSDT's ATR
+    is fixed at 1,000 (stop 1,500 below the fill), ETHUSDT's at 30 (stop 45 below)."""
+    options: dict[str, Any] = {"symbols": ("BTCUSDT",), "slippage_bps": 0.0}
     if all_in:
-        trading |= {"risk_pct": 10.0, "max_position_pct": 100.0}
-    settings = Settings(trading=trading, **sections)
+        options |= {"risk_pct": 10.0, "max_position_pct": 100.0}
+    settings = Settings(trading=options | (trading or {}), **sections)
     recorder = ListRecorder()
     core = TradingCore(settings, strategy=strategy, portfolio=Portfolio(Decimal(10_000)))
     core.set_filters(FILTERS)
     engine = Engine(core, recorder)
     engine.atr["BTCUSDT"] = FixedATR(1_000.0)  # stop = close − 1.5 × 1000 = close − 1500 (3 % at 50,000)
+    if "ETHUSDT" in engine.atr:
+        engine.atr["ETHUSDT"] = FixedATR(30.0)
     return engine, recorder
 
 
@@ -305,3 +313,112 @@ def test_an_open_data_gap_cancels_the_pending_entry_and_denies_new_ones_until_it
     assert statuses[:2] == [("NEW", "scripted"), ("CANCELLED", "data gap: 3 candle(s) missing")]
     assert [d["reason_code"] for d in recorder.rows["risk_denials"]] == ["DATA_GAP"]
     assert [f["side"] for f in recorder.rows["fills"]] == ["BUY"]
+
+
+# ---------------------------------------------------------------------------------------------- sizing and exits by hand
+def test_a_candle_touching_stop_and_target_hits_the_stop_first() -> None:
+    """Fill 50,000, stop 48,500, target 53,000: a candle with low 48,000 and high 54,000 sells at the stop."""
+    engine, recorder = make_engine(Scripted(0), trading={"trailing_stop": False})
+    engine.on_candle(candle(0, "50000"))
+    engine.on_candle(candle(1, "50000"))
+    assert (recorder.rows["orders"][-1]["stop_price"], recorder.rows["orders"][-1]["target_price"]) == (
+        Decimal("48500.00"), Decimal("53000.00"))
+    engine.on_candle(candle(2, "50000", open_="50000", low="48000", high="54000"))
+
+    (trade,) = recorder.rows["trades"]
+    assert (trade["exit_reason"], trade["exit_price"]) == ("STOP", Decimal("48500.00"))
+
+
+def test_a_gap_through_the_stop_fills_at_the_open() -> None:
+    """The next candle opens at 47,000, below the 48,500 stop: the stop sells at 47,000, not at 48,500."""
+    engine, recorder = make_engine(Scripted(0))
+    engine.on_candle(candle(0, "50000"))
+    engine.on_candle(candle(1, "50000"))
+    engine.on_candle(candle(2, "46900", open_="47000", high="47000"))
+
+    (trade,) = recorder.rows["trades"]
+    assert (trade["exit_reason"], trade["exit_price"]) == ("STOP", Decimal("47000.00"))
+    assert recorder.rows["fills"][-1]["exit_reason"] == "STOP"
+
+
+def test_the_trailing_stop_starts_at_one_stop_distance_follows_the_high_and_exits_as_trailing() -> None:
+    """Fill 50,000, stop 48,500 (distance 1,500). A high of 51,400 is below the activation (51,500): nothing moves.
+    A high of 51,600 starts the trail: stop 50,100. 52,000: 50,500. A lower high leaves it. A low of 50,400 exits at
+    50,500 — TRAILING, a profit."""
+    engine, recorder = make_engine(Scripted(0))
+    engine.on_candle(candle(0, "50000"))
+    engine.on_candle(candle(1, "50000"))
+    engine.on_candle(candle(2, "51300", open_="50000", high="51400"))
+    assert engine.core.portfolio.positions["BTCUSDT"].stop_price == Decimal("48500.00")
+    engine.on_candle(candle(3, "51500", open_="51300", high="51600"))
+    assert engine.core.portfolio.positions["BTCUSDT"].stop_price == Decimal("50100.00")
+    engine.on_candle(candle(4, "51900", open_="51500", high="52000"))
+    engine.on_candle(candle(5, "51800", open_="51900", high="51950", low="51700"))
+    assert engine.core.portfolio.positions["BTCUSDT"].stop_price == Decimal("50500.00"), "never moves down"
+    engine.on_candle(candle(6, "50600", open_="51000", low="50400"))
+
+    (trade,) = recorder.rows["trades"]
+    assert (trade["exit_reason"], trade["exit_price"]) == ("TRAILING", Decimal("50500.00"))
+    assert trade["pnl"] > 0
+    moves = [(p["stop_price"], p["trail_high"]) for p in recorder.rows["positions"] if p["quantity"] > 0]
+    assert moves == [
+        (Decimal("48500.00"), None),  # the fill
+        (Decimal("50100.00"), Decimal("51600")),
+        (Decimal("50500.00"), Decimal("52000")),
+    ]
+
+
+def test_slippage_cannot_push_an_entry_past_the_20_pct_cap() -> None:
+    """Signal at 50,000, but 100 bps of slippage fills at 50,500. Sized at the signal (0.04 BTC) it would be worth
+    2,020 > 20 % of 10,000; sized at the fill it is 2,000 / 50,500 = 0.039603 → 0.03960 BTC = 1,999.98."""
+    engine, recorder = make_engine(Scripted(0), trading={"slippage_bps": 100})
+    engine.on_candle(candle(0, "50000"))
+    engine.on_candle(candle(1, "50000"))
+
+    (fill,) = recorder.rows["fills"]
+    assert (fill["price"], fill["quantity"]) == (Decimal("50500.00"), Decimal("0.03960"))
+    assert fill["quote_qty"] <= Decimal("2000")
+    filled = recorder.rows["orders"][-1]
+    assert (filled["status"], filled["size_cap"], filled["stop_price"]) == ("FILLED", "position_cap", Decimal("49000.00"))
+    assert filled["target_price"] == Decimal("53500.00"), "2 x the 1,500 stop distance from the fill, not the signal"
+
+
+def test_a_stop_too_close_to_the_fill_cancels_the_entry() -> None:
+    """ATR 300 → a 450 stop distance: 0.9 % at the 50,000 signal, but the next candle opens at 100,000 (a 0.45 %
+    stop): the order is cancelled with STOP_TOO_TIGHT, nothing is bought."""
+    engine, recorder = make_engine(Scripted(0))
+    engine.atr["BTCUSDT"] = FixedATR(300.0)
+    engine.on_candle(candle(0, "50000"))
+    engine.on_candle(candle(1, "100000", open_="100000"))
+
+    assert "fills" not in recorder.rows
+    status, reason = recorder.rows["orders"][-1]["status"], recorder.rows["orders"][-1]["reason"]
+    assert status == "CANCELLED" and reason.startswith("STOP_TOO_TIGHT")
+
+
+def test_a_pending_entry_counts_against_the_daily_limit() -> None:
+    """Limit 2 a day. BTC entered (1 filled); an ETH entry is pending (not yet filled); BTC, stopped out, signals
+    again: 1 filled + 1 pending = 2, so it is denied MAX_TRADES_PER_DAY (counting fills only would allow a third)."""
+
+    at = frozenset({("BTCUSDT", 0), ("ETHUSDT", 1), ("BTCUSDT", 2)})
+
+    class Signals:
+        warmup = 1
+
+        def on_candle(self, c: Candle) -> Signal | None:
+            if (c.symbol, (c.open_time_ms - T0) // MINUTE_MS) in at:
+                return Signal(c.symbol, SignalKind.ENTER_LONG, "scripted")
+            return None
+
+    engine, recorder = make_engine(
+        Signals(), trading={"symbols": ("BTCUSDT", "ETHUSDT")}, risk=RiskSettings(max_trades_per_day=2)
+    )
+    engine.on_candle(candle(0, "50000"))  # BTC signal
+    engine.on_candle(candle(0, "3000", symbol="ETHUSDT"))
+    engine.on_candle(candle(1, "50000"))  # BTC fills: 1 entry today
+    engine.on_candle(candle(1, "3000", symbol="ETHUSDT"))  # ETH signal: pending
+    engine.on_candle(candle(2, "48000", open_="50000", low="48000"))  # BTC: stopped out, then signals again
+
+    assert [d["reason_code"] for d in recorder.rows["risk_denials"]] == ["MAX_TRADES_PER_DAY"]
+    assert [o["status"] for o in recorder.rows["orders"] if o["symbol"] == "ETHUSDT"] == ["NEW"], "still pending"
+    assert [t["exit_reason"] for t in recorder.rows["trades"]] == ["STOP"]
