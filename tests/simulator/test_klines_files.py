@@ -14,6 +14,7 @@ import pytest
 from simulator.dataset import Dataset, DatasetNotFoundError
 from simulator.kline import INTERVAL_MS
 from simulator.klines_files import KlineFileError, dir_symbols, load_datasets, load_dir
+from simulator.market import WARMUP_CANDLES, Market, start_within
 from tests.conftest import NOV_2021_BTC, TEST_DATA, archive_line, project_rows, write_archive
 
 SAMPLE_2026 = TEST_DATA / "archive-format-sample-BTCUSDT-1m-2026-09-15.csv"
@@ -298,3 +299,28 @@ def test_a_gzip_member_name_does_not_matter(tmp_path: Path) -> None:
         out.write(f"{GOOD_ARCHIVE}\n".encode())
     assert load_dir(tmp_path, "BTCUSDT").close == ("64760.35",)
 
+
+# ---------------------------------------------------------------------------------------------------- the market
+def test_a_market_over_a_data_directory_serves_its_candles(tmp_path: Path) -> None:
+    rows = project_rows()
+    write_archive(tmp_path, "BTCUSDT", rows)
+
+    market = Market.replay(["BTCUSDT"], speed=60, data_dir=tmp_path, clock=lambda: 0.0)
+
+    assert market.now_ms() == ms("2021-11-12T00:00") + WARMUP_CANDLES * INTERVAL_MS
+    served = market.klines("BTCUSDT", limit=3)  # the last two closed candles and the one just opened
+    assert [c.open_time_ms for c in served] == [ms("2021-11-12T04:58"), ms("2021-11-12T04:59"), ms("2021-11-12T05:00")]
+    assert [c.close for c in served[:2]] == [Decimal(rows[298][4]), Decimal(rows[299][4])]
+    assert served[2].close == Decimal(rows[300][1])  # in progress: at its open
+
+
+def test_start_within_keeps_a_start_inside_the_data_and_replaces_one_outside() -> None:
+    datasets = load_datasets(["BTCUSDT"], TEST_DATA)
+    first = ms("2021-11-12T00:00")
+    default = first + WARMUP_CANDLES * INTERVAL_MS
+    assert start_within(datasets, ms("2021-11-13T12:00")) == ms("2021-11-13T12:00")
+    assert start_within(datasets, first) == first
+    assert start_within(datasets, ms("2021-11-13T23:59")) == ms("2021-11-13T23:59")  # the last candle opens then
+    assert start_within(datasets, ms("2021-11-14T00:00")) == default  # after the last candle has closed
+    assert start_within(datasets, ms("2021-04-22T18:05")) == default  # sim.start's default: the bundled month
+    assert start_within(datasets, None) == default
