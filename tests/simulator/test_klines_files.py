@@ -235,6 +235,25 @@ def test_a_file_that_cannot_be_read_is_one_line(tmp_path: Path, name: str, conte
     assert str(raised.value) == f"{tmp_path / name}{sep}{problem}"
 
 
+def test_an_archive_header_line_is_skipped(tmp_path: Path) -> None:
+    """The futures archive's files start with a header; a spot file with one is read the same."""
+    header = "open_time,open,high,low,close,volume,close_time,quote_volume,count,taker_buy_volume,taker_buy_quote_volume,ignore"
+    (tmp_path / "BTCUSDT-1m-2021-11-12.csv").write_text(f"{header}\n{GOOD_ARCHIVE}\n")
+    ds = load_dir(tmp_path, "BTCUSDT")
+    assert (ds.close, list(ds.trades)) == (("64760.35",), [3839])
+
+
+def test_a_project_file_without_its_header_is_told_what_is_missing(tmp_path: Path) -> None:
+    path = tmp_path / "BTCUSDT-1m-2021-11.csv"
+    path.write_text(f"{GOOD}\n")
+    with pytest.raises(KlineFileError) as raised:
+        load_dir(tmp_path, "BTCUSDT")
+    assert str(raised.value) == (
+        f"{path}:1: expected 12 fields (the Binance kline archive's), got 6 "
+        "(a file in the project's format starts with the header open_time_ms,open,high,low,close,volume)"
+    )
+
+
 def test_a_zip_must_hold_exactly_one_file(tmp_path: Path) -> None:
     path = tmp_path / "BTCUSDT-1m-2021-11.zip"
     with zipfile.ZipFile(path, "w") as archive:
