@@ -4,6 +4,8 @@ Files live next to this module as ``datasets/{SYMBOL}-1m-{first day}_{last day}.
 ``open_time_ms,open,high,low,close,volume``, one row per closed 1m candle, ascending. A missing minute (exchange
 outage) is simply absent and stays absent: nothing here invents candles. Prices and volumes are kept as the file's
 exact decimal strings and become :class:`~decimal.Decimal` only when a :class:`~simulator.kline.Candle` is built.
+A directory of Binance kline files (``sim.data_dir``, ``--data``) becomes the same :class:`Dataset` through
+:mod:`simulator.klines_files`.
 """
 
 from __future__ import annotations
