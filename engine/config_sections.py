@@ -94,11 +94,27 @@ class SimSettings(_Section):
     bootstrap). The default, 2021-04-22 18:05 UTC, opens a lively stretch of the bundled data: the default
     strategy trades within the first minute. When the database already holds later candles the replay starts
     at the minute after the last processed one instead (the run resumes).
+
+    ``data_dir`` is a directory of Binance 1m kline files (``<SYMBOL>-1m-*.zip|.csv|.csv.gz``, the public archive's
+    12-column files or the project's ``open_time_ms,...`` ones; see :mod:`simulator.klines_files`) to replay instead
+    of the bundled month (``None``, the default; empty counts as unset; ``~`` expands). It is read when the simulator starts, not
+    here. When the data's time range does not contain ``start``, the replay starts 300 minutes (the REST warm-up)
+    after the data's start instead. Only symbols with simulator trading rules (BTCUSDT, ETHUSDT) can be traded.
     """
 
     speed: float = Field(60.0, gt=0, le=1_000_000)
     start: datetime = datetime(2021, 4, 22, 18, 5, tzinfo=UTC)
     update_interval_ms: int = Field(250, ge=10, description="wall ms between in-progress kline updates")
+    data_dir: Path | None = Field(None, description="directory of Binance 1m kline files; None: the bundled data")
+
+    @field_validator("data_dir", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: Any) -> Any:
+        """``PAPERTRADER_SIM__DATA_DIR=`` (empty) means the bundled data, not the working directory; ``~`` is the
+        home directory (as in a shell)."""
+        if isinstance(value, str):
+            return Path(value).expanduser() if value.strip() else None
+        return value
 
 
 class StorageSettings(_Section):

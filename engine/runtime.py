@@ -39,9 +39,12 @@ from engine.errors import ConfigError, EngineError
 from engine.loop import EngineLoop
 from engine.recovery import restore, stored_history
 from engine.sinks.status import EngineState, EngineStatus
-from simulator.dataset import available_symbols
-from simulator.market import Market
+from simulator.dataset import Dataset, available_symbols
+from simulator.klines_files import dir_symbols, load_datasets
+from simulator.market import Market, start_within
+from simulator.replay import ReplayClock
 from simulator.server import SimulatorServer
+from simulator.symbols import SYMBOL_RULES
 from storage.recorder import Recorder
 from storage.store import Store
 
@@ -66,7 +69,9 @@ class Runtime:
     Use ``Runtime(settings).start()`` and, once, :meth:`stop` (idempotent; also a context manager).
 
     Raises (from :meth:`start`):
-        ConfigError: with venue ``sim``, a traded symbol has no bundled dataset.
+        ConfigError: with venue ``sim``, a traded symbol has no dataset (bundled, or in ``sim.data_dir``) or no
+            simulator trading rules, or ``sim.data_dir`` is missing or holds a malformed file (the message names the
+            file and line).
         storage.errors.StoreLockedError: another process holds the database file.
         storage.errors.StoreError: the database cannot be opened or migrated.
     """
@@ -88,7 +93,7 @@ class Runtime:
     def start(self) -> Runtime:
         """Open the database, restore the account, start the simulator (venue ``sim``) and the engine thread."""
         settings = self.settings
-        self._check_symbols()
+        datasets = self._sim_datasets()
         self.store = Store(settings.storage.path)
         try:
             self.recorder = Recorder(
@@ -113,9 +118,9 @@ class Runtime:
             if restored.cancelled_orders:
                 log.warning("cancelled %d order(s) left unfilled by the previous run", restored.cancelled_orders)
             rest_url, ws_url = str(settings.venue.rest_url), str(settings.venue.ws_url)
-            if settings.venue.name == "sim":
+            if datasets is not None:
                 self.simulator = SimulatorServer(
-                    self._market(restored.resume_from_ms), update_interval_ms=settings.sim.update_interval_ms
+                    self._market(datasets, restored.resume_from_ms), update_interval_ms=settings.sim.update_interval_ms
                 ).start()
                 rest_url, ws_url = self.simulator.rest_url, self.simulator.ws_url
             self.engine = EngineLoop(
@@ -138,26 +143,60 @@ class Runtime:
         log.info("papertrader started: venue %s, database %s", settings.venue.name, settings.storage.path)
         return self
 
-    def _check_symbols(self) -> None:
-        """With venue ``sim``, every traded symbol must have a bundled dataset (the other venues are checked against
-        their exchangeInfo by the feed)."""
-        if self.settings.venue.name != "sim":
-            return
-        known = available_symbols()
-        missing = [s for s in self.settings.trading.symbols if s not in known]
-        if missing:
-            raise ConfigError(
-                f"trading.symbols: the simulator has no data for {', '.join(missing)}; it has {', '.join(sorted(known))}"
-            )
+    def _sim_datasets(self) -> dict[str, Dataset] | None:
+        """With venue ``sim``, the traded symbols' datasets: the bundled ones, or those of ``sim.data_dir``
+        (:mod:`simulator.klines_files`); ``None`` for the other venues (checked against their exchangeInfo by the
+        feed). Read before the database is opened, so that bad data refuses the start without touching it.
 
-    def _market(self, resume_from_ms: int | None) -> Market:
-        """The simulated market, starting at ``sim.start`` or, when the database holds later candles, at the
-        minute after the last one processed (so a restart resumes instead of replaying old candles)."""
+        Raises:
+            ConfigError: a symbol without data or without simulator trading rules (the simulator has exchange
+                filters for BTCUSDT and ETHUSDT only and invents none), a missing ``sim.data_dir``, a malformed file.
+        """
+        if self.settings.venue.name != "sim":
+            return None
+        symbols = self.settings.trading.symbols
+        data_dir = self.settings.sim.data_dir
+        try:
+            known = available_symbols() if data_dir is None else dir_symbols(data_dir)
+        except LookupError as exc:  # no such directory
+            raise ConfigError(f"sim.data_dir: {exc}") from exc
+        missing = [s for s in symbols if s not in known]
+        if missing:
+            where = "" if data_dir is None else f" in {data_dir}"
+            raise ConfigError(
+                f"trading.symbols: the simulator has no data for {', '.join(missing)}{where}; "
+                f"it has {', '.join(sorted(known)) or 'none'}"
+            )
+        no_rules = [s for s in symbols if s not in SYMBOL_RULES]
+        if no_rules:
+            raise ConfigError(
+                f"trading.symbols: the simulator has no trading rules for {', '.join(no_rules)}; "
+                f"it has them for {', '.join(SYMBOL_RULES)}"
+            )
+        try:
+            return load_datasets(symbols, data_dir)
+        except (LookupError, ValueError) as exc:  # a malformed file, ...
+            raise ConfigError(f"sim.data_dir: {exc}" if data_dir is not None else str(exc)) from exc
+
+    def _market(self, datasets: dict[str, Dataset], resume_from_ms: int | None) -> Market:
+        """The simulated market over ``datasets``, starting at ``sim.start`` or, when the database holds later
+        candles, at the minute after the last one processed (so a restart resumes instead of replaying old candles).
+
+        When the data does not contain ``sim.start`` (a ``sim.data_dir`` of another period), the replay starts 300
+        minutes (:data:`~simulator.market.WARMUP_CANDLES`, the REST warm-up) after the data's start instead, with a
+        warning in the log; a resume still wins when later.
+        """
         sim = self.settings.sim
-        start_ms = int(sim.start.timestamp() * 1000)
-        if resume_from_ms is not None:
-            start_ms = max(start_ms, resume_from_ms)
-        return Market.replay(self.settings.trading.symbols, start_ms=start_ms, speed=sim.speed)
+        wanted_ms = int(sim.start.timestamp() * 1000)
+        start_ms = start_within(datasets, wanted_ms)
+        if resume_from_ms is not None and resume_from_ms > start_ms:
+            start_ms = resume_from_ms
+        elif start_ms != wanted_ms:
+            log.warning(
+                "sim.start %s is outside the data of %s; the replay starts at %s",
+                sim.start.isoformat(), ", ".join(datasets), datetime.fromtimestamp(start_ms / 1000, tz=UTC).isoformat(),
+            )
+        return Market(datasets, clock=ReplayClock(start_ms, sim.speed))
 
     def _run_engine(self) -> None:
         engine = self.engine

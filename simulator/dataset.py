@@ -4,6 +4,8 @@ Files live next to this module as ``datasets/{SYMBOL}-1m-{first day}_{last day}.
 ``open_time_ms,open,high,low,close,volume``, one row per closed 1m candle, ascending. A missing minute (exchange
 outage) is simply absent and stays absent: nothing here invents candles. Prices and volumes are kept as the file's
 exact decimal strings and become :class:`~decimal.Decimal` only when a :class:`~simulator.kline.Candle` is built.
+A directory of Binance kline files (``sim.data_dir``, ``--data``) becomes the same :class:`Dataset` through
+:mod:`simulator.klines_files`.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import gzip
 import io
 from array import array
 from bisect import bisect_left, bisect_right
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import cache
@@ -122,16 +125,37 @@ def _read(symbol: str, path: Path) -> Dataset:
     times = array("q", map(int, times_text))
     if any(later <= earlier for earlier, later in pairwise(times)):
         raise ValueError(f"{path.name}: open times are not strictly ascending")
-    trades = array(
+    return dataset_from_columns(symbol, times, opens, highs, lows, closes, volumes)
+
+
+def dataset_from_columns(
+    symbol: str,
+    open_time_ms: array,
+    opens: Sequence[str],
+    highs: Sequence[str],
+    lows: Sequence[str],
+    closes: Sequence[str],
+    volumes: Sequence[str],
+    trades: Sequence[int | None] | None = None,
+) -> Dataset:
+    """A :class:`Dataset` from checked columns (``open_time_ms`` strictly ascending, prices and volumes decimal
+    strings), with the trade counts and first trade ids filled in as :mod:`simulator.kline` describes.
+
+    ``trades`` holds a candle's real trade count where the source has one (the Binance archive does), ``None`` where
+    it has not; ``None`` (or no ``trades`` at all) is replaced by the estimate ⌈quote volume / 1,000⌉. Trade ids then
+    run contiguously from 1 through the dataset either way.
+    """
+    known: Sequence[int | None] = [None] * len(volumes) if trades is None else trades
+    counts = array(
         "q",
         (
-            estimated_trades(quote_volume(Decimal(v), Decimal(h), Decimal(lo), Decimal(c)))
-            for v, h, lo, c in zip(volumes, highs, lows, closes, strict=True)
+            estimated_trades(quote_volume(Decimal(v), Decimal(h), Decimal(lo), Decimal(c))) if n is None else n
+            for v, h, lo, c, n in zip(volumes, highs, lows, closes, known, strict=True)
         ),
     )
-    first_ids = array("q", [0]) * len(trades)
+    first_ids = array("q", [0]) * len(counts)
     next_id = 1
-    for i, count in enumerate(trades):
+    for i, count in enumerate(counts):
         first_ids[i] = next_id
         next_id += count
-    return Dataset(symbol, times, opens, highs, lows, closes, volumes, trades, first_ids)
+    return Dataset(symbol, open_time_ms, tuple(opens), tuple(highs), tuple(lows), tuple(closes), tuple(volumes), counts, first_ids)

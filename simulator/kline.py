@@ -1,6 +1,8 @@
 """A 1m candle as the simulator serves it: the :class:`Candle` value, its derived fields, and its two wire encodings.
 
-The bundled datasets carry OHLCV only. The other fields of a Binance kline are derived, deterministically:
+The bundled datasets carry OHLCV only (so do the project-format files of a data directory; the public archive's
+files also carry the trade count, which is then used as it is, see :mod:`simulator.klines_files`). The other fields
+of a Binance kline are derived, deterministically:
 
 - ``closeTime`` = ``openTime`` + 59,999 ms (exact, as Binance stamps 1m klines).
 - ``quoteAssetVolume`` ≈ volume × typical price, typical price = (high + low + close) / 3.

@@ -12,9 +12,11 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
+from pathlib import Path
 
-from simulator.dataset import Dataset, load_candles
+from simulator.dataset import Dataset
 from simulator.kline import INTERVAL_MS, Candle
+from simulator.klines_files import load_datasets
 from simulator.replay import ReplayClock, candle_at
 from simulator.shock import PriceShock, shocked
 from simulator.symbols import SYMBOL_RULES, SymbolRules
@@ -29,6 +31,24 @@ class UnknownSymbolError(LookupError):
     def __init__(self, symbol: str, *, available: Iterable[str]) -> None:
         super().__init__(f"unknown symbol {symbol!r}; this market has {', '.join(available)}")
         self.symbol = symbol
+
+
+def start_within(datasets: Mapping[str, Dataset], start_ms: int | None) -> int:
+    """Where a replay of ``datasets`` starts: at ``start_ms`` when the datasets' common time range contains it,
+    else (``None`` too) :data:`WARMUP_CANDLES` minutes after the common start, so that a client can bootstrap that
+    much history over REST (e.g. ``sim.start`` left at its default, in the bundled month, while ``sim.data_dir``
+    holds another year).
+
+    Raises:
+        ValueError: no datasets.
+    """
+    if not datasets:
+        raise ValueError("a market needs at least one dataset")
+    first = max(ds.start_ms for ds in datasets.values())
+    end = min(ds.end_ms for ds in datasets.values()) + INTERVAL_MS
+    if start_ms is not None and first <= start_ms < end:
+        return start_ms
+    return first + WARMUP_CANDLES * INTERVAL_MS
 
 
 class Market:
@@ -71,21 +91,25 @@ class Market:
         speed: float = 60.0,
         clock: Callable[[], float] = time.monotonic,
         weights: RequestWeights | None = None,
+        data_dir: Path | None = None,
     ) -> Market:
-        """A market over the bundled datasets of ``symbols``, replaying from ``start_ms`` at ``speed``.
+        """A market over the datasets of ``symbols``, replaying from ``start_ms`` at ``speed``.
 
-        ``start_ms=None`` starts :data:`WARMUP_CANDLES` (300) minutes after :attr:`dataset_start_ms`, so a client
-        can bootstrap that much history over REST. ``speed`` is market seconds per wall second; ``clock`` is the
-        monotonic wall clock (seconds) the replay runs on.
+        The datasets are the bundled ones, or with ``data_dir`` those of a directory of Binance kline files
+        (:mod:`simulator.klines_files`). ``start_ms=None`` starts :data:`WARMUP_CANDLES` (300) minutes after
+        :attr:`dataset_start_ms`, so a client can bootstrap that much history over REST; a given ``start_ms`` is
+        kept as it is (see :func:`start_within` to fall back when it is outside the data). ``speed`` is market
+        seconds per wall second; ``clock`` is the monotonic wall clock (seconds) the replay runs on.
 
         Raises:
-            simulator.dataset.DatasetNotFoundError: a symbol has no bundled dataset.
+            simulator.dataset.DatasetNotFoundError: a symbol has no dataset (bundled, or in ``data_dir``), or
+                ``data_dir`` does not exist.
+            simulator.klines_files.KlineFileError: a file in ``data_dir`` is malformed.
             ValueError: as for :class:`Market`, or a bad ``speed``.
         """
-        datasets = {symbol: load_candles(symbol) for symbol in symbols}
-        start = max(ds.start_ms for ds in datasets.values()) + WARMUP_CANDLES * INTERVAL_MS
-        replay_clock = ReplayClock(start if start_ms is None else start_ms, speed, clock)
-        return cls(datasets, clock=replay_clock, weights=weights)
+        datasets = load_datasets(symbols, data_dir)
+        start = start_within(datasets, None) if start_ms is None else start_ms
+        return cls(datasets, clock=ReplayClock(start, speed, clock), weights=weights)
 
     @property
     def symbols(self) -> tuple[str, ...]:

@@ -3,16 +3,20 @@
 ::
 
     papertrader run                         the engine headless (no dashboard) until Ctrl-C / SIGTERM
-    papertrader sim [--speed X] [--start T] the simulated exchange alone, printing its REST and WS URLs
-    papertrader replay --db PATH [--force] [--symbols S ...] [--start T] [--end T]
-                                            a bundled dataset through the whole engine, as fast as the CPU allows
+    papertrader sim [--speed X] [--start T] [--data DIR]
+                                            the simulated exchange alone, printing its REST and WS URLs
+    papertrader replay --db PATH [--force] [--symbols S ...] [--start T] [--end T] [--data DIR]
+                                            candle data through the whole engine, as fast as the CPU allows
     papertrader export TABLE --format csv|parquet --out PATH [--db PATH]
     papertrader reset-breaker --reason TEXT [--actor NAME]
     papertrader config                      the effective configuration as JSON, secrets masked
 
 Configuration comes from ``Settings()`` (``PAPERTRADER_*`` and the TOML file), as for the dashboard. Exit codes:
 0 done, 1 the engine failed while running, 2 refused (invalid configuration, database held by another process,
-existing replay file, unknown table, breaker not tripped).
+existing replay file, unknown table, breaker not tripped, missing or malformed kline data).
+
+``--data DIR`` (default ``sim.data_dir``, else the bundled month) is a directory of Binance 1m kline files
+(``<SYMBOL>-1m-*.zip|.csv|.csv.gz``): see :mod:`simulator.klines_files`.
 """
 
 from __future__ import annotations
@@ -26,6 +30,11 @@ from pathlib import Path
 from engine.cli.common import EXIT_REFUSED, Refused, utc_time
 from engine.cli.live import cmd_run, cmd_sim
 from engine.cli.offline import cmd_config, cmd_export, cmd_replay, cmd_reset_breaker
+
+DATA_HELP = (
+    "directory of Binance 1m kline files, <SYMBOL>-1m-*.zip|.csv|.csv.gz (archive or project format) "
+    "(default: sim.data_dir, else the bundled data)"
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -54,15 +63,17 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--start", type=utc_time, help="market time to start at, ISO 8601 UTC (default: sim.start)")
     sim.add_argument("--speed", type=float, help="market seconds per wall second (default: sim.speed)")
     sim.add_argument("--port", type=int, default=0, help="TCP port on 127.0.0.1 (default 0: a free one)")
+    sim.add_argument("--data", type=Path, metavar="DIR", help=DATA_HELP)
     sim.set_defaults(handler=cmd_sim)
 
-    replay = sub.add_parser("replay", help="replay a bundled dataset through the engine as fast as possible")
+    replay = sub.add_parser("replay", help="replay candle data through the engine as fast as possible")
     replay.add_argument("--db", type=Path, default=Path("data/replay.duckdb"), help="new DuckDB file to write (default %(default)s)")
     replay.add_argument("--force", action="store_true", help="overwrite --db if it exists")
     replay.add_argument("--symbols", nargs="+", help="default: trading.symbols")
     replay.add_argument("--start", type=utc_time, help="first candle open time, ISO 8601 UTC (default: dataset start)")
     replay.add_argument("--end", type=utc_time, help="replay candles opening before this time (default: dataset end)")
     replay.add_argument("--no-progress", action="store_true", help="no progress line on stderr")
+    replay.add_argument("--data", type=Path, metavar="DIR", help=DATA_HELP)
     replay.set_defaults(handler=cmd_replay)
 
     export = sub.add_parser("export", help="export a table to CSV or Parquet")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 from engine.cli.common import EXIT_FAILED, Refused, load_settings, ms, wait_for_signal
@@ -55,21 +56,33 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_sim(args: argparse.Namespace) -> int:
-    from simulator.market import Market
+    """The simulated exchange over the bundled data, or ``--data`` / ``sim.data_dir``; when that data does not
+    contain ``--start`` / ``sim.start``, the replay starts 300 minutes (the REST warm-up) after the data's start
+    (:func:`simulator.market.start_within`) and says so."""
+    from simulator.klines_files import load_datasets
+    from simulator.market import Market, start_within
+    from simulator.replay import ReplayClock
     from simulator.server import SimulatorServer, SimulatorStartError
 
     settings = load_settings()
     symbols = tuple(s.upper() for s in args.symbols or settings.trading.symbols)
     start = args.start or settings.sim.start
     speed = args.speed if args.speed is not None else settings.sim.speed
+    data_dir = args.data or settings.sim.data_dir
     try:
-        market = Market.replay(symbols, start_ms=ms(start), speed=speed)
+        datasets = load_datasets(symbols, data_dir)
+        start_ms = start_within(datasets, ms(start))
+        market = Market(datasets, clock=ReplayClock(start_ms, speed))
         server = SimulatorServer(market, port=args.port, update_interval_ms=settings.sim.update_interval_ms).start()
     except (LookupError, ValueError, SimulatorStartError) as exc:
         raise Refused(f"cannot start the simulator: {exc}") from exc
     try:
         print(f"REST {server.rest_url}\nWS   {server.ws_url}", flush=True)
-        print(f"replaying {', '.join(symbols)} from {start.isoformat()} at {speed:g}x; Ctrl-C stops", flush=True)
+        began = datetime.fromtimestamp(start_ms / 1000, tz=UTC)
+        if start_ms != ms(start):
+            print(f"{start.isoformat()} is outside the data; starting 300 minutes into it instead", flush=True)
+        source = "the bundled data" if data_dir is None else str(data_dir)
+        print(f"replaying {', '.join(symbols)} ({source}) from {began.isoformat()} at {speed:g}x; Ctrl-C stops", flush=True)
         wait_for_signal()
     finally:
         server.stop()

@@ -29,11 +29,13 @@ def cmd_replay(args: argparse.Namespace) -> int:
     if not args.verbose:  # the summary counts breaker transitions and denials; one log line each would flood
         logging.getLogger("engine.core").setLevel(logging.ERROR)
     symbols = tuple(args.symbols or settings.trading.symbols)
+    data_dir = args.data or settings.sim.data_dir
     progress = None if args.no_progress else ProgressLine()
     try:
         summary = bundled_replay(
             settings,
             symbols=symbols,
+            data_dir=data_dir,
             start_ms=ms(args.start),
             end_ms=ms(args.end),
             db_path=args.db,
@@ -41,25 +43,31 @@ def cmd_replay(args: argparse.Namespace) -> int:
             progress=progress,
         )
     except (OSError, LookupError, ValueError) as exc:  # OSError: --db exists (FileExistsError), is a directory, ...
-        raise Refused(str(exc)) from exc
+        raise Refused(str(exc)) from exc  # LookupError: no data; ValueError: no rules, a malformed kline file, ...
     finally:
         if progress is not None:
             progress.close()
-    print(f"replay of {', '.join(symbols)} into {args.db}")
+    print(f"replay of {', '.join(symbols)} into {args.db}" + ("" if data_dir is None else f" (data: {data_dir})"))
     print("\n".join(summary.lines()))
     return 0
 
 
-def bundled_replay(settings: Settings, *, symbols: Sequence[str], **options: Any) -> ReplaySummary:
-    """:func:`engine.replay.replay` of the simulator's bundled datasets of ``symbols``, with the simulator's exchange
-    rules (so rounding and filters match venue ``sim``); ``options`` are the rest of ``replay``'s arguments.
+def bundled_replay(
+    settings: Settings, *, symbols: Sequence[str], data_dir: Path | None = None, **options: Any
+) -> ReplaySummary:
+    """:func:`engine.replay.replay` of the simulator's datasets of ``symbols`` — the bundled ones, or with ``data_dir``
+    those of a directory of Binance kline files (:mod:`simulator.klines_files`) — with the simulator's exchange rules
+    (so rounding and filters match venue ``sim``); ``options`` are the rest of ``replay``'s arguments.
 
     Raises:
-        simulator.dataset.DatasetNotFoundError: no bundled dataset for a symbol.
-        ValueError: no symbols, or a symbol without simulator trading rules.
+        simulator.dataset.DatasetNotFoundError: no dataset for a symbol (bundled, or in ``data_dir``), or no
+            directory ``data_dir``.
+        simulator.klines_files.KlineFileError: a malformed file in ``data_dir`` (the message names file and line).
+        ValueError: no symbols, or a symbol without simulator trading rules (checked first: the simulator has them
+            for BTCUSDT and ETHUSDT only and invents none for the other symbols of a data directory).
     """
     from engine.replay import replay
-    from simulator.dataset import load_candles
+    from simulator.klines_files import load_datasets
     from simulator.symbols import SYMBOL_RULES
 
     if not symbols:
@@ -68,7 +76,7 @@ def bundled_replay(settings: Settings, *, symbols: Sequence[str], **options: Any
     unknown = [s for s in symbols if s not in SYMBOL_RULES]
     if unknown:
         raise ValueError(f"no simulator trading rules for {', '.join(unknown)}; known: {', '.join(SYMBOL_RULES)}")
-    datasets = [load_candles(s) for s in symbols]
+    datasets = list(load_datasets(symbols, data_dir).values())
     exchange_info = {"symbols": [SYMBOL_RULES[s].to_exchange_info() for s in symbols]}
     return replay(settings, datasets=datasets, exchange_info=exchange_info, **options)
 

@@ -543,3 +543,15 @@ def test_a_non_finite_list_item_names_the_list_variable(monkeypatch: pytest.Monk
     assert describe_validation_error(info.value) == [
         "risk.correlation_scale.1 (PAPERTRADER_RISK__CORRELATION_SCALE): Input should be a finite number"
     ]
+
+
+# ---------------------------------------------------------------------------------------------- sim.data_dir
+def test_sim_data_dir_defaults_to_the_bundled_data_and_reads_a_path(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    assert Settings().sim.data_dir is None
+    monkeypatch.setenv("PAPERTRADER_SIM__DATA_DIR", "")
+    assert Settings().sim.data_dir is None  # empty is unset, not the working directory
+    monkeypatch.setenv("PAPERTRADER_SIM__DATA_DIR", "~/klines")
+    assert Settings().sim.data_dir == Path.home() / "klines"
+    monkeypatch.delenv("PAPERTRADER_SIM__DATA_DIR")
+    monkeypatch.setenv("PAPERTRADER_CONFIG", str(write_toml(tmp_path, '[sim]\ndata_dir = "/srv/klines"\n')))
+    assert Settings().sim.data_dir == Path("/srv/klines")  # not checked here: read when the simulator starts
