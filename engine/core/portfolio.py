@@ -176,15 +176,21 @@ class Portfolio:
     ) -> Trade | None:
         """Book a fill. A buy opens or adds to the position (``stop_price``/``target_price`` set its exits);
         a sell reduces it and returns the :class:`Trade` closed by it (for the quantity sold, also when part of
-        the position stays open).
+        the position stays open). The peak rises if the account is now worth more than it (an exit at an open above
+        the last mark).
 
         Raises:
             InsufficientFunds: a buy costs more than the cash, or a sell exceeds the position.
         """
+        trade = None
         if fill.side is Side.BUY:
             self._buy(fill, stop_price, target_price)
-            return None
-        return self._sell(fill, exit_reason)
+        else:
+            trade = self._sell(fill, exit_reason)
+        equity = self.equity()
+        if equity > self.peak_equity:
+            self.peak_equity = equity
+        return trade
 
     def _buy(self, fill: Fill, stop_price: Decimal | None, target_price: Decimal | None) -> None:
         cost = fill.quote_qty + fill.fee

@@ -1,5 +1,5 @@
-"""An oracle that trusts nothing but the stored rows: after a replay of a real month, it recomputes from the database
-alone the ledger (cash, positions, fees), every fill against its candle, every entry's size against
+"""An oracle that trusts nothing but the stored rows: after a replay of a real month (the bundled one, and Nov–Dec 2021
+from a kline directory), it recomputes from the database alone the ledger (cash, positions, fees), every fill against its candle, every entry's size against
 ``../shared/SPEC.md`` §3.2, and every breaker transition, and lists each violation. Zero is the only passing count.
 
 The oracle is written independently of the engine's code: it imports only the settings (for the limits) and the
@@ -230,19 +230,30 @@ class Oracle:
         return self.violations
 
 
-@pytest.fixture(scope="module")
-def bundled_month(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Settings]]:
-    """The bundled month (2021-04-20 → 05-20, the 05-19 crash included) with a breaker tight enough to act:
-    warning at 1 %, trip at 2 % daily loss."""
-    db = tmp_path_factory.mktemp("oracle") / "april-may.duckdb"
-    settings = Settings(breaker={"warning_pct": "1", "daily_loss_pct": "2"})  # type: ignore[arg-type]
-    summary = bundled_replay(settings, symbols=("BTCUSDT", "ETHUSDT"), db_path=db)
-    assert summary.trades > 100 and summary.breaker_trips == 1
+NOV_DEC_2021 = Path(__file__).resolve().parents[1] / "data" / "nov-dec-2021"
+
+MONTHS = {
+    # the bundled month (2021-04-20 → 05-20, the 05-19 crash included), a breaker tight enough to warn 22 times and trip
+    "april-may": (None, {"warning_pct": "1", "daily_loss_pct": "2"}),
+    # 2021-11-11 → 12-11 from a kline directory (replay --data), the 12-04 flash crash included: a calm month where most
+    # signals are denied for a stop under 0.5 %, so the limits are tighter still (11 warnings, a drawdown trip)
+    "nov-dec": (NOV_DEC_2021, {"warning_pct": "0.3", "daily_loss_pct": "1.5", "drawdown_pct": "1.5"}),
+}
+
+
+@pytest.fixture(scope="module", params=sorted(MONTHS))
+def replayed_month(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Settings]]:
+    """A month replayed into a fresh database, with both symbols and the month's breaker limits."""
+    data_dir, breaker = MONTHS[request.param]
+    db = tmp_path_factory.mktemp("oracle") / f"{request.param}.duckdb"
+    settings = Settings(breaker=breaker)  # type: ignore[arg-type]
+    summary = bundled_replay(settings, symbols=("BTCUSDT", "ETHUSDT"), data_dir=data_dir, db_path=db)
+    assert summary.trades > 40 and summary.breaker_trips == 1
     yield db, settings
 
 
-def test_the_bundled_month_has_no_violation(bundled_month: tuple[Path, Settings]) -> None:
-    db, settings = bundled_month
+def test_a_replayed_month_has_no_violation(replayed_month: tuple[Path, Settings]) -> None:
+    db, settings = replayed_month
     with duckdb.connect(str(db), read_only=True) as con:
         violations = Oracle(con.cursor(), settings).run()
     assert violations == [], f"{len(violations)} violation(s):\n" + "\n".join(violations[:20])

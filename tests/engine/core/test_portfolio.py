@@ -178,6 +178,18 @@ def test_peak_equity_and_drawdown_percent_from_peak(account: Portfolio) -> None:
     assert down.drawdown_pct == pytest.approx(400 / 10197 * 100)
 
 
+def test_an_exit_above_the_last_mark_raises_the_peak(account: Portfolio) -> None:
+    account.apply_fill(buy("0.1", "30000", "3.00"))  # cash 6,997
+    account.mark("BTCUSDT", D("31000"), T0)  # equity 6,997 + 3,100 = 10,097: the peak
+
+    account.apply_fill(sell("0.1", "32000", "3.20"))  # the next candle opens higher: + 3,200 − 3.20 = 10,193.80 cash
+
+    snap = account.snapshot(T0 + MINUTE)
+    assert snap.equity == snap.cash == D("10193.80")
+    assert snap.peak_equity == D("10193.80")  # the account was worth this, so it is the peak before any later mark
+    assert snap.drawdown_pct == 0.0
+
+
 def test_peak_starts_at_the_starting_balance(account: Portfolio) -> None:
     account.apply_fill(buy("0.1", "30000", "3.00"))
     snap = account.mark("BTCUSDT", D("29000"), T0)
