@@ -1,6 +1,7 @@
-"""An oracle that trusts nothing but the stored rows: after a replay of a real month (the bundled one, and Nov–Dec 2021
-from a kline directory), it recomputes from the database alone the ledger (cash, positions, fees), every fill against its candle, every entry's size against
-``../shared/SPEC.md`` §3.2, and every breaker transition, and lists each violation. Zero is the only passing count.
+"""An oracle that trusts nothing but the stored rows: after a replay of a real month (the bundled one, and Nov–Dec
+2021 from a kline directory), it recomputes from the database alone the ledger (cash, positions, fees), every fill
+against its candle, every entry's size against ``../shared/SPEC.md`` §3.2, and every breaker transition, and lists
+each violation. Zero is the only passing count.
 
 The oracle is written independently of the engine's code: it imports only the settings (for the limits) and the
 simulator's symbol rules (tick and step), and does its arithmetic in plain ``Decimal``.
@@ -9,7 +10,6 @@ simulator's symbol rules (tick and step), and does its arithmetic in plain ``Dec
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from pathlib import Path
@@ -174,9 +174,7 @@ class Oracle:
                 self.bad(f"{order_id}: costs more than the free cash {cash}")
             if factor not in scale:
                 self.bad(f"{order_id}: correlation factor {factor} not in {scale}")
-        for day, entries in self.rows(
-            f"SELECT epoch_ms(ts) // {DAY_MS}, count(*) FROM fills WHERE side = 'BUY' GROUP BY 1"
-        ):
+        for day, entries in self.rows(f"SELECT epoch_ms(ts) // {DAY_MS}, count(*) FROM fills WHERE side = 'BUY' GROUP BY 1"):
             if entries > self.settings.risk.max_trades_per_day:
                 self.bad(f"day {day}: {entries} entries > {self.settings.risk.max_trades_per_day}")
         open_now: set[str] = set()
@@ -216,9 +214,7 @@ class Oracle:
             elif loss < b.warning_pct and state == "WARNING":
                 expected.append(("WarningCleared", ts_ms, equity, day_start, peak))
                 state = "ACTIVE"
-        stored = self.rows(
-            "SELECT kind, epoch_ms(ts), equity, day_start_equity, peak_equity FROM breaker_events ORDER BY rowid"
-        )
+        stored = self.rows("SELECT kind, epoch_ms(ts), equity, day_start_equity, peak_equity FROM breaker_events ORDER BY rowid")
         if stored != expected:
             self.bad(f"breaker: stored {stored[:3]}... ({len(stored)}) != recomputed {expected[:3]}... ({len(expected)})")
 
@@ -242,14 +238,14 @@ MONTHS = {
 
 
 @pytest.fixture(scope="module", params=sorted(MONTHS))
-def replayed_month(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Settings]]:
+def replayed_month(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Settings]:
     """A month replayed into a fresh database, with both symbols and the month's breaker limits."""
     data_dir, breaker = MONTHS[request.param]
     db = tmp_path_factory.mktemp("oracle") / f"{request.param}.duckdb"
     settings = Settings(breaker=breaker)  # type: ignore[arg-type]
     summary = bundled_replay(settings, symbols=("BTCUSDT", "ETHUSDT"), data_dir=data_dir, db_path=db)
     assert summary.trades > 40 and summary.breaker_trips == 1
-    yield db, settings
+    return db, settings
 
 
 def test_a_replayed_month_has_no_violation(replayed_month: tuple[Path, Settings]) -> None:
