@@ -7,6 +7,7 @@ Every test runs in an empty ``tmp_path`` with no ``PAPERTRADER_*`` variable set,
 from __future__ import annotations
 
 import os
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -38,22 +39,27 @@ def test_defaults_match_the_spec() -> None:
     assert s.storage.path == Path("data/papertrader.duckdb")
     assert s.storage.flush_interval_ms == 250
     assert s.trading.symbols == ("BTCUSDT", "ETHUSDT")
-    assert s.trading.starting_balance == 10_000.0
-    assert (s.breaker.enabled, s.breaker.warning_pct, s.breaker.daily_loss_pct, s.breaker.drawdown_pct) == (True, 3.0, 5.0, 15.0)
+    assert s.trading.starting_balance == Decimal("10000")
+    assert (s.breaker.enabled, s.breaker.warning_pct, s.breaker.daily_loss_pct, s.breaker.drawdown_pct) == (
+        True, Decimal("3"), Decimal("5"), Decimal("15")
+    )
     assert s.breaker.flatten_on_trip is False
-    assert (s.risk.max_open_positions, s.risk.max_trades_per_day, s.risk.correlation_scale) == (3, 50, (1.0, 0.7, 0.5))
+    assert (s.risk.max_open_positions, s.risk.max_trades_per_day) == (3, 50)
+    assert s.risk.correlation_scale == (Decimal("1"), Decimal("0.7"), Decimal("0.5"))
     assert (s.rest.weight_limit_per_minute, s.rest.max_wait_s, s.rest.warn_pct) == (6000, 10.0, 80.0)
     assert (s.rest.retry_base_s, s.rest.retry_cap_s, s.rest.retry_jitter_pct, s.rest.max_retries) == (1.0, 30.0, 25.0, 3)
     assert (s.rest.breaker_failures, s.rest.breaker_reset_s) == (5, 60.0)
     assert (s.stream.backoff_cap_s, s.stream.stable_after_s, s.stream.max_attempts) == (64.0, 60.0, None)
     assert s.trading.quote_asset == "USDT"
-    assert s.trading.taker_fee_pct == 0.1
-    assert s.trading.risk_pct == 2.0
-    assert s.trading.max_position_pct == 20.0
-    assert s.trading.min_stop_pct == 0.5
+    assert s.trading.taker_fee_pct == Decimal("0.1")
+    assert s.trading.slippage_bps == Decimal("2")
+    assert s.trading.risk_pct == Decimal("2")
+    assert s.trading.max_position_pct == Decimal("20")
+    assert s.trading.min_stop_pct == Decimal("0.5")
     assert s.trading.atr_period == 14
-    assert s.trading.stop_atr_multiple == 1.5
-    assert s.trading.reward_risk == 2.0  # take-profit at 2 × the stop distance
+    assert s.trading.stop_atr_multiple == Decimal("1.5")
+    assert s.trading.reward_risk == Decimal("2")  # take-profit at 2 × the stop distance
+    assert (s.trading.trailing_stop, s.trading.trailing_activation) == (True, Decimal("1"))  # trail from 1 × the stop distance
     assert (s.strategy.name, s.strategy.fast, s.strategy.slow) == ("sma_crossover", 9, 21)
 
 
@@ -87,9 +93,9 @@ def test_toml_file_named_by_papertrader_config(monkeypatch: pytest.MonkeyPatch, 
     s = Settings()
 
     assert s.trading.symbols == ("BTCUSDT",)  # upper-cased
-    assert (s.trading.risk_pct, s.trading.max_position_pct) == (1.0, 10.0)
+    assert (s.trading.risk_pct, s.trading.max_position_pct) == (Decimal("1"), Decimal("10"))
     assert (s.strategy.fast, s.strategy.slow) == (5, 20)
-    assert s.trading.taker_fee_pct == 0.1  # untouched keys keep their defaults
+    assert s.trading.taker_fee_pct == Decimal("0.1")  # untouched keys keep their defaults
 
 
 def test_papertrader_toml_in_the_working_directory_is_read_by_default(tmp_path: Path) -> None:
@@ -105,8 +111,8 @@ def test_environment_beats_toml_key_by_key(monkeypatch: pytest.MonkeyPatch, tmp_
 
     s = Settings()
 
-    assert s.trading.risk_pct == 1.5  # from the environment
-    assert s.trading.max_position_pct == 10.0  # still from the file
+    assert s.trading.risk_pct == Decimal("1.5")  # from the environment
+    assert s.trading.max_position_pct == Decimal("10")  # still from the file
 
 
 def test_keyword_arguments_beat_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -397,7 +403,7 @@ def test_a_directory_named_papertrader_toml_is_refused(tmp_path: Path) -> None:
 SECTIONS = "venue, sim, storage, strategy, trading, breaker, risk, rest, stream, alerts"
 TRADING_KEYS = (
     "symbols, interval, quote_asset, starting_balance, taker_fee_pct, slippage_bps, risk_pct, max_position_pct, "
-    "min_stop_pct, atr_period, stop_atr_multiple, reward_risk"
+    "min_stop_pct, atr_period, stop_atr_multiple, reward_risk, trailing_stop, trailing_activation"
 )
 
 
@@ -495,17 +501,48 @@ def test_known_non_setting_variables_and_every_setting_variable_pass(monkeypatch
     assert Settings().sim.speed == 7.0
 
 
+# ---------------------------------------------------------------------------------------------- exact money
+EXACT_KEYS = {
+    "trading.starting_balance", "trading.taker_fee_pct", "trading.slippage_bps", "trading.risk_pct",
+    "trading.max_position_pct", "trading.min_stop_pct", "trading.stop_atr_multiple", "trading.reward_risk",
+    "trading.trailing_activation", "breaker.warning_pct", "breaker.daily_loss_pct", "breaker.drawdown_pct",
+}
+"""The settings that enter money arithmetic: ``Decimal``, never ``float``."""
+
+
+def test_money_and_percentages_are_exact_decimals_from_toml_and_the_environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A TOML float such as ``0.1`` becomes the decimal 0.1, not the binary float's 0.1000000000000000055…"""
+    toml = "[trading]\ntaker_fee_pct = 0.1\nstarting_balance = 1234.56\n[risk]\ncorrelation_scale = [1.0, 0.7]\n"
+    monkeypatch.setenv("PAPERTRADER_CONFIG", str(write_toml(tmp_path, toml)))
+    monkeypatch.setenv("PAPERTRADER_BREAKER__DAILY_LOSS_PCT", "4.3")
+
+    s = Settings()
+
+    assert (s.trading.taker_fee_pct, s.trading.starting_balance) == (Decimal("0.1"), Decimal("1234.56"))
+    assert s.breaker.daily_loss_pct == Decimal("4.3")
+    assert s.risk.correlation_scale == (Decimal("1"), Decimal("0.7"))
+    for key in EXACT_KEYS:
+        section, name = key.split(".")
+        assert type(getattr(getattr(s, section), name)) is Decimal, key
+    assert all(type(f) is Decimal for f in s.risk.correlation_scale)
+
+
 # ---------------------------------------------------------------------------------------------- non-finite numbers
 FLOAT_KEYS = [
     f"{section}.{key}"
     for section, field in Settings.model_fields.items()
     for key, sub in field.annotation.model_fields.items()  # type: ignore[union-attr]
-    if sub.annotation in (float, float | None)
+    if sub.annotation in (float, float | None, Decimal, Decimal | None)
 ]
+"""Every number setting that could be ``inf``/``nan``: the floats and the exact (``Decimal``) ones."""
 
 
 def test_the_float_settings_are_found() -> None:
-    assert {"trading.starting_balance", "sim.speed", "rest.max_wait_s", "alerts.timeout_s"} <= set(FLOAT_KEYS)
+    """The non-finite check below covers the guard floats and the exact money settings alike."""
+    assert {"sim.speed", "rest.max_wait_s", "alerts.timeout_s"} <= set(FLOAT_KEYS)
+    assert set(FLOAT_KEYS) >= EXACT_KEYS  # e.g. PAPERTRADER_TRADING__STARTING_BALANCE=inf is refused
     assert len(FLOAT_KEYS) >= 25
 
 

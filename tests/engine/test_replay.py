@@ -53,10 +53,12 @@ def test_summary_numbers_match_the_database(tripping) -> None:
     assert summary.breaker_trips == _one(db, "SELECT count(*) FROM breaker_events WHERE kind = 'BreakerTripped'") == 1
     assert summary.denials == _one(db, "SELECT count(*) FROM risk_denials") > 0
     assert summary.max_drawdown_pct == pytest.approx(_one(db, "SELECT max(drawdown_pct) FROM equity"))
-    # P&L from the fills alone (cash) plus open positions at their last close equals the summary's P&L
+    # P&L from the fills alone (cash) plus open positions at their last close equals the summary's P&L, exactly:
+    # equity is DECIMAL since schema v4
     last_equity = _one(db, "SELECT arg_max(equity, recorded_at) FROM equity")
-    assert float(summary.pnl) == pytest.approx(last_equity - 10_000, abs=1e-6)
-    assert summary.final_equity == Decimal(10_000) + summary.pnl
+    assert isinstance(last_equity, Decimal)
+    assert summary.pnl == last_equity - Decimal(10_000)
+    assert summary.final_equity == Decimal(10_000) + summary.pnl == last_equity
 
 
 def test_a_tripped_breaker_stops_entries_for_the_rest_of_the_replay(tripping) -> None:

@@ -23,16 +23,17 @@ def at(minute: float) -> datetime:
 
 
 def equity(minute: float = 0, **values: Any) -> dict[str, Any]:
+    """Money is exact (``DECIMAL`` since schema v4); the percentages are ``DOUBLE``."""
     return {
         "ts": at(minute),
-        "equity": 10_000.0,
-        "cash": 10_000.0,
-        "positions_value": 0.0,
-        "realised_pnl": 0.0,
-        "unrealised_pnl": 0.0,
-        "peak_equity": 10_000.0,
+        "equity": Decimal("10000"),
+        "cash": Decimal("10000"),
+        "positions_value": Decimal(0),
+        "realised_pnl": Decimal(0),
+        "unrealised_pnl": Decimal(0),
+        "peak_equity": Decimal("10000"),
         "drawdown_pct": 0.0,
-        "day_start_equity": 10_000.0,
+        "day_start_equity": Decimal("10000"),
         "daily_pnl_pct": 0.0,
         "symbol": "BTCUSDT",
         "source": "candle",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import pandas as pd
@@ -20,7 +21,8 @@ T0 = datetime(2024, 1, 1, tzinfo=UTC)
 def _breaker_event(minute: float, kind: str, state_to: str, **values) -> dict:
     return {
         "ts": T0 + timedelta(minutes=minute), "kind": kind, "state_from": "ACTIVE", "state_to": state_to,
-        "equity": 9_500.0, "daily_loss_pct": 5.0, "drawdown_pct": 5.0, "reason": "test", "actor": "engine",
+        "equity": Decimal("9500"), "daily_loss_pct": 5.0, "drawdown_pct": 5.0, "reason": "test", "actor": "engine",
+        "day_start_equity": Decimal("10000"), "peak_equity": Decimal("10000"),
     } | values
 
 
@@ -52,13 +54,14 @@ def test_breaker_history_is_newest_recorded_first(cur, write) -> None:
     write(
         "breaker_events",
         _breaker_event(10, "BreakerTripped", "TRIPPED"),
-        _breaker_event(5, "BreakerReset", "ACTIVE", actor="alice"),
+        _breaker_event(5, "BreakerReset", "ACTIVE", actor="alice", equity=Decimal("9499.12345678")),
     )
 
     history = guard_queries.breaker_history(cur, limit=1)
 
     assert list(history.columns) == list(guard_queries.BREAKER_HISTORY_COLUMNS)
     assert history["kind"].tolist() == ["BreakerReset"] and history["actor"].tolist() == ["alice"]
+    assert history["equity"].tolist() == [9499.12345678] and history["equity"].dtype == "float64"  # for display
 
 
 def _gap(gap_id: str, minute: float, *, state: str = "OPEN", attempts: int = 0, error: str = "") -> dict[str, Any]:
@@ -87,8 +90,8 @@ def test_breaker_gauges_come_from_the_newest_snapshot(cur, write, rows) -> None:
     """Daily loss = (day start − equity) / day start × 100, never below 0; drawdown as stored."""
     write(
         "equity",
-        rows.equity(1, equity=9_000.0, day_start_equity=10_000.0, drawdown_pct=10.0),
-        rows.equity(2, equity=9_700.0, day_start_equity=10_000.0, drawdown_pct=3.0),
+        rows.equity(1, equity=Decimal("9000"), day_start_equity=Decimal("10000"), drawdown_pct=10.0),
+        rows.equity(2, equity=Decimal("9700"), day_start_equity=Decimal("10000"), drawdown_pct=3.0),
     )
 
     gauges = guard_queries.breaker_gauges(cur)
@@ -96,8 +99,10 @@ def test_breaker_gauges_come_from_the_newest_snapshot(cur, write, rows) -> None:
     assert list(gauges.columns) == list(guard_queries.BREAKER_GAUGE_COLUMNS)
     assert gauges["daily_loss_pct"].iloc[0] == pytest.approx(3.0)
     assert gauges["drawdown_pct"].iloc[0] == 3.0
+    assert gauges[["equity", "day_start_equity", "peak_equity"]].iloc[0].tolist() == [9_700.0, 10_000.0, 10_000.0]
+    assert (gauges[["equity", "day_start_equity", "peak_equity", "daily_loss_pct"]].dtypes == "float64").all()  # for display
 
-    write("equity", rows.equity(3, equity=10_500.0, day_start_equity=10_000.0))
+    write("equity", rows.equity(3, equity=Decimal("10500"), day_start_equity=Decimal("10000")))
     assert guard_queries.breaker_gauges(cur)["daily_loss_pct"].iloc[0] == 0.0
 
 

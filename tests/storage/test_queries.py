@@ -16,31 +16,33 @@ def test_latest_equity_is_none_without_snapshots(cur) -> None:
 
 
 def test_latest_equity_is_the_newest_ts_then_the_last_recorded(cur, write, rows) -> None:
-    write("equity", rows.equity(5, equity=1.0), rows.equity(5, equity=2.0), rows.equity(4, equity=3.0))
+    write("equity", rows.equity(5, equity=Decimal(1)), rows.equity(5, equity=Decimal("2.5")), rows.equity(4, equity=Decimal(3)))
 
     latest = queries.latest_equity(cur)
 
     assert latest is not None
-    assert latest["equity"] == 2.0 and latest["ts"] == rows.at(5)
+    assert latest["equity"] == 2.5 and latest["ts"] == rows.at(5)
+    assert type(latest["equity"]) is float and type(latest["peak_equity"]) is float  # DECIMAL money, displayed as float
     assert latest["ts"].tzinfo is not None and latest["ts"].utcoffset() == timedelta(0)
     assert set(latest) == {c for (c,) in cur.sql("SELECT column_name FROM (DESCRIBE equity)").fetchall()}
 
 
 def test_equity_curve_returns_every_point_up_to_max_points(cur, write, rows) -> None:
-    write("equity", *(rows.equity(m, equity=10_000.0 + m) for m in (2, 0, 1)))
+    write("equity", *(rows.equity(m, equity=Decimal(10_000 + m)) for m in (2, 0, 1)))
 
     curve = queries.equity_curve(cur, max_points=3)
 
     assert list(curve.columns) == list(queries.EQUITY_CURVE_COLUMNS)
     assert curve["equity"].tolist() == [10_000.0, 10_001.0, 10_002.0]
+    assert curve["equity"].dtype == "float64" and curve["realised_pnl"].dtype == "float64"  # charts plot floats
     assert str(curve["ts"].dt.tz) == "UTC"
 
 
 def test_equity_curve_downsampling_keeps_extremes_and_the_latest_point(cur, write, rows) -> None:
-    snapshots = [rows.equity(m, equity=10_000.0 + (m % 7)) for m in range(5_000)]
-    snapshots[1_234]["equity"] = 50_000.0  # spike
-    snapshots[3_210]["equity"] = 1.0  # dip
-    snapshots[-1]["equity"] = 10_003.5
+    snapshots = [rows.equity(m, equity=Decimal(10_000 + m % 7)) for m in range(5_000)]
+    snapshots[1_234]["equity"] = Decimal(50_000)  # spike
+    snapshots[3_210]["equity"] = Decimal(1)  # dip
+    snapshots[-1]["equity"] = Decimal("10003.5")
     write("equity", *snapshots)
 
     curve = queries.equity_curve(cur, max_points=101)
@@ -175,18 +177,22 @@ def test_daily_pnl_is_last_equity_minus_the_days_first_baseline(cur, write, rows
     day = 24 * 60
     write(
         "equity",
-        rows.equity(1, equity=10_100.0, day_start_equity=10_000.0),
-        rows.equity(600, equity=9_400.0, day_start_equity=9_400.0),  # reset re-based the baseline
-        rows.equity(day - 1, equity=9_800.0, day_start_equity=9_400.0),
-        rows.equity(day, equity=9_900.0, day_start_equity=9_800.0),
+        rows.equity(1, equity=Decimal("10100"), day_start_equity=Decimal("10000")),
+        rows.equity(600, equity=Decimal("9400"), day_start_equity=Decimal("9400")),  # reset re-based the baseline
+        rows.equity(day - 1, equity=Decimal("9800.1"), day_start_equity=Decimal("9400")),
+        rows.equity(day, equity=Decimal("9900.3"), day_start_equity=Decimal("9800.1")),
     )
 
     daily = queries.daily_pnl(cur)
 
     assert list(daily.columns) == list(queries.DAILY_PNL_COLUMNS)
     assert daily["day"].tolist() == [pd.Timestamp(T0), pd.Timestamp(T0 + timedelta(days=1))]
-    assert daily["pnl"].tolist() == pytest.approx([-200.0, 100.0])
-    assert daily["pnl_pct"].tolist() == pytest.approx([-2.0, 100 / 98])
+    # end − start is exact DECIMAL arithmetic in SQL, then converted to float for display
+    assert daily["pnl"].tolist() == pytest.approx([-199.9, 100.2])
+    assert daily["start_equity"].tolist() == pytest.approx([10_000.0, 9_800.1])
+    assert daily["end_equity"].tolist() == pytest.approx([9_800.1, 9_900.3])
+    assert (daily[["start_equity", "end_equity", "pnl", "pnl_pct"]].dtypes == "float64").all()
+    assert daily["pnl_pct"].tolist() == pytest.approx([-1.999, 100.2 / 98.001])
 
 
 def test_price_series_downsampling_keeps_extremes_and_the_last_close(cur, write, rows) -> None:

@@ -11,6 +11,7 @@ from decimal import Decimal
 
 import pytest
 
+from storage.columns import Units, history_tables
 from storage.errors import FlushError, StoreClosedError
 from storage.recorder import Recorder
 from storage.store import Store
@@ -43,7 +44,7 @@ def _wait_until(condition) -> None:
 def test_rows_land_exactly_with_decimals_unchanged(store, recorder, rows) -> None:
     big = Decimal("123456789012345678901234567890.12345678")
     recorder.record("fills", rows.fill(1, price=Decimal("0.12345678"), quote_qty=big))
-    recorder.record("equity", rows.equity(1, equity=10_123.456789))
+    recorder.record("equity", rows.equity(1, equity=Decimal("10123.456789")))
     recorder.record("positions", rows.position(1, stop_price=None, target_price=None))
 
     assert recorder.flush() == 3
@@ -52,7 +53,7 @@ def test_rows_land_exactly_with_decimals_unchanged(store, recorder, rows) -> Non
     [(price, quote_qty, fee, ts)] = cur.sql("SELECT price, quote_qty, fee, epoch_ms(ts) FROM fills").fetchall()
     assert (price, quote_qty, fee) == (Decimal("0.12345678"), big, Decimal("5.18518601"))
     assert ts == int(rows.at(1).timestamp() * 1000)
-    assert cur.sql("SELECT equity FROM equity").fetchall() == [(10_123.456789,)]
+    assert cur.sql("SELECT equity FROM equity").fetchall() == [(Decimal("10123.45678900"),)]
     assert cur.sql("SELECT stop_price, target_price FROM positions").fetchall() == [(None, None)]
 
 
@@ -112,7 +113,8 @@ def test_a_failed_flush_commits_nothing_keeps_the_rows_and_the_next_flush_writes
         ("equity", {"equty": 1.0}, "unknown ['equty']"),
         ("equity", {"recorded_at": NOW}, "unknown ['recorded_at']"),
         ("fills", {"price": 42_000.01}, "takes Decimal or int, got float"),
-        ("equity", {"equity": Decimal("1")}, "takes float or int, got Decimal"),
+        ("equity", {"equity": 10_000.0}, "takes Decimal or int, got float"),  # money is DECIMAL since schema v4
+        ("equity", {"drawdown_pct": Decimal("1")}, "takes float or int, got Decimal"),
         ("fills", {"symbol": None}, "NOT NULL"),
         ("fills", {"ts": datetime(2024, 1, 1)}, "naive"),
         ("fills", {"fee": Decimal("NaN")}, "finite"),
@@ -132,7 +134,8 @@ def test_invalid_rows_raise_value_error_at_once(recorder, rows, table, change, m
     [
         ("equity", {"equty": 1.0}, "unknown ['equty']"),
         ("fills", {"price": 42_000.01}, "takes Decimal or int, got float"),
-        ("equity", {"equity": Decimal("1")}, "takes float or int, got Decimal"),
+        ("equity", {"equity": 10_000.0}, "takes Decimal or int, got float"),  # money is DECIMAL since schema v4
+        ("equity", {"drawdown_pct": Decimal("1")}, "takes float or int, got Decimal"),
         ("fills", {"symbol": None}, "NOT NULL"),
         ("fills", {"ts": datetime(2024, 1, 1)}, "naive"),
         ("commands", {"detail": 3}, "takes str"),
@@ -149,7 +152,7 @@ def test_record_many_refuses_a_batch_with_one_bad_row_and_buffers_none(recorder,
 
 def test_record_many_writes_the_same_rows_as_record(store, rows) -> None:
     one, many = Recorder(store), Recorder(store)
-    batch = [rows.equity(m, equity=10_000.0 + m) for m in range(5)] + [rows.equity(5, equity=10_005)]  # an int too
+    batch = [rows.equity(m, equity=Decimal("10000.123456789") + m) for m in range(5)] + [rows.equity(5, equity=10_005)]  # an int too
     for row in batch:
         one.record("equity", row)
     one.flush()
@@ -158,6 +161,84 @@ def test_record_many_writes_the_same_rows_as_record(store, rows) -> None:
     many.record_many("equity", batch)
     many.flush()
     assert store.cursor().sql("SELECT epoch_ms(ts), * EXCLUDE (recorded_at, ts) FROM equity ORDER BY recorded_at").fetchall() == first
+
+
+MONEY = ("equity", "cash", "positions_value", "realised_pnl", "unrealised_pnl", "peak_equity", "day_start_equity")
+"""The ``DECIMAL(38, 8)`` columns of ``equity``."""
+
+
+def _in_units(row: dict, **values: int) -> dict:
+    """``row`` with every money column as :class:`Units` (10⁻⁸ of the quote asset), as the engine records equity."""
+    return row | {name: Units(int(row[name].scaleb(8))) for name in MONEY} | {k: Units(v) for k, v in values.items()}
+
+
+UNITS = [
+    Units(1_012_345_678_912),  # 10123.45678912
+    Units(-123_456_789),  # -1.23456789: the high word of a negative is all ones
+    Units(2**63 - 1),  # the largest that fits 64 bits
+    Units(-(2**63 - 1)),
+    Units(2**64 + 1),  # beyond 64 bits
+    Units(-(2**70) - 3),
+    Units(-(10**28 - 1)),  # 28 digits
+]
+
+
+def _decimal(units: int) -> Decimal:
+    """What ``units`` stand for, exactly (a string is converted without a context's precision)."""
+    return Decimal(f"{units}E-8")
+
+
+@pytest.mark.parametrize("bulk", [False, True], ids=["record", "record_many"])
+def test_units_pass_unchanged_and_land_exactly(store, rows, bulk) -> None:
+    """:class:`Units` are whole units of the column's last place: checked as they are, never converted, and
+    stored exactly, whether every value of a column fits 64 bits or not, negative or not."""
+    table = history_tables(store.cursor())["equity"]
+    row = _in_units(rows.equity(0), equity=UNITS[0], realised_pnl=UNITS[1])
+    checked = table.values(row)
+    for name in MONEY:
+        assert checked[[c.name for c in table.columns].index(name)] is row[name]  # the same object, no conversion
+
+    small = [_in_units(rows.equity(m), equity=u, unrealised_pnl=-u) for m, u in enumerate(UNITS[:4])]  # 64-bit columns
+    large = [_in_units(rows.equity(10 + m), equity=u, unrealised_pnl=-u) for m, u in enumerate(UNITS)]  # some beyond
+    recorder = Recorder(store, clock=lambda: NOW)
+    for batch in (small, large):
+        if bulk:
+            recorder.record_many("equity", batch)
+        else:
+            for one in batch:
+                recorder.record("equity", one)
+        recorder.flush()
+
+    stored = store.cursor().sql("SELECT equity, unrealised_pnl, cash FROM equity ORDER BY recorded_at").fetchall()
+    expected = [_decimal(u) for u in UNITS[:4] + UNITS]
+    assert stored == [(e, -e, Decimal("10000")) for e in expected]
+    assert stored[4][0] == Decimal("10123.45678912") and stored[5][0] == Decimal("-1.23456789")
+    assert stored[8][0] == Decimal("184467440737.09551617")  # 2**64 + 1 units
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="production bug: storage.columns._decimal_array turns Units beyond 64 bits into Decimals with "
+    "Decimal.scaleb in the default context (28 digits), so a value of 29-38 digits is rounded",
+)
+def test_units_of_38_digits_land_exactly(store, recorder, rows) -> None:
+    """DECIMAL(38, 8) holds 38 digits; Units of that size go through Python decimals and must not be rounded."""
+    big = Units(12_345_678_901_234_567_890_123_456_789_012_345_678)
+    recorder.record("equity", _in_units(rows.equity(0), equity=big))
+    recorder.flush()
+
+    assert store.cursor().sql("SELECT equity FROM equity").fetchall() == [(Decimal("123456789012345678901234567890.12345678"),)]
+
+
+def test_units_and_nulls_in_one_column_land_exactly(store, recorder, rows) -> None:
+    """A nullable ``DECIMAL`` column (``positions.trail_high``) mixing :class:`Units`, ``Decimal`` and ``None``."""
+    values = [Units(3_050_012_345_678), None, Decimal("30500.12345678"), Units(-(2**65))]
+    for minute, value in enumerate(values):
+        recorder.record("positions", rows.position(minute, trail_high=value))
+    recorder.flush()
+
+    stored = [v for (v,) in store.cursor().sql("SELECT trail_high FROM positions ORDER BY recorded_at").fetchall()]
+    assert stored == [Decimal("30500.12345678"), None, Decimal("30500.12345678"), _decimal(-(2**65))]
 
 
 def test_a_missing_column_raises_value_error_naming_it(recorder, rows) -> None:

@@ -6,6 +6,7 @@ import hashlib
 import subprocess
 import sys
 from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
 
 import duckdb
@@ -133,9 +134,47 @@ def test_a_version_1_file_is_migrated_forward_keeping_its_rows(tmp_path: Path) -
 
     with Store(path) as store:
         cur = store.cursor()
-        assert store.schema_version == SCHEMA_VERSION == 3
+        assert store.schema_version == SCHEMA_VERSION == 4
         assert _tables(cur) == TABLES
         assert cur.sql("SELECT command FROM commands").fetchall() == [("PAUSE",)]
+
+
+def test_version_4_makes_the_equity_and_breaker_amounts_exact_keeping_their_rows(tmp_path: Path) -> None:
+    """A version-3 file's DOUBLE amounts become DECIMAL(38, 8), rounded to the 8th place; the added columns are NULL."""
+    path = tmp_path / "v3.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute("CREATE TABLE schema_version (version INTEGER NOT NULL, applied_at TIMESTAMPTZ NOT NULL)")
+    for version, migration in enumerate(MIGRATIONS[:3], start=1):
+        con.execute(migration)
+        con.execute("INSERT INTO schema_version VALUES (?, now())", [version])
+    con.execute(
+        "INSERT INTO equity (ts, equity, cash, positions_value, realised_pnl, unrealised_pnl, peak_equity, drawdown_pct, "
+        "day_start_equity, daily_pnl_pct, recorded_at, symbol, source) "
+        "VALUES (now(), 10123.45678912, 6997.1, 3126.35678912, -2.9, 123.35678912, 10300.5, 1.7, 10000.0, 1.2, now(), 'BTCUSDT', 'candle')"
+    )
+    con.execute(
+        "INSERT INTO breaker_events (ts, kind, state_from, state_to, equity, daily_loss_pct, drawdown_pct, reason, actor, recorded_at) "
+        "VALUES (now(), 'BreakerTripped', 'ACTIVE', 'TRIPPED', 9499.99, 5.0, 7.8, 'test', 'engine', now())"
+    )
+    con.close()
+
+    with Store(path) as store:
+        cur = store.cursor()
+        assert store.schema_version == 4
+        equity = cur.sql(
+            "SELECT equity, cash, positions_value, realised_pnl, unrealised_pnl, peak_equity, day_start_equity, "
+            "drawdown_pct, candle_open_time FROM equity"
+        ).fetchall()
+        assert equity == [
+            (
+                Decimal("10123.45678912"), Decimal("6997.1"), Decimal("3126.35678912"), Decimal("-2.9"),
+                Decimal("123.35678912"), Decimal("10300.5"), Decimal("10000"), 1.7, None,
+            )
+        ]
+        breaker = cur.sql("SELECT equity, day_start_equity, peak_equity, drawdown_pct FROM breaker_events").fetchall()
+        assert breaker == [(Decimal("9499.99"), None, None, 7.8)]
+        types = dict(cur.sql("SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'equity'").fetchall())
+        assert types["equity"] == types["peak_equity"] == types["day_start_equity"] == "DECIMAL(38,8)"
 
 
 # ---------------------------------------------------------------------------------------------------- not papertrader's
