@@ -35,6 +35,8 @@ RECORDED_AT = "recorded_at"
 
 _DECIMAL_TYPE = re.compile(r"DECIMAL\((\d+),\s*(\d+)\)")
 _INT64_MAX = 2**63 - 1
+_EXACT = Context(prec=80)
+"""Shifting a decimal point is exact under this context (the default one rounds to 28 digits; a column holds 38)."""
 
 
 class Units(int):
@@ -44,15 +46,19 @@ class Units(int):
     __slots__ = ()
 
 
-def units(value: Decimal, scale: int = 8) -> Units:
-    """``value`` in units of ``10 ** -scale``, rounded half away from zero (as DuckDB casts).
+def units(value: Decimal, scale: int = 8, precision: int = 38) -> Units:
+    """``value`` in units of ``10 ** -scale``, rounded half away from zero (as DuckDB casts), for a
+    ``DECIMAL(precision, scale)`` column.
 
     Raises:
-        ValueError: ``value`` is not finite.
+        ValueError: ``value`` is not finite, or has more than ``precision`` digits in those units.
     """
     if not value.is_finite():
         raise ValueError(f"not a finite number: {value!r}")
-    return Units(value.scaleb(scale).to_integral_value(rounding=ROUND_HALF_UP))
+    whole = value.scaleb(scale, _EXACT).to_integral_value(rounding=ROUND_HALF_UP, context=_EXACT)
+    if whole.copy_abs() >= 10**precision:
+        raise ValueError(f"{value!r} does not fit DECIMAL({precision}, {scale})")
+    return Units(whole)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +95,7 @@ class ColumnSpec:
         if self.quantum is not None and isinstance(value, (Decimal, int)):  # DECIMAL columns accept exactly these
             if type(value) is Units:
                 return value
-            return Units(self._decimal(table, value, self.quantum).scaleb(self.scale))
+            return Units(self._decimal(table, value, self.quantum).scaleb(self.scale, _EXACT))
         if isinstance(value, datetime) and value.tzinfo is None:
             raise ValueError(f"{table}.{self.name} takes a timezone-aware datetime, got naive {value!r}")
         return value
@@ -265,7 +271,7 @@ def _decimal_array(values: Sequence[Units | None], column: ColumnSpec) -> pa.Arr
         words[0::2] = low
         words[1::2] = low >> 63
         return pa.Array.from_buffers(column.arrow_type, len(values), [None, pa.py_buffer(words)])
-    return pa.array([None if v is None else Decimal(v).scaleb(-column.scale) for v in values], type=column.arrow_type)
+    return pa.array([None if v is None else Decimal(v).scaleb(-column.scale, _EXACT) for v in values], type=column.arrow_type)
 
 _keys = operator.methodcaller("keys")
 _tzinfo = operator.attrgetter("tzinfo")

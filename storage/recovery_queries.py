@@ -31,8 +31,8 @@ ExitRow = tuple[str, Decimal | None, Decimal | None, Decimal | None, Decimal | N
 def latest_exits(cur: duckdb.DuckDBPyConnection) -> list[ExitRow]:
     """``(symbol, stop_price, target_price, stop_distance, trail_high)`` of the latest ``positions`` row per symbol."""
     return cur.execute(
-        "SELECT symbol, arg_max(stop_price, recorded_at), arg_max(target_price, recorded_at), "
-        "arg_max(stop_distance, recorded_at), arg_max(trail_high, recorded_at) FROM positions GROUP BY symbol"
+        "SELECT symbol, arg_max_null(stop_price, recorded_at), arg_max_null(target_price, recorded_at), "
+        "arg_max_null(stop_distance, recorded_at), arg_max_null(trail_high, recorded_at) FROM positions GROUP BY symbol"
     ).fetchall()
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
@@ -26,8 +27,8 @@ def _seed(path: Path) -> None:
         recorder = Recorder(store)
         recorder.record("breaker_events", {
             "ts": now - timedelta(minutes=5), "kind": "BreakerTripped", "state_from": "WARNING", "state_to": "TRIPPED",
-            "equity": 9_400.0, "daily_loss_pct": 6.0, "drawdown_pct": 6.0, "reason": "daily loss 6.00 % >= 5 %",
-            "actor": "engine",
+            "equity": Decimal("9400"), "daily_loss_pct": 6.0, "drawdown_pct": 6.0, "reason": "daily loss 6.00 % >= 5 %",
+            "actor": "engine", "day_start_equity": Decimal("10000"), "peak_equity": Decimal("10000"),
         })
         recorder.record("rate_limit_samples", {
             "ts": now, "host": "banned.example", "used_weight": 5_900, "server_used_weight": 5_950,

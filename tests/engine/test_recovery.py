@@ -132,11 +132,6 @@ def test_stops_and_targets_come_from_the_latest_position_row(cur: duckdb.DuckDBP
     assert "ETHUSDT" not in p.positions
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="production bug: storage.recovery_queries.latest_exits uses arg_max, which skips NULL values, so a reopened "
-    "position whose trail has not started yet (trail_high NULL) gets the previous position's trail_high back",
-)
 def test_a_reopened_position_does_not_inherit_the_previous_positions_trail(cur: duckdb.DuckDBPyConnection) -> None:
     """Only the latest row counts, NULLs included: the new position's trail has not started."""
     add_fill(cur, "B1-F", 0, "BTCUSDT", "BUY", "0.1", "30000", "3.00")

@@ -38,6 +38,7 @@ def equity(minute: float = 0, **values: Any) -> dict[str, Any]:
         "symbol": "BTCUSDT",
         "source": "candle",
         "candle_open_time": at(minute - 1),
+        "price": Decimal("30000"),
     } | values
 
 

@@ -11,7 +11,7 @@ from decimal import Decimal
 
 import pytest
 
-from storage.columns import Units, history_tables
+from storage.columns import Units, history_tables, units
 from storage.errors import FlushError, StoreClosedError
 from storage.recorder import Recorder
 from storage.store import Store
@@ -216,11 +216,6 @@ def test_units_pass_unchanged_and_land_exactly(store, rows, bulk) -> None:
     assert stored[8][0] == Decimal("184467440737.09551617")  # 2**64 + 1 units
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="production bug: storage.columns._decimal_array turns Units beyond 64 bits into Decimals with "
-    "Decimal.scaleb in the default context (28 digits), so a value of 29-38 digits is rounded",
-)
 def test_units_of_38_digits_land_exactly(store, recorder, rows) -> None:
     """DECIMAL(38, 8) holds 38 digits; Units of that size go through Python decimals and must not be rounded."""
     big = Units(12_345_678_901_234_567_890_123_456_789_012_345_678)
@@ -330,3 +325,10 @@ def test_a_read_only_store_is_refused(store) -> None:
     store.close()
     with Store(path, read_only=True) as reader, pytest.raises(ValueError, match="read-write"):
         Recorder(reader)
+
+
+def test_units_beyond_the_column_are_refused_when_made() -> None:
+    """A value DECIMAL(38, 8) cannot hold is refused by :func:`units` with a clear error, before it could jam a flush."""
+    assert units(Decimal("999999999999999999999999999999.99999999")) == 10**38 - 1
+    with pytest.raises(ValueError, match="does not fit DECIMAL"):
+        units(Decimal("1e30"))
