@@ -23,7 +23,9 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future
+from contextlib import AbstractContextManager
 from dataclasses import replace
+from typing import Protocol
 
 from engine import venue
 from engine.commands import VENUE_COMMANDS, Command
@@ -45,6 +47,14 @@ from engine.sinks.telemetry import TelemetrySink
 from storage.errors import FlushError
 
 log = logging.getLogger(__name__)
+
+
+class StepRecorder(RecorderLike, Protocol):
+    """The Recorder as the loop uses it: also :meth:`storage.recorder.Recorder.atomic`, so that the rows of one core
+    step reach the disk in one flush."""
+
+    def atomic(self) -> AbstractContextManager[None]: ...
+
 
 TELEMETRY_INTERVAL_S = 1.0
 CLOSE_BUDGET_S = 0.5
@@ -71,7 +81,7 @@ class EngineLoop:
         settings: Settings,
         *,
         core: TradingCore,
-        recorder: RecorderLike,
+        recorder: StepRecorder,
         rest_url: str,
         ws_url: str,
         next_ms: Mapping[str, int],
@@ -189,7 +199,9 @@ class EngineLoop:
         """Hand the core's events to the sinks; flush at once when they must survive a crash."""
         if not events:
             return
-        if self.sink.handle_all(events):
+        with self.recorder.atomic():  # one step's rows reach the disk together (an equity row and its breaker event)
+            must_flush = self.sink.handle_all(events)
+        if must_flush:
             try:
                 self.recorder.flush()
             except FlushError as exc:  # the rows stay buffered; the background flusher retries them

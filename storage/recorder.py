@@ -18,7 +18,7 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
@@ -117,7 +117,7 @@ class Recorder:
         # than in the middle of the first flush (which the engine may be waiting on after a fill).
         pa.array([], type=pa.string())
         self._pending = 0
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # re-entered by record() inside atomic()
         self._flush_lock = threading.Lock()
         self._local = threading.local()
         self._last_stamp_us = 0
@@ -196,6 +196,17 @@ class Recorder:
                 )
             self._buffers[table].extend(values)
             self._pending += len(values)
+
+    @contextlib.contextmanager
+    def atomic(self) -> Iterator[None]:
+        """Rows recorded inside the block (by this thread) land in the same flush: a flush started meanwhile waits
+        until the block ends (microseconds: recording never touches the database), so a crash keeps all of them or
+        none — e.g. an equity row and the breaker transition it caused.
+
+        Other threads' :meth:`record` calls wait for the block too; keep it to recording.
+        """
+        with self._lock:
+            yield
 
     def flush(self) -> int:
         """Write every buffered row of every table in one transaction; return how many rows were committed.

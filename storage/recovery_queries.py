@@ -60,11 +60,13 @@ def last_marks(cur: duckdb.DuckDBPyConnection) -> list[tuple[str, Decimal]]:
 
 
 def last_equity(cur: duckdb.DuckDBPyConnection) -> tuple[int, Decimal, Decimal] | None:
-    """``(ts in Unix ms, peak_equity, day_start_equity)`` of the latest equity row (exact since schema v4), or
-    ``None``."""
-    return cur.execute(
-        "SELECT epoch_ms(ts), peak_equity, day_start_equity FROM equity ORDER BY ts DESC, recorded_at DESC LIMIT 1"
+    """``(latest market time in Unix ms, peak_equity, day_start_equity)``: the baselines of the last equity row written
+    (exact since schema v4; a backfilled candle may be written after newer prices, so by ``recorded_at``, not ``ts``),
+    and the newest ``ts`` of any row (the account's UTC day never goes back). ``None`` for no rows."""
+    row = cur.execute(
+        "SELECT max(epoch_ms(ts)), arg_max(peak_equity, recorded_at), arg_max(day_start_equity, recorded_at) FROM equity"
     ).fetchone()
+    return None if row is None or row[0] is None else row
 
 
 def paused(cur: duckdb.DuckDBPyConnection) -> bool:

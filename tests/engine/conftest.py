@@ -6,6 +6,9 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -18,6 +21,7 @@ import pytest
 
 from engine.config import Settings, SimSettings, StorageSettings
 
+REPO = Path(__file__).resolve().parents[2]
 MINUTE_MS = 60_000
 WAIT_S = 10.0
 
@@ -120,3 +124,32 @@ def receiver() -> Iterator[Receiver]:
     server.shutdown()
     server.server_close()
     thread.join(WAIT_S)
+
+
+@pytest.fixture
+def killed_run() -> Callable[..., None]:
+    """``killed_run(settings, run_s, **variables)``: ``papertrader run`` (``python -m engine run``, headless) on
+    ``settings``' database with the simulator at ``settings.sim``'s speed and any further ``PAPERTRADER_*``
+    ``variables``, SIGKILLed ``run_s`` seconds after it says RUNNING."""
+
+    def run(settings: Settings, run_s: float, **variables: str) -> None:
+        env = {
+            **os.environ,
+            **variables,
+            "PAPERTRADER_STORAGE__PATH": str(settings.storage.path),
+            "PAPERTRADER_SIM__SPEED": str(settings.sim.speed),
+            "PAPERTRADER_SIM__UPDATE_INTERVAL_MS": str(settings.sim.update_interval_ms),
+        }
+        command = [sys.executable, "-m", "engine", "run"]
+        process = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + 30
+            assert process.stdout is not None
+            while b"RUNNING" not in process.stdout.readline():
+                assert time.monotonic() < deadline and process.poll() is None, "the headless engine did not start"
+            time.sleep(run_s)  # let it trade on real candles, then pull the plug
+        finally:
+            process.send_signal(signal.SIGKILL)
+            process.wait()
+
+    return run

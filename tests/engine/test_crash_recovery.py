@@ -3,47 +3,25 @@ fill (``../shared/SPEC.md`` §4)."""
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-import time
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
 from engine.runtime import Runtime
 from storage.store import Store
 
-REPO = Path(__file__).resolve().parents[2]
 MINUTE_MS = 60_000
 
 
 @pytest.mark.parametrize("run_s", [3.0, 4.5])
 def test_sigkill_mid_run_resumes_without_duplicate_gap_or_lost_fill(
-    fast_settings, wait_for, assert_contiguous, run_s: float
+    fast_settings, killed_run, wait_for, assert_contiguous, run_s: float
 ) -> None:
     """``papertrader run`` is killed with SIGKILL after a few seconds of trading; a new Runtime on the same file
     carries on: every fill from before the crash is kept once, cash equals the fills' ledger, candles stay
     contiguous."""
     settings = fast_settings()
-    env = {
-        **os.environ,
-        "PAPERTRADER_STORAGE__PATH": str(settings.storage.path),
-        "PAPERTRADER_SIM__SPEED": "3000",
-        "PAPERTRADER_SIM__UPDATE_INTERVAL_MS": "20",
-    }
-    process = subprocess.Popen([sys.executable, "-m", "engine", "run"], cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 30
-        assert process.stdout is not None
-        while b"RUNNING" not in process.stdout.readline():
-            assert time.monotonic() < deadline and process.poll() is None, "the headless engine did not start"
-        time.sleep(run_s)  # let it trade on real candles, then pull the plug
-    finally:
-        process.send_signal(signal.SIGKILL)
-        process.wait()
+    killed_run(settings, run_s)
 
     with Store(settings.storage.path, read_only=True) as store, store.cursor() as cur:
         fills_before = cur.execute("SELECT fill_id FROM fills ORDER BY fill_id").fetchall()

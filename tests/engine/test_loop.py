@@ -3,6 +3,7 @@ without a simulator), trading commands to the core; each is audited with its id 
 
 from __future__ import annotations
 
+import contextlib
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,9 @@ class ListRecorder:
     def flush(self) -> int:
         self.flushes += 1
         return 0
+
+    def atomic(self) -> contextlib.nullcontext[None]:
+        return contextlib.nullcontext()
 
 
 def make_loop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, venue_control: Any = None) -> tuple[EngineLoop, ListRecorder]:

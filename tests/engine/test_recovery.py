@@ -173,22 +173,25 @@ def test_last_candle_per_symbol_sets_resume_point_and_mark(cur: duckdb.DuckDBPyC
     assert state.portfolio.equity() == D("10247")
 
 
-def test_peak_and_day_baseline_come_from_the_last_equity_row(cur: duckdb.DuckDBPyConnection) -> None:
-    """Since schema v4 the baselines are DECIMAL: restored to the last unit, as the breaker had them."""
+def test_peak_and_day_baseline_come_from_the_last_equity_row_written(cur: duckdb.DuckDBPyConnection) -> None:
+    """Since schema v4 the baselines are DECIMAL: restored to the last unit, as the breaker had them. The row written
+    last counts, also when its market time is older (a backfilled candle processed after newer prices carries the
+    account as it was then, baselines included)."""
     add_fill(cur, "B1-F", 0, "BTCUSDT", "BUY", "0.1", "30000", "3.00")
     add_candle(cur, "BTCUSDT", 5, 31000.0)  # equity 6,997 + 3,100 = 10,097
     peak, day_start = D("10300.12345678"), D("10000.00000001")  # no binary float holds either
-    for minute, peak_equity, day_start_equity in [(5, peak, day_start), (1, D("99999"), D("99999"))]:  # the second is older
+    for minute, peak_equity, day_start_equity, written in [(5, D("99999"), D("99999"), 1), (1, peak, day_start, 2)]:
         cur.execute(
             "INSERT INTO equity (ts, equity, cash, positions_value, realised_pnl, unrealised_pnl, peak_equity, drawdown_pct, "
-            "day_start_equity, daily_pnl_pct, recorded_at) VALUES (?, 0, 0, 0, 0, 0, ?, 0, ?, 0, now())",
-            [m(minute), peak_equity, day_start_equity],
+            "day_start_equity, daily_pnl_pct, recorded_at) VALUES (?, 0, 0, 0, 0, 0, ?, 0, ?, 0, ?)",
+            [m(minute), peak_equity, day_start_equity, WALL + timedelta(seconds=written)],
         )
 
     p = restore(cur, starting_balance=D("10000"), wall_now=WALL).portfolio
 
     assert p.peak_equity == peak
     assert p.day_start_equity == day_start
+    assert p.day_index == T0_MS // 86_400_000
     # the next mark on the same UTC day keeps the baseline: (10,097 − 10,000.00000001) / 10,000.00000001 ≈ 0.97 %
     snap = p.mark("BTCUSDT", D("31000"), T0_MS + 6 * MINUTE_MS)
     assert snap.day_start_equity == day_start

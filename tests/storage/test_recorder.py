@@ -332,3 +332,26 @@ def test_units_beyond_the_column_are_refused_when_made() -> None:
     assert units(Decimal("999999999999999999999999999999.99999999")) == 10**38 - 1
     with pytest.raises(ValueError, match="does not fit DECIMAL"):
         units(Decimal("1e30"))
+
+
+def test_rows_recorded_in_an_atomic_block_land_in_one_flush(store, rows) -> None:
+    """A flush started inside :meth:`Recorder.atomic` waits for the block: the equity row and the breaker event of one
+    engine step are written together or not at all. (Without the block the flush would take the first row alone: it
+    would stamp it, which the clock below reports, well within the 0.2 s given to it.)"""
+    stamping = threading.Event()
+
+    def clock() -> datetime:
+        stamping.set()
+        return NOW
+
+    recorder = Recorder(store, clock=clock)
+    written: list[int] = []
+    with recorder.atomic():
+        recorder.record("equity", rows.equity(0))
+        flusher = threading.Thread(target=lambda: written.append(recorder.flush()))
+        flusher.start()
+        assert not stamping.wait(0.2), "a flush ran inside the atomic block"
+        recorder.record("equity", rows.equity(1))
+    flusher.join(timeout=30)
+
+    assert written == [2]
