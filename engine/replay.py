@@ -169,7 +169,7 @@ def replay(
             store, flush_interval_ms=settings.storage.flush_interval_ms, max_buffered_rows=settings.storage.max_buffered_rows
         )
         strategy = SmaCrossover(fast=settings.strategy.fast, slow=settings.strategy.slow)
-        starting_balance = Decimal(str(settings.trading.starting_balance))
+        starting_balance = settings.trading.starting_balance
         batched = _BatchedRecorder(recorder)
         sink = RecordSink(batched, interval=settings.trading.interval)
         core = TradingCore(settings, strategy=strategy, portfolio=Portfolio(starting_balance))

@@ -27,7 +27,6 @@ import threading
 from concurrent.futures import Future
 from dataclasses import replace
 from datetime import UTC, datetime
-from decimal import Decimal
 
 from engine.commands import Command, CommandKind
 from engine.config import Settings
@@ -101,7 +100,7 @@ class Runtime:
             ).start()
             strategy = SmaCrossover(fast=settings.strategy.fast, slow=settings.strategy.slow)
             with self.store.cursor() as cur:
-                restored = restore(cur, starting_balance=Decimal(str(settings.trading.starting_balance)))
+                restored = restore(cur, starting_balance=settings.trading.starting_balance)
                 core = self.core = TradingCore(
                     settings,
                     strategy=strategy,

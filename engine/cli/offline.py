@@ -9,7 +9,6 @@ import logging
 import sys
 import time
 from collections.abc import Sequence
-from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -161,7 +160,7 @@ def cmd_reset_breaker(args: argparse.Namespace) -> int:
     try:
         recorder = Recorder(store)
         with store.cursor() as cur:
-            restored = restore(cur, starting_balance=Decimal(str(settings.trading.starting_balance)))
+            restored = restore(cur, starting_balance=settings.trading.starting_balance)
         core = TradingCore(
             settings,
             strategy=SmaCrossover(fast=settings.strategy.fast, slow=settings.strategy.slow),
