@@ -396,29 +396,41 @@ def test_a_stop_too_close_to_the_fill_cancels_the_entry() -> None:
     assert status == "CANCELLED" and reason.startswith("STOP_TOO_TIGHT")
 
 
-def test_a_pending_entry_counts_against_the_daily_limit() -> None:
-    """Limit 2 a day. BTC entered (1 filled); an ETH entry is pending (not yet filled); BTC, stopped out, signals
-    again: 1 filled + 1 pending = 2, so it is denied MAX_TRADES_PER_DAY (counting fills only would allow a third)."""
-
-    at = frozenset({("BTCUSDT", 0), ("ETHUSDT", 1), ("BTCUSDT", 2)})
+@pytest.mark.parametrize("eth_pending", [False, True])
+def test_the_51st_entry_of_a_day_is_denied_counting_the_pending_one(eth_pending: bool) -> None:
+    """The default limit, 50 entries a UTC day. BTC makes 49 round trips (entry signal on even minutes, exit on odd
+    ones: 49 entries filled by 19:37 UTC). With an ETH entry still pending (signalled at minute 98, it fills at
+    minute 99's ETH open, after BTC's candle), BTC's signal at minute 99 is the 51st entry and is denied
+    MAX_TRADES_PER_DAY; without it, BTC's is the 50th and is allowed. (Counting fills only, 49, would allow both.)"""
+    btc_entries = {2 * k for k in range(49)}
+    btc_exits = {2 * k + 1 for k in range(49)}
 
     class Signals:
         warmup = 1
 
         def on_candle(self, c: Candle) -> Signal | None:
-            if (c.symbol, (c.open_time_ms - T0) // MINUTE_MS) in at:
+            minute = (c.open_time_ms - T0) // MINUTE_MS
+            if c.symbol == "BTCUSDT" and (minute in btc_entries or minute == 99):
+                return Signal(c.symbol, SignalKind.ENTER_LONG, "scripted")
+            if c.symbol == "BTCUSDT" and minute in btc_exits:
+                return Signal(c.symbol, SignalKind.EXIT_LONG, "scripted")
+            if c.symbol == "ETHUSDT" and minute == 98 and eth_pending:
                 return Signal(c.symbol, SignalKind.ENTER_LONG, "scripted")
             return None
 
-    engine, recorder = make_engine(
-        Signals(), trading={"symbols": ("BTCUSDT", "ETHUSDT")}, risk=RiskSettings(max_trades_per_day=2)
-    )
-    engine.on_candle(candle(0, "50000"))  # BTC signal
-    engine.on_candle(candle(0, "3000", symbol="ETHUSDT"))
-    engine.on_candle(candle(1, "50000"))  # BTC fills: 1 entry today
-    engine.on_candle(candle(1, "3000", symbol="ETHUSDT"))  # ETH signal: pending
-    engine.on_candle(candle(2, "48000", open_="50000", low="48000"))  # BTC: stopped out, then signals again
+    engine, recorder = make_engine(Signals(), trading={"symbols": ("BTCUSDT", "ETHUSDT")})
+    assert engine.core.risk_limits.max_trades_per_day == 50
+    for minute in range(100):
+        engine.on_candle(candle(minute, "50000"))
+        engine.on_candle(candle(minute, "3000", symbol="ETHUSDT"))
 
-    assert [d["reason_code"] for d in recorder.rows["risk_denials"]] == ["MAX_TRADES_PER_DAY"]
-    assert [o["status"] for o in recorder.rows["orders"] if o["symbol"] == "ETHUSDT"] == ["NEW"], "still pending"
-    assert [t["exit_reason"] for t in recorder.rows["trades"]] == ["STOP"]
+    buys = [f for f in recorder.rows["fills"] if f["side"] == "BUY"]
+    btc_orders = [o for o in recorder.rows["orders"] if o["symbol"] == "BTCUSDT" and o["side"] == "BUY"]
+    if eth_pending:
+        assert [d["reason_code"] for d in recorder.rows.get("risk_denials", [])] == ["MAX_TRADES_PER_DAY"]
+        assert len(buys) == 50  # 49 BTC + the ETH entry that was pending (the 50th)
+        assert sum(o["status"] == "NEW" for o in btc_orders) == 49
+    else:
+        assert recorder.rows.get("risk_denials", []) == []
+        assert len(buys) == 49 and btc_orders[-1]["status"] == "NEW"  # the 50th, accepted: fills at minute 100
+        assert sum(o["status"] == "NEW" for o in btc_orders) == 50
