@@ -140,7 +140,10 @@ class Portfolio:
 
     def _snapshot(self, time_ms: int, positions_value: Decimal) -> Snapshot:
         """The snapshot given :meth:`positions_value`, computed once by the caller (not again per figure)."""
-        equity = self.cash + positions_value
+        positions = self.positions
+        # flat: the account's own objects (cash, ZERO), unchanged from one snapshot to the next, so the recording
+        # sink recognises them without comparing values
+        equity = self.cash + positions_value if positions else self.cash
         peak, day_start = self.peak_equity, self.day_start_equity
         memo = self._percent_memo
         if memo is not None and memo[0] == equity and memo[1] == peak and memo[2] == day_start:
@@ -151,14 +154,13 @@ class Portfolio:
             daily = (equity - day_start) / day_start * 100 if day_start > 0 else ZERO
             drawdown_pct, daily_pnl_pct = float(max(drawdown, ZERO)), float(daily)
             self._percent_memo = (equity, peak, day_start, drawdown_pct, daily_pnl_pct)
-        positions = self.positions
         return Snapshot(  # positional (the field order): measurably cheaper than keywords, once per candle
             time_ms,
             equity,
             self.cash,
             positions_value,
             self.realised_pnl,
-            positions_value - (sum((p.cost_basis for p in positions.values()), ZERO) if positions else ZERO),
+            positions_value - sum((p.cost_basis for p in positions.values()), ZERO) if positions else ZERO,
             peak,
             drawdown_pct,
             day_start,

@@ -70,40 +70,58 @@ class _LastUnits:
 
     def __call__(self, value: Decimal) -> Units:
         last = self._last
-        if last[0] != value:
+        if last[0] is not value and last[0] != value:
             last = self._last = (value, units(value))
         return last[1]
 
 
 class EquityRows:
     """``equity`` rows of one account: money as :class:`~storage.columns.Units` (exact, and cheap to write),
-    each field converted only when it changed since the last row."""
+    each field converted only when it changed since the last row — and, while the account's money does not move at
+    all (no position open: the same objects snapshot after snapshot), none of them."""
 
-    __slots__ = ("_cash", "_day_start", "_equity", "_peak", "_positions", "_price", "_realised", "_unrealised")
+    __slots__ = ("_cash", "_day_start", "_equity", "_last", "_peak", "_positions", "_price", "_realised", "_unrealised")
 
     def __init__(self) -> None:
         self._equity, self._cash, self._positions = _LastUnits(), _LastUnits(), _LastUnits()
         self._realised, self._unrealised = _LastUnits(), _LastUnits()
         self._peak, self._day_start, self._price = _LastUnits(), _LastUnits(), _LastUnits()
+        self._last: tuple[tuple[Decimal, ...], tuple[Units, ...]] = ((), ())
 
     def row(self, s: Snapshot, *, symbol: str | None, source: str, candle_open_ms: int | None, price: Decimal | None) -> Row:
         """The account at market time ``s.time_ms``, marked by ``symbol`` (``source`` ``candle``, ``price`` or ``fill``;
         ``candle_open_ms`` the open of the candle that did it) or re-based by a breaker reset (``symbol`` and the
         candle ``None``, ``source`` ``reset``)."""
+        money = (s.equity, s.cash, s.positions_value, s.realised_pnl, s.unrealised_pnl, s.peak_equity, s.day_start_equity)
+        last = self._last
+        if money != last[0]:  # a tuple compares its items by identity first: cheap when nothing moved
+            last = self._last = (
+                money,
+                (
+                    self._equity(s.equity),
+                    self._cash(s.cash),
+                    self._positions(s.positions_value),
+                    self._realised(s.realised_pnl),
+                    self._unrealised(s.unrealised_pnl),
+                    self._peak(s.peak_equity),
+                    self._day_start(s.day_start_equity),
+                ),
+            )
+        equity, cash, positions, realised, unrealised, peak, day_start = last[1]
         return {
             "ts": utc(s.time_ms),
             "symbol": symbol,
             "source": source,
             "candle_open_time": None if candle_open_ms is None else utc(candle_open_ms),
             "price": None if price is None else self._price(price),
-            "equity": self._equity(s.equity),
-            "cash": self._cash(s.cash),
-            "positions_value": self._positions(s.positions_value),
-            "realised_pnl": self._realised(s.realised_pnl),
-            "unrealised_pnl": self._unrealised(s.unrealised_pnl),
-            "peak_equity": self._peak(s.peak_equity),
+            "equity": equity,
+            "cash": cash,
+            "positions_value": positions,
+            "realised_pnl": realised,
+            "unrealised_pnl": unrealised,
+            "peak_equity": peak,
             "drawdown_pct": s.drawdown_pct,
-            "day_start_equity": self._day_start(s.day_start_equity),
+            "day_start_equity": day_start,
             "daily_pnl_pct": s.daily_pnl_pct,
         }
 
