@@ -113,7 +113,7 @@ class TradingCore:
         and a :class:`CandleClosed` (source ``bootstrap``); without, it only warms the indicators (history restored
         from the database)."""
         symbol = candle.symbol
-        self.atr[symbol].update(float(candle.high), float(candle.low), float(candle.close))
+        self.atr[symbol].update(*candle.floats()[1:4])
         self.strategy.on_candle(candle)
         if record and candle.open_time_ms > self.last_candle_ms.get(symbol, -1):
             self.last_candle_ms[symbol] = candle.open_time_ms
@@ -138,7 +138,7 @@ class TradingCore:
         self._run_exits(candle, candle.open_time_ms)
         if self.trailing_activation is not None and symbol in self.portfolio.positions:
             self._trail(candle)
-        self.atr[symbol].update(float(candle.high), float(candle.low), float(candle.close))
+        self.atr[symbol].update(*candle.floats()[1:4])
         self._mark(symbol, candle.close, candle.close_time_ms, MarkSource.CANDLE)
         signal = self.strategy.on_candle(candle)
         if signal is not None:

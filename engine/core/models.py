@@ -7,7 +7,7 @@ which is how Binance stamps klines.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
 
@@ -53,6 +53,7 @@ class Candle:
 
     ``open_time_ms`` is the candle's open, ``close_time_ms`` = open + interval − 1 ms.
     ``closed`` is the stream's ``x`` flag; REST rows are closed when ``close_time_ms`` < server time.
+    Prices and volume are exact; :meth:`floats` gives them as floats for indicators and charts.
     """
 
     symbol: str
@@ -64,6 +65,16 @@ class Candle:
     close: Decimal
     volume: Decimal
     closed: bool = True
+    _floats: tuple[float, float, float, float, float] | None = field(default=None, init=False, repr=False, compare=False)
+
+    def floats(self) -> tuple[float, float, float, float, float]:
+        """``(open, high, low, close, volume)`` as floats, converted once per candle (the indicators, the strategy
+        and the candle's row all use them)."""
+        values = self._floats
+        if values is None:
+            values = (float(self.open), float(self.high), float(self.low), float(self.close), float(self.volume))
+            object.__setattr__(self, "_floats", values)
+        return values
 
 
 @dataclass(frozen=True, slots=True)

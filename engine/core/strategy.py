@@ -56,7 +56,7 @@ class SmaCrossover:
 
     def on_candle(self, candle: Candle) -> Signal | None:
         fast, slow, prev_diff = self._state.get(candle.symbol) or (SMA(self.fast), SMA(self.slow), None)
-        close = float(candle.close)
+        close = candle.floats()[3]
         f, s = fast.update(close), slow.update(close)
         diff = None if f is None or s is None else f - s
         self._state[candle.symbol] = (fast, slow, diff)

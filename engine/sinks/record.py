@@ -35,6 +35,7 @@ from engine.core.events import (
     CoreEvent,
     Filled,
     Marked,
+    MarkSource,
     OrderCancelled,
     OrderCreated,
     OrderDenied,
@@ -43,6 +44,9 @@ from engine.core.events import (
 )
 from engine.core.models import Side
 from engine.sinks import rows
+
+_SOURCE_TEXT = {source: source.value for source in MarkSource}
+"""``equity.source`` as a plain ``str`` (what the Recorder's column check takes as is)."""
 
 
 class RecorderLike(Protocol):
@@ -99,7 +103,7 @@ class RecordSink:
         return False
 
     def _marked(self, e: Marked) -> bool:
-        row = self._equity.row(e.snapshot, symbol=e.symbol, source=e.source.value, candle_open_ms=e.candle_open_ms, price=e.price)
+        row = self._equity.row(e.snapshot, e.symbol, _SOURCE_TEXT[e.source], e.candle_open_ms, e.price)
         self.recorder.record("equity", row)
         return False
 

@@ -43,16 +43,17 @@ def utc(ms: int) -> datetime:
 
 
 def candle_row(candle: Candle, *, interval: str, source: str) -> Row:
+    open_, high, low, close, volume = candle.floats()
     return {
         "symbol": candle.symbol,
         "interval": interval,
         "open_time": utc(candle.open_time_ms),
         "close_time": utc(candle.close_time_ms),
-        "open": float(candle.open),
-        "high": float(candle.high),
-        "low": float(candle.low),
-        "close": float(candle.close),
-        "volume": float(candle.volume),
+        "open": open_,
+        "high": high,
+        "low": low,
+        "close": close,
+        "volume": volume,
         "source": source,
     }
 
@@ -80,15 +81,15 @@ class EquityRows:
     each field converted only when it changed since the last row — and, while the account's money does not move at
     all (no position open: the same objects snapshot after snapshot), none of them."""
 
-    __slots__ = ("_cash", "_day_start", "_equity", "_last", "_peak", "_positions", "_price", "_realised", "_unrealised")
+    __slots__ = ("_cash", "_day_start", "_equity", "_last", "_peak", "_positions", "_realised", "_unrealised")
 
     def __init__(self) -> None:
         self._equity, self._cash, self._positions = _LastUnits(), _LastUnits(), _LastUnits()
         self._realised, self._unrealised = _LastUnits(), _LastUnits()
-        self._peak, self._day_start, self._price = _LastUnits(), _LastUnits(), _LastUnits()
+        self._peak, self._day_start = _LastUnits(), _LastUnits()
         self._last: tuple[tuple[Decimal, ...], tuple[Units, ...]] = ((), ())
 
-    def row(self, s: Snapshot, *, symbol: str | None, source: str, candle_open_ms: int | None, price: Decimal | None) -> Row:
+    def row(self, s: Snapshot, symbol: str | None, source: str, candle_open_ms: int | None, price: Decimal | None) -> Row:
         """The account at market time ``s.time_ms``, marked by ``symbol`` (``source`` ``candle``, ``price`` or ``fill``;
         ``candle_open_ms`` the open of the candle that did it) or re-based by a breaker reset (``symbol`` and the
         candle ``None``, ``source`` ``reset``)."""
@@ -113,7 +114,7 @@ class EquityRows:
             "symbol": symbol,
             "source": source,
             "candle_open_time": None if candle_open_ms is None else utc(candle_open_ms),
-            "price": None if price is None else self._price(price),
+            "price": None if price is None else units(price),  # a new price nearly every row: no memo
             "equity": equity,
             "cash": cash,
             "positions_value": positions,
