@@ -64,7 +64,8 @@ def _rss_mb() -> float:
 
 
 class _LoopClock:
-    """Stands in for the ``time`` module inside :mod:`engine.replay`: each ``perf_counter()`` also reads
+    """Stands in for the ``time`` module inside the module that defines ``engine.replay.replay`` (``engine/replay.py``
+    in older trees, ``engine/replay/run.py`` since the column-wise replay): each ``perf_counter()`` also reads
     ``process_time()``, so the CPU time of exactly the interval the replay reports as ``elapsed_s`` is known."""
 
     def __init__(self) -> None:
@@ -89,11 +90,12 @@ def run_papertrader() -> dict[str, Any]:
     from engine.config import Settings
 
     clock = _LoopClock()
-    with tempfile.TemporaryDirectory() as tmp, mock.patch.object(engine.replay, "time", clock):
+    timed = sys.modules[engine.replay.replay.__module__]
+    with tempfile.TemporaryDirectory() as tmp, mock.patch.object(timed, "time", clock):
         summary = bundled_replay(Settings(), symbols=SYMBOLS, db_path=Path(tmp) / "replay.duckdb")
     if len(clock.marks) != 2 or not math.isclose(clock.marks[1][0] - clock.marks[0][0], summary.elapsed_s, abs_tol=1e-9):
         raise SystemExit(
-            f"engine.replay's time.perf_counter() calls ({len(clock.marks)}) are not the 2 that time its loop "
+            f"{timed.__name__}'s time.perf_counter() calls ({len(clock.marks)}) are not the 2 that time its loop "
             "(elapsed_s): the benchmark cannot bracket the loop; update _LoopClock"
         )
     return {

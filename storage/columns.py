@@ -271,17 +271,23 @@ def _simple_types(columns: tuple[ColumnSpec, ...]) -> tuple[set[type], ...] | No
 
 
 def _decimal_array(values: Sequence[Units | None], column: ColumnSpec) -> pa.Array:
-    """A ``decimal128`` array of ``column`` from :class:`Units`, built from their machine integers (the 128-bit
-    two's complement of each, little-endian: low word, then the sign-extended high word), in one pass. Values beyond
-    64 bits, and columns with NULLs, go through Python decimals instead."""
+    """A ``decimal128`` array of ``column`` from :class:`Units`, built from their machine integers in one pass (see
+    :func:`decimal_array`). Values beyond 64 bits, and columns with NULLs, go through Python decimals instead."""
     try:
         low = np.fromiter(values, dtype=np.int64, count=len(values))
     except (TypeError, OverflowError):  # a NULL, or a value beyond 64 bits
         return pa.array([None if v is None else Decimal(v).scaleb(-column.scale, _EXACT) for v in values], type=column.arrow_type)
-    words = np.empty(2 * len(values), dtype=np.int64)
-    words[0::2] = low
-    words[1::2] = low >> 63
-    return pa.Array.from_buffers(column.arrow_type, len(values), [None, pa.py_buffer(words)])
+    return decimal_array(low, column.arrow_type)
+
+
+def decimal_array(units: np.ndarray, arrow_type: pa.DataType) -> pa.Array:
+    """``units`` (int64: whole numbers of the type's last place, e.g. 10⁻⁸ for ``decimal128(38, 8)``) as a
+    ``decimal128`` array, exactly: each value's 128-bit two's complement, little-endian (the low word, then the
+    sign-extended high word)."""
+    words = np.empty(2 * len(units), dtype=np.int64)
+    words[0::2] = units
+    words[1::2] = units >> 63
+    return pa.Array.from_buffers(arrow_type, len(units), [None, pa.py_buffer(words)])
 
 
 _keys = operator.methodcaller("keys")

@@ -38,8 +38,8 @@ from engine.core.events import (
 )
 from engine.core.exits import exit_for
 from engine.core.filters import SymbolFilters
-from engine.core.indicators import ATR
-from engine.core.models import Candle, ExitReason, Order, Side
+from engine.core.indicators import ATR, CandleIndicator
+from engine.core.models import Candle, ExitReason, Order, Side, interval_ms
 from engine.core.orders import EventLog, OrderDesk
 from engine.core.portfolio import DAY_MS, Portfolio, Snapshot
 from engine.core.risk import DailyTradeCounter, RiskLimits, check_entry, plan_entry
@@ -60,6 +60,8 @@ class TradingCore:
         paused: the manual pause flag (restored).
         breaker_state: the persisted breaker state (a trip stays tripped).
         entries_today: entries made on the latest UTC day (restored).
+        atr: the ATR of each symbol (default: :class:`~engine.core.indicators.ATR` of ``trading.atr_period``, fed
+            every closed candle; a replay passes precomputed ones).
     """
 
     def __init__(
@@ -72,6 +74,7 @@ class TradingCore:
         paused: bool = False,
         breaker_state: BreakerState = BreakerState.ACTIVE,
         entries_today: DailyTradeCounter | None = None,
+        atr: Mapping[str, CandleIndicator] | None = None,
     ) -> None:
         trading, b = settings.trading, settings.breaker
         self.trading = trading
@@ -83,7 +86,7 @@ class TradingCore:
         self.risk_limits = RiskLimits.from_settings(settings)
         self.breaker = PortfolioBreaker(BreakerLimits.from_settings(b), state=breaker_state)
         self.trailing_activation = trading.trailing_activation if trading.trailing_stop else None
-        self.atr = {s: ATR(trading.atr_period) for s in trading.symbols}
+        self.atr: dict[str, CandleIndicator] = dict(atr) if atr is not None else {s: ATR(trading.atr_period) for s in trading.symbols}
         self.data_gaps: set[str] = set()
         self.market_time_ms: int | None = None
         self.candles_processed = 0
@@ -113,7 +116,7 @@ class TradingCore:
         and a :class:`CandleClosed` (source ``bootstrap``); without, it only warms the indicators (history restored
         from the database)."""
         symbol = candle.symbol
-        self.atr[symbol].update(*candle.floats()[1:4])
+        self.atr[symbol].on_candle(candle)
         self.strategy.on_candle(candle)
         if record and candle.open_time_ms > self.last_candle_ms.get(symbol, -1):
             self.last_candle_ms[symbol] = candle.open_time_ms
@@ -138,7 +141,7 @@ class TradingCore:
         self._run_exits(candle, candle.open_time_ms)
         if self.trailing_activation is not None and symbol in self.portfolio.positions:
             self._trail(candle)
-        self.atr[symbol].update(*candle.floats()[1:4])
+        self.atr[symbol].on_candle(candle)
         self._mark(symbol, candle.close, candle.close_time_ms, MarkSource.CANDLE)
         signal = self.strategy.on_candle(candle)
         if signal is not None:
@@ -149,6 +152,32 @@ class TradingCore:
         self.candles_processed += 1
         self._candle_open_ms = None
         return self._log.take()
+
+    def advance(self, last: Mapping[str, tuple[int, Decimal]], *, candles: int) -> None:
+        """Skip ``candles`` closed candles on which nothing can happen, as a replay does between the candles that
+        matter (:mod:`engine.replay`). The caller guarantees, for each of them: its symbol has no position and no
+        pending order, the strategy does not signal on it, it does not start a new UTC day, and the strategy and
+        the ATR do not need to see it (computed beforehand over the whole dataset). Processing them one by one would
+        then only mark flat symbols — equity, peak, the breaker and every decision unchanged — and move the clocks;
+        this does that at once. Their equity rows (the account as it stands) are the caller's to write.
+
+        Args:
+            last: per symbol among them, the open time (Unix ms) and close of its latest one.
+            candles: how many there are.
+
+        Raises:
+            ValueError: a symbol with a position or a pending order.
+        """
+        step = interval_ms(self.trading.interval)
+        for symbol, (open_ms, close) in last.items():
+            if symbol in self.portfolio.positions or symbol in self.desk.pending:
+                raise ValueError(f"{symbol} has a position or a pending order: its candles cannot be skipped")
+            close_ms = open_ms + step - 1
+            self.last_candle_ms[symbol] = open_ms
+            self.portfolio.mark(symbol, close, close_ms)
+            if self.market_time_ms is None or close_ms > self.market_time_ms:
+                self.market_time_ms = close_ms
+        self.candles_processed += candles
 
     def on_price(self, candle: Candle, *, time_ms: int) -> list[CoreEvent]:
         """An in-progress kline of ``candle.symbol`` seen at market time ``time_ms``: fill a pending order at its

@@ -1,29 +1,47 @@
-"""Incremental indicators over closed candles, O(1) per candle (floats: they drive signals, not money)."""
+"""Incremental indicators over closed candles, O(1) per candle.
+
+:class:`MovingSum` is exact (integers: prices in units of 10⁻⁸), so decisions made on it — the SMA crossover — are
+the same whether computed candle by candle or over a whole column at once (a replay). :class:`ATR` is a float:
+it sizes stops, never decides alone, and a replay computes it with this same class.
+"""
 
 from __future__ import annotations
 
 from collections import deque
+from typing import Protocol
+
+import numpy as np
+
+from engine.core.models import Candle
 
 
-class SMA:
-    """Simple moving average of the last ``period`` values; ``value`` is ``None`` until ``period`` values were seen."""
+class CandleIndicator(Protocol):
+    """What the core needs of an indicator it keeps per symbol (the ATR): fed every processed closed candle, its
+    ``value`` then read (``None`` until it has enough history)."""
+
+    @property
+    def value(self) -> float | None: ...
+
+    def on_candle(self, candle: Candle) -> None: ...
+
+
+class MovingSum:
+    """The exact sum of the last ``period`` integers; ``None`` until ``period`` values were seen. The simple moving
+    average is this sum / ``period``: comparing two of them needs no division (see
+    :class:`engine.core.strategy.SmaCrossover`)."""
 
     def __init__(self, period: int) -> None:
         self.period = period
-        self._window: deque[float] = deque(maxlen=period)
-        self._sum = 0.0
+        self._window: deque[int] = deque(maxlen=period)
+        self._sum = 0
 
-    def update(self, x: float) -> float | None:
+    def update(self, x: int) -> int | None:
         window = self._window
         if len(window) == self.period:
             self._sum -= window[0]
         window.append(x)
         self._sum += x
-        return self._sum / self.period if len(window) == self.period else None
-
-    @property
-    def value(self) -> float | None:
-        return self._sum / self.period if len(self._window) == self.period else None
+        return self._sum if len(window) == self.period else None
 
 
 class ATR:
@@ -38,6 +56,34 @@ class ATR:
         self._prev_close: float | None = None
         self._seed: list[float] = []
         self.value: float | None = None
+
+    def on_candle(self, candle: Candle) -> None:
+        """:meth:`update` with the candle's high, low and close."""
+        _, high, low, close, _ = candle.floats()
+        self.update(high, low, close)
+
+    def series(self, highs: np.ndarray, lows: np.ndarray, closes: np.ndarray) -> list[float | None]:
+        """The values :meth:`update` returns for these candles (float64 columns, oldest first) fed to a fresh ATR of
+        this period, for a whole column at once (a replay's precomputation): the same float operations in the same
+        order — the true ranges element-wise (IEEE subtraction, ``abs`` and ``max`` are exact operations on the
+        same operands), the seed summed left to right, then the smoothing — so the same values to the last bit."""
+        n, period = len(highs), self.period
+        if n == 0:
+            return []
+        previous = np.concatenate(([np.nan], closes[:-1]))
+        true_range = np.maximum(np.maximum(highs - lows, np.abs(highs - previous)), np.abs(lows - previous))
+        true_range[0] = highs[0] - lows[0]
+        ranges = true_range.tolist()
+        values: list[float | None] = [None] * min(n, period - 1)
+        if n < period:
+            return values
+        value = sum(ranges[:period]) / period
+        values.append(value)
+        keep = period - 1
+        for tr in ranges[period:]:
+            value = (value * keep + tr) / period
+            values.append(value)
+        return values
 
     def update(self, high: float, low: float, close: float) -> float | None:
         tr = high - low if self._prev_close is None else max(high - low, abs(high - self._prev_close), abs(low - self._prev_close))

@@ -87,12 +87,14 @@ class EquityRows:
         self._equity, self._cash, self._positions = _LastUnits(), _LastUnits(), _LastUnits()
         self._realised, self._unrealised = _LastUnits(), _LastUnits()
         self._peak, self._day_start = _LastUnits(), _LastUnits()
-        self._last: tuple[tuple[Decimal, ...], tuple[Units, ...]] = ((), ())
+        self._last: tuple[tuple[Decimal, ...], tuple[Units, Units, Units, Units, Units, Units, Units]] = (
+            (),
+            (Units(0),) * 7,  # replaced at the first call: () never equals a snapshot
+        )
 
-    def row(self, s: Snapshot, symbol: str | None, source: str, candle_open_ms: int | None, price: Decimal | None) -> Row:
-        """The account at market time ``s.time_ms``, marked by ``symbol`` (``source`` ``candle``, ``price`` or ``fill``;
-        ``candle_open_ms`` the open of the candle that did it) or re-based by a breaker reset (``symbol`` and the
-        candle ``None``, ``source`` ``reset``)."""
+    def money(self, s: Snapshot) -> tuple[Units, Units, Units, Units, Units, Units, Units]:
+        """The snapshot's equity, cash, positions value, realised and unrealised P&L, peak and day-start equity, in
+        :class:`~storage.columns.Units` (the ``equity`` columns' order)."""
         money = (s.equity, s.cash, s.positions_value, s.realised_pnl, s.unrealised_pnl, s.peak_equity, s.day_start_equity)
         last = self._last
         if money != last[0]:  # a tuple compares its items by identity first: cheap when nothing moved
@@ -108,7 +110,13 @@ class EquityRows:
                     self._day_start(s.day_start_equity),
                 ),
             )
-        equity, cash, positions, realised, unrealised, peak, day_start = last[1]
+        return last[1]
+
+    def row(self, s: Snapshot, symbol: str | None, source: str, candle_open_ms: int | None, price: Decimal | None) -> Row:
+        """The account at market time ``s.time_ms``, marked by ``symbol`` (``source`` ``candle``, ``price`` or ``fill``;
+        ``candle_open_ms`` the open of the candle that did it) or re-based by a breaker reset (``symbol`` and the
+        candle ``None``, ``source`` ``reset``)."""
+        equity, cash, positions, realised, unrealised, peak, day_start = self.money(s)
         return {
             "ts": utc(s.time_ms),
             "symbol": symbol,

@@ -81,8 +81,8 @@ class FixedATR:
     def __init__(self, value: float) -> None:
         self.value = value
 
-    def update(self, high: float, low: float, close: float) -> float:
-        return self.value
+    def on_candle(self, candle: Candle) -> None:
+        pass
 
 
 FILTERS = {

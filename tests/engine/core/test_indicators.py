@@ -1,34 +1,36 @@
-"""SMA and Wilder's ATR on short hand-made series, each value worked out in a comment."""
+"""The exact moving sum (the SMA crossover's) and Wilder's ATR on short hand-made series, each value worked out in a comment."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from engine.core.indicators import ATR, SMA
-
-
-def test_sma_is_none_until_the_window_is_full_then_the_mean_of_the_last_period_values() -> None:
-    sma = SMA(3)
-
-    # [1] [1,2] not full; (1+2+3)/3 = 2; (2+3+4)/3 = 3; (3+4+5)/3 = 4; (4+5+9)/3 = 6
-    assert [sma.update(x) for x in [1.0, 2.0, 3.0, 4.0, 5.0, 9.0]] == [None, None, 2.0, 3.0, 4.0, 6.0]
-    assert sma.value == 6.0
+from engine.core.indicators import ATR, MovingSum
 
 
-def test_sma_of_one_is_the_last_value() -> None:
-    sma = SMA(1)
+def test_moving_sum_is_none_until_the_window_is_full_then_the_sum_of_the_last_period_values() -> None:
+    window = MovingSum(3)
 
-    assert [sma.update(x) for x in [5.0, 7.0]] == [5.0, 7.0]
+    # [1] [1,2] not full; 1+2+3 = 6; 2+3+4 = 9; 3+4+5 = 12; 4+5+9 = 18
+    assert [window.update(x) for x in [1, 2, 3, 4, 5, 9]] == [None, None, 6, 9, 12, 18]
 
 
-def test_sma_stays_accurate_over_a_long_run() -> None:
-    """The running sum does not drift: after 100,000 updates of 0.1, 0.2, 0.3 … the mean of the last three is right to 1e-6."""
-    sma = SMA(3)
+def test_moving_sum_of_one_is_the_last_value() -> None:
+    window = MovingSum(1)
+
+    assert [window.update(x) for x in [5, 7]] == [5, 7]
+
+
+def test_moving_sum_is_exact_over_a_long_run() -> None:
+    """Integers do not drift: after 100,000 prices of 0.1, 0.2, 0.3 … (in units of 1e-8), the last three sum exactly."""
+    window = MovingSum(3)
     for i in range(1, 100_001):
-        sma.update(i / 10)
+        window.update(i * 10_000_000)
 
-    # last three: 9,999.8, 9,999.9, 10,000.0 → mean 9,999.9
-    assert sma.value == pytest.approx(9999.9, abs=1e-6)
+    # the last three: 9,999.9 + 10,000.0 + 10,000.1, in units of 1e-8
+    assert window.update(100_001 * 10_000_000) == (99_999 + 100_000 + 100_001) * 10_000_000
 
 
 def test_atr_seeds_with_the_mean_true_range_then_smooths_wilder_style() -> None:
@@ -57,3 +59,22 @@ def test_atr_of_a_constant_range_is_that_range() -> None:
         atr.update(101.0, 99.0, 100.0)  # every TR = 2
 
     assert atr.value == pytest.approx(2.0)
+
+
+@given(
+    st.lists(
+        st.tuples(st.floats(1, 1e5, allow_nan=False), st.floats(0, 0.05, allow_nan=False), st.floats(0, 1, allow_nan=False)),
+        max_size=80,
+    ),
+    st.integers(min_value=1, max_value=15),
+)
+def test_atr_series_is_the_candle_by_candle_values_to_the_bit(bars: list[tuple[float, float, float]], period: int) -> None:
+    """Random candles (a base price, a relative range, where the close sits in it): the column computation equals
+    feeding them one by one, compared with ``==`` (no tolerance)."""
+    highs = [base * (1 + spread) for base, spread, _ in bars]
+    lows = [base for base, _, _ in bars]
+    closes = [low + (high - low) * at for low, high, (_, _, at) in zip(lows, highs, bars, strict=True)]
+    one_by_one = ATR(period)
+
+    columns = (np.array(highs), np.array(lows), np.array(closes))
+    assert ATR(period).series(*columns) == [one_by_one.update(*bar) for bar in zip(highs, lows, closes, strict=True)]

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from engine.core.models import Candle
 from engine.core.strategy import Signal, SignalKind, SmaCrossover
@@ -72,3 +75,33 @@ def test_defaults_are_nine_and_twenty_one() -> None:
 def test_fast_not_below_slow_is_refused(fast: int, slow: int) -> None:
     with pytest.raises(ValueError, match="fast"):
         SmaCrossover(fast=fast, slow=slow)
+
+
+def units_candle(units: int, i: int, symbol: str = "BTCUSDT") -> Candle:
+    c = Decimal(units).scaleb(-8)
+    return Candle(symbol, i * MINUTE, i * MINUTE + MINUTE - 1, c, c, c, c, Decimal(1))
+
+
+@given(
+    st.lists(st.integers(min_value=1, max_value=12), min_size=0, max_size=300),  # few distinct values: many ties
+    st.sampled_from([(2, 3), (3, 7), (9, 21)]),
+)
+def test_column_signals_are_exactly_the_candle_by_candle_ones(steps: list[int], periods: tuple[int, int]) -> None:
+    fast, slow = periods
+    closes = [5_000_000_000 + 100_000_000 * step for step in steps]  # 50.00 + 1.00 × step: flat runs and exact ties
+    one_by_one = SmaCrossover(fast=fast, slow=slow)
+    expected = {i: s for i, c in enumerate(closes) if (s := one_by_one.on_candle(units_candle(c, i))) is not None}
+
+    assert SmaCrossover(fast=fast, slow=slow).signals("BTCUSDT", np.array(closes, dtype=np.int64)) == expected
+
+
+def test_column_signals_on_a_real_month_match() -> None:
+    """The bundled BTCUSDT month (42,915 closes): the same crossings, every one."""
+    from simulator.dataset import load_candles
+
+    closes = [int(Decimal(c).scaleb(8)) for c in load_candles("BTCUSDT").close]
+    one_by_one = SmaCrossover()
+    expected = {i: s for i, c in enumerate(closes) if (s := one_by_one.on_candle(units_candle(c, i))) is not None}
+
+    assert len(expected) > 1_000
+    assert SmaCrossover().signals("BTCUSDT", np.array(closes, dtype=np.int64)) == expected
