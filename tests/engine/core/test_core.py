@@ -434,3 +434,22 @@ def test_the_51st_entry_of_a_day_is_denied_counting_the_pending_one(eth_pending:
         assert recorder.rows.get("risk_denials", []) == []
         assert len(buys) == 49 and btc_orders[-1]["status"] == "NEW"  # the 50th, accepted: fills at minute 100
         assert sum(o["status"] == "NEW" for o in btc_orders) == 50
+
+
+def test_advance_skips_flat_symbols_candles_and_refuses_a_held_one() -> None:
+    """A replay skips candles on which nothing can happen: the marks, the last candle and the clocks move on, the
+    account does not; a symbol with a position (or a pending order) cannot be skipped."""
+    engine, _ = make_engine(Scripted(0), trading={"symbols": ("BTCUSDT", "ETHUSDT")})
+    core = engine.core
+    engine.on_candle(candle(0, "50000"))  # BTC signals: a pending entry
+    before = core.portfolio.snapshot(T0)
+
+    core.advance({"ETHUSDT": (T0 + 5 * MINUTE_MS, Decimal("3100.5"))}, candles=6)
+
+    assert core.last_candle_ms["ETHUSDT"] == T0 + 5 * MINUTE_MS
+    assert core.portfolio.marks["ETHUSDT"] == Decimal("3100.5")
+    assert core.market_time_ms == T0 + 6 * MINUTE_MS - 1
+    assert core.candles_processed == 1 + 6
+    assert core.portfolio.snapshot(T0).equity == before.equity
+    with pytest.raises(ValueError, match="BTCUSDT has a position or a pending order"):
+        core.advance({"BTCUSDT": (T0 + MINUTE_MS, Decimal("50000"))}, candles=1)
