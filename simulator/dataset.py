@@ -16,7 +16,7 @@ import io
 from array import array
 from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cache
 from itertools import pairwise
@@ -37,8 +37,8 @@ class Dataset:
     """One symbol's 1m candles, column-wise and immutable.
 
     ``open_time_ms`` is sorted ascending (Unix ms); ``open`` … ``volume`` are the file's decimal strings;
-    ``trades`` and ``first_trade_id`` are the derived estimates described in :mod:`simulator.kline`.
-    Index ``i`` is the same candle in every column.
+    ``known_trades`` the source's real trade count per candle where it has one (the Binance archive), ``None`` where
+    not. Index ``i`` is the same candle in every column.
     """
 
     symbol: str
@@ -48,8 +48,39 @@ class Dataset:
     low: tuple[str, ...]
     close: tuple[str, ...]
     volume: tuple[str, ...]
-    trades: array
-    first_trade_id: array
+    known_trades: Sequence[int | None] | None = None
+    _trade_ids: tuple[array, array] | None = field(default=None, init=False, repr=False)
+
+    @property
+    def trades(self) -> array:
+        """Trades per candle: the known count, or the estimate ⌈quote volume / 1,000⌉ (:mod:`simulator.kline`);
+        worked out on first use (a replay never needs them)."""
+        return self._ids()[0]
+
+    @property
+    def first_trade_id(self) -> array:
+        """The id of each candle's first trade: ids run contiguously from 1 through the dataset."""
+        return self._ids()[1]
+
+    def _ids(self) -> tuple[array, array]:
+        ids = self._trade_ids
+        if ids is None:
+            known: Sequence[int | None] = [None] * len(self) if self.known_trades is None else self.known_trades
+            counts = array(
+                "q",
+                (
+                    estimated_trades(quote_volume(Decimal(v), Decimal(h), Decimal(lo), Decimal(c))) if n is None else n
+                    for v, h, lo, c, n in zip(self.volume, self.high, self.low, self.close, known, strict=True)
+                ),
+            )
+            first_ids = array("q", [0]) * len(counts)
+            next_id = 1
+            for i, count in enumerate(counts):
+                first_ids[i] = next_id
+                next_id += count
+            ids = (counts, first_ids)
+            object.__setattr__(self, "_trade_ids", ids)  # frozen: a cache, the same value whoever computes it
+        return ids
 
     def __len__(self) -> int:
         return len(self.open_time_ms)
@@ -139,23 +170,12 @@ def dataset_from_columns(
     trades: Sequence[int | None] | None = None,
 ) -> Dataset:
     """A :class:`Dataset` from checked columns (``open_time_ms`` strictly ascending, prices and volumes decimal
-    strings), with the trade counts and first trade ids filled in as :mod:`simulator.kline` describes.
+    strings).
 
     ``trades`` holds a candle's real trade count where the source has one (the Binance archive does), ``None`` where
-    it has not; ``None`` (or no ``trades`` at all) is replaced by the estimate ⌈quote volume / 1,000⌉. Trade ids then
-    run contiguously from 1 through the dataset either way.
+    it has not; ``None`` (or no ``trades`` at all) is replaced by the estimate ⌈quote volume / 1,000⌉ (see
+    :attr:`Dataset.trades`). Trade ids then run contiguously from 1 through the dataset either way.
     """
-    known: Sequence[int | None] = [None] * len(volumes) if trades is None else trades
-    counts = array(
-        "q",
-        (
-            estimated_trades(quote_volume(Decimal(v), Decimal(h), Decimal(lo), Decimal(c))) if n is None else n
-            for v, h, lo, c, n in zip(volumes, highs, lows, closes, known, strict=True)
-        ),
-    )
-    first_ids = array("q", [0]) * len(counts)
-    next_id = 1
-    for i, count in enumerate(counts):
-        first_ids[i] = next_id
-        next_id += count
-    return Dataset(symbol, open_time_ms, tuple(opens), tuple(highs), tuple(lows), tuple(closes), tuple(volumes), counts, first_ids)
+    if trades is not None and len(trades) != len(volumes):
+        raise ValueError(f"{symbol}: {len(trades)} trade counts for {len(volumes)} candles")
+    return Dataset(symbol, open_time_ms, tuple(opens), tuple(highs), tuple(lows), tuple(closes), tuple(volumes), trades)
