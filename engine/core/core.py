@@ -174,7 +174,7 @@ class TradingCore:
                 raise ValueError(f"{symbol} has a position or a pending order: its candles cannot be skipped")
             close_ms = open_ms + step - 1
             self.last_candle_ms[symbol] = open_ms
-            self.portfolio.mark(symbol, close, close_ms)
+            self.portfolio.set_mark(symbol, close, close_ms)  # flat: equity, peak and day unchanged
             if self.market_time_ms is None or close_ms > self.market_time_ms:
                 self.market_time_ms = close_ms
         self.candles_processed += candles

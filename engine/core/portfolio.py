@@ -113,14 +113,19 @@ class Portfolio:
         does not replace it: the snapshot then values the position at the newer mark.
         """
         self.roll_day(time_ms)
-        if time_ms >= self.mark_times.get(symbol, time_ms):
-            self.marks[symbol] = price
-            self.mark_times[symbol] = time_ms
+        self.set_mark(symbol, price, time_ms)
         positions_value = self.positions_value()
         equity = self.cash + positions_value
         if equity > self.peak_equity:
             self.peak_equity = equity
         return self._snapshot(time_ms, positions_value)
+
+    def set_mark(self, symbol: str, price: Decimal, time_ms: int) -> None:
+        """Only record ``price`` as ``symbol``'s mark at ``time_ms`` (unless older than its mark): no day roll, no
+        peak, no snapshot — what :meth:`mark` does first, alone for a symbol whose mark cannot move the account."""
+        if time_ms >= self.mark_times.get(symbol, time_ms):
+            self.marks[symbol] = price
+            self.mark_times[symbol] = time_ms
 
     def rebase(self, time_ms: int) -> Snapshot:
         """Set the day-start equity and the peak to the current equity at market time ``time_ms`` (a breaker reset,
