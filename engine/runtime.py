@@ -173,9 +173,12 @@ class Runtime:
                 f"it has them for {', '.join(SYMBOL_RULES)}"
             )
         try:
-            return load_datasets(symbols, data_dir)
+            datasets = load_datasets(symbols, data_dir)
         except (LookupError, ValueError) as exc:  # a malformed file, ...
             raise ConfigError(f"sim.data_dir: {exc}" if data_dir is not None else str(exc)) from exc
+        for dataset in datasets.values():
+            dataset.trade_ids()  # served with every candle: worked out before the replay clock starts
+        return datasets
 
     def _market(self, datasets: dict[str, Dataset], resume_from_ms: int | None) -> Market:
         """The simulated market over ``datasets``, starting at ``sim.start`` or, when the database holds later

@@ -108,6 +108,8 @@ class Market:
             ValueError: as for :class:`Market`, or a bad ``speed``.
         """
         datasets = load_datasets(symbols, data_dir)
+        for dataset in datasets.values():
+            dataset.trade_ids()  # served with every candle: worked out before the replay clock starts
         start = start_within(datasets, None) if start_ms is None else start_ms
         return cls(datasets, clock=ReplayClock(start, speed, clock), weights=weights)
 

@@ -87,6 +87,8 @@ class TelemetrySink:
         """A gap opened, changed or closed: one ``gaps`` row."""
         if gap.state is GapState.OPEN and gap.attempts == 0:
             log.warning("%s: gap of %d candle(s) from %d (%s)", gap.symbol, gap.minutes(self._interval_ms), gap.first_ms, gap.kind)
+        elif gap.state is GapState.CLOSED:
+            log.info("%s: gap from %d closed (%s)", gap.symbol, gap.first_ms, gap.kind)
         self.recorder.record("gaps", rows.gap_row(gap, interval_ms=self._interval_ms, time_s=self._wall_clock()))
 
     def backfilled(self, gap: Gap, candles: int, error: str) -> None:

@@ -173,20 +173,23 @@ def test_an_invalid_setting_is_refused_naming_its_key(tmp_path: Path, env: dict[
 
 
 # ---------------------------------------------------------------------------------------------------- sim and run
-def _read_until(proc: subprocess.Popen[str], marker: str, *, timeout_s: float = 30) -> list[str]:
-    """stdout lines up to the one containing ``marker``; kills the process on time-out."""
+def _read_until(proc: subprocess.Popen[str], *markers: str, timeout_s: float = 30) -> list[str]:
+    """stdout lines up to the one by which every one of ``markers`` has appeared (in any order: stdout is buffered,
+    stderr not); kills the process on time-out."""
     seen: list[str] = []
+    missing = set(markers)
     timer = threading.Timer(timeout_s, proc.kill)
     timer.start()
     try:
         assert proc.stdout is not None
         for line in iter(proc.stdout.readline, ""):  # not ``for line in proc.stdout``: keep the pipe open after
             seen.append(line.rstrip())
-            if marker in line:
+            missing -= {marker for marker in missing if marker in line}
+            if not missing:
                 return seen
     finally:
         timer.cancel()
-    pytest.fail(f"no {marker!r} in the output: {seen}")
+    pytest.fail(f"no {sorted(missing)!r} in the output: {seen}")
 
 
 def test_sim_prints_its_urls_and_serves_them(tmp_path: Path, env: dict[str, str]) -> None:
@@ -207,14 +210,16 @@ def test_sim_prints_its_urls_and_serves_them(tmp_path: Path, env: dict[str, str]
 def test_run_starts_headless_and_stops_cleanly_on_sigterm(tmp_path: Path, env: dict[str, str]) -> None:
     env |= {"PAPERTRADER_SIM__SPEED": "3000", "PAPERTRADER_SIM__UPDATE_INTERVAL_MS": "20"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "engine", "run"], env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [sys.executable, "-m", "engine", "-v", "run"],
+        env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     try:
-        lines = _read_until(proc, "engine RUNNING")
+        # running, and the bootstrap history is in, not just asked for
+        lines = _read_until(proc, "engine RUNNING", "BTCUSDT: gap from", "ETHUSDT: gap from")
     finally:
         proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=30)
-    assert proc.returncode == 0, err
+        out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 0, out
     assert any(env["PAPERTRADER_STORAGE__PATH"] in line for line in lines)
     assert any(line.startswith("venue    sim") for line in lines)
     assert "stopped after" in out
