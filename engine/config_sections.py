@@ -277,7 +277,10 @@ class WebhookSettings(_Section):
 
 
 class AlertSettings(_Section):
-    """Webhook alerts on breaker WARNING/TRIPPED/RESET, an API ban (HTTP 418) and long stream outages (SPEC §6).
+    """Webhook alerts on breaker WARNING/TRIPPED/RESET, an API ban (HTTP 418), long stream outages (SPEC §6), and the
+    REST guards' load: request-weight utilisation above ``weight_utilisation_pct`` for ``weight_utilisation_for_s``,
+    and REST retries above ``retry_rate_pct`` of the requests sent over ``retry_rate_window_s`` (with at least
+    ``retry_rate_min_requests`` requests) — each of these once per episode.
 
     No webhooks (the default) means alerts are only logged. Deliveries use the ``[rest]`` retry policy.
     """

@@ -12,50 +12,50 @@ is bounded: states and kinds are enums, endpoints and statuses are bounded by :m
 symbols come from the configuration. Counters count since the process started (Prometheus' ``rate()`` and
 ``increase()`` handle the reset at a restart).
 
-=====================================================  ======  ===================================================
-metric                                                 type    meaning
-=====================================================  ======  ===================================================
-``papertrader_engine_info{venue,quote_asset,strategy}``  gauge   1
-``papertrader_engine_state{state}``                    gauge   1 for the current engine state, 0 for the others
-``papertrader_engine_healthy``                        gauge   1 when ``/healthz`` would answer 200
-``papertrader_engine_ready``                          gauge   1 when ``/readyz`` would answer 200
-``papertrader_engine_loop_lag_seconds``                hist.   how late the engine loop's heartbeat woke
-``papertrader_equity``, ``papertrader_cash``           gauge   at the latest mark, quote asset
-``papertrader_daily_pnl``                              gauge   equity − equity at 00:00 UTC (market time)
-``papertrader_daily_pnl_ratio``                        gauge   that over the day's start equity
-``papertrader_drawdown_ratio``                         gauge   (peak − equity) / peak
-``papertrader_breaker_state{state}``                   gauge   1 for the portfolio breaker's state
+==============================================================  =======  ==================================================
+metric                                                          type     meaning
+==============================================================  =======  ==================================================
+``papertrader_engine_info{venue,quote_asset,strategy}``         gauge    1
+``papertrader_engine_state{state}``                             gauge    1 for the current engine state, 0 for the others
+``papertrader_engine_healthy``                                  gauge    1 when ``/healthz`` would answer 200
+``papertrader_engine_ready``                                    gauge    1 when ``/readyz`` would answer 200
+``papertrader_engine_loop_lag_seconds``                         hist.    how late the engine loop's heartbeat woke
+``papertrader_equity``, ``papertrader_cash``                    gauge    at the latest mark, quote asset
+``papertrader_daily_pnl``                                       gauge    equity − equity at 00:00 UTC (market time)
+``papertrader_daily_pnl_ratio``                                 gauge    that over the day's start equity
+``papertrader_drawdown_ratio``                                  gauge    (peak − equity) / peak
+``papertrader_breaker_state{state}``                            gauge    1 for the portfolio breaker's state
 ``papertrader_breaker_transitions_total{state_from,state_to}``  counter
-``papertrader_request_weight_used``                    gauge   REQUEST_WEIGHT the local bucket counts as used
-``papertrader_request_weight_server_used``             gauge   the last ``X-MBX-USED-WEIGHT-1M``
-``papertrader_request_weight_limit``                   gauge   REQUEST_WEIGHT per minute
-``papertrader_request_weight_utilisation_ratio``       gauge   used / bucket capacity, 0..1
-``papertrader_rest_requests_total{endpoint,status}``   counter requests sent (``status`` ``none``: no answer)
-``papertrader_rest_retries_total{endpoint,reason}``    counter attempts followed by a retry
-``papertrader_rest_blocked_total{endpoint,reason}``    counter attempts the guards stopped before sending
-``papertrader_api_breaker_state{host,state}``          gauge   1 for the API breaker's state
-``papertrader_api_breaker_opens_total{host}``          counter
-``papertrader_api_ban_remaining_seconds{host}``        gauge   until the HTTP 418 ban ends (0: none)
-``papertrader_api_bans_total{host}``                   counter
-``papertrader_stream_connected``                       gauge   1 while the market stream is connected
-``papertrader_stream_reconnects_total``                counter connections opened after the first
-``papertrader_stream_disconnects_total``               counter connections closed, gone stale or not opened
-``papertrader_data_lag_seconds``                       gauge   since the last market message (or the start)
-``papertrader_open_gaps{symbol}``                      gauge   open gaps in the closed-candle series
-``papertrader_gap_candles{symbol}``                    gauge   candles missing in them
-``papertrader_held_candles``                           gauge   closed candles waiting behind a gap
-``papertrader_backfilled_candles_total``               counter
-``papertrader_candles_processed_total``                counter closed candles through the trading core
-``papertrader_dropped_candles_total``                  counter duplicates and out-of-order candles
-``papertrader_bad_messages_total``                     counter market messages that broke the format
-``papertrader_risk_denials_total``                     counter entries refused by a pre-trade check
-``papertrader_commands_total{kind,result}``            counter
-``papertrader_recorder_buffered_rows``                 gauge   rows recorded, not yet committed
-``papertrader_recorder_last_flush_age_seconds``        gauge   since the last flush committed
-``papertrader_recorder_flush_duration_seconds``        hist.   latency of each flush that committed rows
-``papertrader_recorder_failed_flushes_total``          counter
-``papertrader_recorder_rows_written_total``            counter
-=====================================================  ======  ===================================================
+``papertrader_request_weight_used``                             gauge    REQUEST_WEIGHT the local bucket counts as used
+``papertrader_request_weight_server_used``                      gauge    the last ``X-MBX-USED-WEIGHT-1M``
+``papertrader_request_weight_limit``                            gauge    REQUEST_WEIGHT per minute
+``papertrader_request_weight_utilisation_ratio``                gauge    used / bucket capacity, 0..1
+``papertrader_rest_requests_total{endpoint,status}``            counter  requests sent (``status`` ``none``: no answer)
+``papertrader_rest_retries_total{endpoint,reason}``             counter  attempts followed by a retry
+``papertrader_rest_blocked_total{endpoint,reason}``             counter  attempts the guards stopped before sending
+``papertrader_api_breaker_state{host,state}``                   gauge    1 for the API breaker's state
+``papertrader_api_breaker_opens_total{host}``                   counter
+``papertrader_api_ban_remaining_seconds{host}``                 gauge    until the HTTP 418 ban ends (0: none)
+``papertrader_api_bans_total{host}``                            counter
+``papertrader_stream_connected``                                gauge    1 while the market stream is connected
+``papertrader_stream_reconnects_total``                         counter  connections opened after the first
+``papertrader_stream_disconnects_total``                        counter  connections closed, gone stale or not opened
+``papertrader_data_lag_seconds``                                gauge    since the last market message (or the start)
+``papertrader_open_gaps{symbol}``                               gauge    open gaps in the closed-candle series
+``papertrader_gap_candles{symbol}``                             gauge    candles missing in them
+``papertrader_held_candles``                                    gauge    closed candles waiting behind a gap
+``papertrader_backfilled_candles_total``                        counter
+``papertrader_candles_processed_total``                         counter  closed candles through the trading core
+``papertrader_dropped_candles_total``                           counter  duplicates and out-of-order candles
+``papertrader_bad_messages_total``                              counter  market messages that broke the format
+``papertrader_risk_denials_total``                              counter  entries refused by a pre-trade check
+``papertrader_commands_total{kind,result}``                     counter
+``papertrader_recorder_buffered_rows``                          gauge    rows recorded, not yet committed
+``papertrader_recorder_last_flush_age_seconds``                 gauge    since the last flush committed
+``papertrader_recorder_flush_duration_seconds``                 hist.    latency of each flush that committed rows
+``papertrader_recorder_failed_flushes_total``                   counter
+``papertrader_recorder_rows_written_total``                     counter
+==============================================================  =======  ==================================================
 """
 
 from __future__ import annotations
