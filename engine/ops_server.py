@@ -19,6 +19,7 @@ other           404
 
 from __future__ import annotations
 
+import errno
 import hmac
 import ipaddress
 import json
@@ -83,8 +84,8 @@ class OpsServer:
         token: the admin token every request must carry as a bearer token; ``None``: none needed.
 
     Raises (from the constructor, which binds the port):
-        ConfigError: the address cannot be bound (in use, not an address of this host), naming ``metrics.port`` /
-            ``metrics.host``.
+        ConfigError: the address cannot be bound: the port is in use (naming ``metrics.port``), or the host cannot
+            be resolved or is not an address of this machine (naming ``metrics.host``).
     """
 
     def __init__(
@@ -111,10 +112,12 @@ class OpsServer:
         try:
             self._server = make_server(host, port, self._app, server_class=Server, handler_class=_Quiet)
         except OSError as exc:
-            raise ConfigError(
-                f"metrics.port {port} on {host}: cannot listen ({exc.strerror or exc}); give each engine its own "
-                "metrics.port, or 0 for any free port"
-            ) from None
+            if exc.errno == errno.EADDRINUSE:
+                raise ConfigError(
+                    f"metrics.port {port} on {host}: cannot listen ({exc.strerror}); give each engine its own "
+                    "metrics.port, or 0 for any free port"
+                ) from None
+            raise ConfigError(f"metrics.host {host}: cannot listen on port {port} ({exc.strerror or exc})") from None
         self.host = host
         self.port: int = self._server.server_address[1]
         self._thread = threading.Thread(

@@ -87,6 +87,12 @@ def test_a_port_in_use_is_refused_naming_the_setting(registry: CollectorRegistry
             OpsServer(host="127.0.0.1", port=port, registry=registry, health=lambda: OK, ready=lambda: OK, token=None)
 
 
+def test_an_address_of_another_machine_is_refused_naming_the_host(registry: CollectorRegistry) -> None:
+    """192.0.2.1 is TEST-NET-1 (RFC 5737): never an address of this machine."""
+    with pytest.raises(ConfigError, match=r"^metrics\.host 192\.0\.2\.1: cannot listen on port 0 \(Cannot assign requested address\)$"):
+        OpsServer(host="192.0.2.1", port=0, registry=registry, health=lambda: OK, ready=lambda: OK, token=None)
+
+
 def test_stop_closes_the_socket(registry: CollectorRegistry) -> None:
     server = serve(registry)
     port = server.port
