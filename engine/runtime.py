@@ -44,7 +44,7 @@ from engine.errors import ConfigError, EngineError
 from engine.health import HealthReport, Limits, Vitals, liveness, readiness
 from engine.loop import EngineLoop
 from engine.metered_recorder import MeteredRecorder
-from engine.ops_server import OpsServer, check_access
+from engine.ops_server import OpsServer, check_access, is_loopback
 from engine.recovery import restore, stored_history
 from engine.sinks.exporter import Exporter, Readings
 from engine.sinks.status import EngineState, EngineStatus
@@ -108,7 +108,8 @@ class Runtime:
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> Runtime:
-        """Open the database, restore the account, start the simulator (venue ``sim``) and the engine thread."""
+        """Start the operations endpoint (``metrics.enabled``), open the database, restore the account, start the
+        simulator (venue ``sim``) and the engine thread."""
         settings = self.settings
         datasets = self._sim_datasets()
         self._start_ops()
@@ -177,6 +178,8 @@ class Runtime:
         if not m.enabled:
             return
         check_access(host=m.host, token=self._admin_token, allow_unauthenticated=m.allow_unauthenticated)
+        if self._admin_token is None and not is_loopback(m.host):
+            log.warning("metrics.allow_unauthenticated: /metrics, /healthz and /readyz on %s are open to anyone who can reach it", m.host)
         self.exporter = Exporter(
             self._readings,
             venue=s.venue.name,

@@ -126,11 +126,18 @@ def test_with_an_admin_token_the_endpoint_needs_it(fast_settings) -> None:
         assert "papertrader_engine_info" in "".join(samples(runtime, Authorization="Bearer let-me-in"))
 
 
-def test_a_public_metrics_host_without_a_token_refuses_the_start_before_the_database(fast_settings) -> None:
+def test_a_public_metrics_host_without_a_token_refuses_the_start_before_the_database(fast_settings, caplog) -> None:
     settings: Settings = fast_settings(metrics=MetricsSettings(host="0.0.0.0", port=0))
     with pytest.raises(ConfigError, match=r"^metrics\.host 0\.0\.0\.0 is not a loopback address and no admin token is set"):
         Runtime(settings).start()
     assert not settings.storage.path.exists()
+
+    opted_out = fast_settings(metrics=MetricsSettings(host="0.0.0.0", port=0, allow_unauthenticated=True))
+    with Runtime(opted_out) as runtime:
+        assert runtime.ops is not None
+        answer = httpx.get(f"http://127.0.0.1:{runtime.ops.port}/metrics", timeout=5)
+        assert answer.status_code == 200 and "papertrader_engine_info" in answer.text, "served without a token"
+    assert "open to anyone who can reach it" in caplog.text
 
 
 def test_a_metrics_port_in_use_refuses_the_start_before_the_database(fast_settings) -> None:
