@@ -24,6 +24,7 @@ bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
 	$(BIN)/python benchmarks/recorder_throughput.py
 	$(BIN)/python benchmarks/replay_speed.py
+	$(BIN)/python benchmarks/metrics_cost.py
 
 clean:
 	rm -rf $(VENV) data/*.duckdb data/*.wal

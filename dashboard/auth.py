@@ -28,7 +28,9 @@ from dataclasses import dataclass
 import streamlit as st
 from streamlit.errors import StreamlitSecretNotFoundError
 
-TOKEN_ENV = "PAPERTRADER_ADMIN_TOKEN"
+from engine.config import ADMIN_TOKEN_ENV
+
+TOKEN_ENV = ADMIN_TOKEN_ENV
 SECRET_KEY = "admin_token"
 TOKEN_INPUT_KEY = "admin_token_input"
 LOCAL_ADDRESSES = frozenset({"127.0.0.1", "localhost", "::1"})
@@ -131,6 +133,14 @@ def _load_secrets() -> tuple[Mapping[str, object], str | None]:
         configured = st.get_option("secrets.files") or []
         existing = [path for path in configured if os.path.exists(os.path.expanduser(path))]
         return {}, secrets_problem(exc, existing)
+
+
+def admin_token() -> str | None:
+    """The admin token of this process (:func:`configured_token` over the secrets and the environment), for the
+    Runtime's operations endpoint; ``None`` when none is configured (a secrets file that cannot be read counts as
+    none, so a non-loopback ``metrics.host`` is then refused unless the environment has one: fail closed)."""
+    secrets, _problem = _load_secrets()
+    return configured_token(secrets, os.environ)
 
 
 def current_gate() -> Gate:

@@ -15,6 +15,7 @@ import duckdb
 import streamlit as st
 from pydantic import ValidationError
 
+from dashboard.auth import admin_token
 from engine.config import Settings, describe_validation_error
 from engine.errors import ConfigError
 from engine.runtime import Runtime
@@ -28,7 +29,8 @@ def _release(runtime: Runtime) -> None:
 
 @st.cache_resource(show_spinner="Starting the engine…", on_release=_release)
 def get_runtime() -> Runtime:
-    """Start the process-wide Runtime from ``Settings()`` (env ``PAPERTRADER_*`` and the TOML file).
+    """Start the process-wide Runtime from ``Settings()`` (env ``PAPERTRADER_*`` and the TOML file), with the admin
+    token of :func:`dashboard.auth.admin_token` guarding its operations endpoint (``[metrics]``).
 
     An invalid configuration is shown as an ``st.error`` naming each offending key (and its
     environment variable), or the file / variable at fault (:class:`~engine.errors.ConfigError`), and
@@ -45,7 +47,7 @@ def get_runtime() -> Runtime:
         st.error(f"**Invalid configuration**: {exc}")
         st.stop()
     try:
-        runtime = Runtime(settings).start()
+        runtime = Runtime(settings, admin_token=admin_token()).start()
     except ConfigError as exc:  # e.g. a symbol the simulator has no data for
         st.error(f"**Invalid configuration**: {exc}")
         st.stop()

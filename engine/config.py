@@ -47,6 +47,7 @@ from pydantic_settings import (
 from engine.config_sections import (
     AlertSettings,
     BreakerSettings,
+    MetricsSettings,
     RestSettings,
     RiskSettings,
     SimSettings,
@@ -62,6 +63,7 @@ from engine.errors import ConfigError
 __all__ = [
     "AlertSettings",
     "BreakerSettings",
+    "MetricsSettings",
     "RestSettings",
     "RiskSettings",
     "Settings",
@@ -103,6 +105,7 @@ class Settings(BaseSettings):
     rest: RestSettings = RestSettings()
     stream: StreamSettings = StreamSettings()
     alerts: AlertSettings = AlertSettings()
+    metrics: MetricsSettings = MetricsSettings()
 
     @classmethod
     def settings_customise_sources(
@@ -158,11 +161,15 @@ def config_file() -> Path:
 
 ENV_PREFIX = "PAPERTRADER_"
 
+ADMIN_TOKEN_ENV = "PAPERTRADER_ADMIN_TOKEN"
+"""The admin token: the dashboard's controls (``dashboard.auth``) and the operations endpoint (``[metrics]``)."""
+
 NON_SETTINGS_ENV: tuple[str, ...] = (
     "PAPERTRADER_CONFIG",  # the TOML file to read (config_file)
-    "PAPERTRADER_ADMIN_TOKEN",  # the dashboard's admin token (dashboard.auth.TOKEN_ENV)
+    ADMIN_TOKEN_ENV,  # the admin token of the dashboard's controls and the metrics endpoint
     "PAPERTRADER_REQUIRE_BROWSER",  # tests: browser tests fail instead of skipping without Chromium (tests/e2e)
     "PAPERTRADER_CHROMIUM",  # tests: the Chromium binary of the browser tests (tests/e2e)
+    "PAPERTRADER_REQUIRE_PROMETHEUS",  # tests: Prometheus tests fail instead of skipping without it (tests/deploy)
 )
 """The ``PAPERTRADER_*`` environment variables that are not settings; :func:`check_environment` lets them pass."""
 

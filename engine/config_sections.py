@@ -277,7 +277,10 @@ class WebhookSettings(_Section):
 
 
 class AlertSettings(_Section):
-    """Webhook alerts on breaker WARNING/TRIPPED/RESET, an API ban (HTTP 418) and long stream outages (SPEC §6).
+    """Webhook alerts on breaker WARNING/TRIPPED/RESET, an API ban (HTTP 418), long stream outages (SPEC §6), and the
+    REST guards' load: request-weight utilisation above ``weight_utilisation_pct`` for ``weight_utilisation_for_s``,
+    and REST retries above ``retry_rate_pct`` of the requests sent over ``retry_rate_window_s`` (with at least
+    ``retry_rate_min_requests`` requests) — each of these once per episode.
 
     No webhooks (the default) means alerts are only logged. Deliveries use the ``[rest]`` retry policy.
     """
@@ -286,3 +289,50 @@ class AlertSettings(_Section):
     disconnect_alert_after_s: float = Field(60.0, gt=0, description="market stream down this long raises an alert")
     queue_size: int = Field(100, ge=1, description="alerts waiting for delivery; beyond it new ones are dropped")
     timeout_s: float = Field(10.0, gt=0, description="per POST attempt")
+    weight_utilisation_pct: Percent = Field(
+        80.0, gt=0, le=100, description="request-weight utilisation that alerts once it has lasted weight_utilisation_for_s"
+    )
+    weight_utilisation_for_s: float = Field(60.0, gt=0, description="how long the utilisation must stay above it")
+    retry_rate_pct: Percent = Field(
+        20.0, gt=0, le=100, description="REST retries as a percent of REST requests over retry_rate_window_s that alerts"
+    )
+    retry_rate_window_s: float = Field(300.0, gt=0, description="the window of the retry rate")
+    retry_rate_min_requests: int = Field(20, ge=1, description="fewer requests in the window never alert")
+
+
+class MetricsSettings(_Section):
+    """The operations endpoint (``../shared/SPEC.md`` §6), served by the Runtime (dashboard and ``papertrader run``) on
+    a thread of its own: Prometheus metrics at ``/metrics``, liveness at ``/healthz``, readiness at ``/readyz``.
+
+    ``port`` 0 takes any free port (the Runtime's ``metrics_url`` and ``papertrader run`` say which); give every engine
+    of a host its own port. Bound to a non-loopback ``host``, the Runtime refuses to start unless an admin token is set
+    (then every request must carry ``Authorization: Bearer <token>``) or ``allow_unauthenticated`` is true; with a
+    token set, it is required on loopback too (as the dashboard's controls do).
+
+    ``loop_stall_s``: ``/healthz`` fails once the engine loop has not turned for this long (or the engine thread is
+    gone). ``/readyz`` fails before the engine has bootstrapped, while the market stream has been down longer than
+    ``max_disconnected_s``, while the data lag exceeds ``max_data_lag_s``, and while rows wait and no flush has
+    committed for ``max_flush_age_s``.
+
+    Raises:
+        pydantic.ValidationError: ``host`` is empty or holds a scheme, path, port or space.
+    """
+
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = Field(9479, ge=0, le=65535, description="TCP port; 0: any free port")
+    allow_unauthenticated: bool = Field(False, description="serve a non-loopback host without the admin token")
+    loop_stall_s: float = Field(3.0, gt=0, description="/healthz: the engine loop has not turned for this long")
+    max_data_lag_s: float = Field(30.0, gt=0, description="/readyz: no market message for this long")
+    max_disconnected_s: float = Field(60.0, gt=0, description="/readyz: the market stream down (reconnecting) this long")
+    max_flush_age_s: float = Field(10.0, gt=0, description="/readyz: rows waiting and no flush committed for this long")
+
+    @field_validator("host")
+    @classmethod
+    def _bare_host(cls, host: str) -> str:
+        bare = host.strip().removeprefix("[").removesuffix("]")
+        if not bare or any(c in bare for c in "/ @") or "://" in host or (bare.count(":") == 1):
+            raise ValueError(
+                "metrics.host must be a bare host name or IP address (127.0.0.1, ::1, 0.0.0.0), without scheme or port"
+            )
+        return bare

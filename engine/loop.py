@@ -6,9 +6,12 @@ loop (``../shared/ARCHITECTURE.md``, "Process and threads").
     Feed tasks (rules, stream, backfill per symbol) ──candles, prices, gaps──► EngineLoop ──► TradingCore
     CommandInbox (woken at once by Runtime.submit) ─────────────────────────► EngineLoop ──► TradingCore.apply
     TradingCore events ──► RecordSink (rows; flushed before acting on a fill, breaker change or command)
-                       ──► AlertSink (breaker transitions) ──► EngineStatus snapshot (the UI reads it)
+                       ──► MetricsSink (account, counts) ──► AlertSink (breaker transitions)
+                       ──► EngineStatus snapshot (the UI and the exporter read it)
     Feed and guard reports (connections, gaps, backfills, drops, REST attempts) ──► TelemetrySink (rows, counts)
-    telemetry task, every second: rate-limit sample, ban and disconnect alerts, status (data lag)
+                                                          (connections, REST attempts) ──► MetricsSink (counts)
+    telemetry task, every second: rate-limit sample, ban / disconnect / weight / retry-rate alerts, status (data lag)
+    heartbeat task, every 0.5 s: the loop's sign of life and its lag (engine.health)
 
 Nothing here awaits on the path from a stream message to the core: the core is synchronous, backfills run in their
 own tasks, and the only awaits are the feed's network I/O. Stopping cancels every task; the REST client and the
@@ -36,11 +39,23 @@ from engine.core.filters import SymbolFilters
 from engine.core.models import Candle, interval_ms
 from engine.feed.feed import Feed
 from engine.feed.gaps import Gap
-from engine.feed.rest import BinanceRestClient
+from engine.feed.rest import BinanceRestClient, RestGuardStatus
 from engine.feed.stream_events import Connected, Disconnected, KlineEvent, StreamEvent
+from engine.guards.retry import RetryAttempt
+from engine.health import Heartbeat
 from engine.inbox import CommandInbox
 from engine.sinks.alert_sink import AlertSink
-from engine.sinks.alerts import DisconnectWatch, alert_for_ban, alert_for_disconnect, alert_from_breaker_event
+from engine.sinks.alerts import (
+    DisconnectWatch,
+    RetryRateWatch,
+    SustainedWatch,
+    alert_for_ban,
+    alert_for_disconnect,
+    alert_for_retry_rate,
+    alert_for_weight_utilisation,
+    alert_from_breaker_event,
+)
+from engine.sinks.metrics import MetricsSink
 from engine.sinks.record import RecorderLike, RecordSink
 from engine.sinks.status import EngineState, EngineStatus, GapStatus
 from engine.sinks.telemetry import TelemetrySink
@@ -73,7 +88,12 @@ class EngineLoop:
         gaps: gaps a previous run left open.
         venue_control: applies the simulator's commands (venue ``sim``), returns the audit detail; ``None``
             refuses them.
+        on_loop_lag: receives the loop's lag at each heartbeat, seconds (the exporter's histogram).
         wall_clock: Unix seconds; ``monotonic``: seconds.
+
+    Read from other threads (the exporter, the health checks): :attr:`status`, :attr:`metrics`, :attr:`guards`,
+    :attr:`heartbeat`, :meth:`data_lag_s`, :meth:`disconnected_s` — snapshots and counters replaced or incremented
+    on the engine thread, never mutable structures in the middle of a change.
     """
 
     def __init__(
@@ -88,6 +108,7 @@ class EngineLoop:
         gaps: list[Gap],
         warmup_candles: int,
         venue_control: Callable[[Command], str] | None = None,
+        on_loop_lag: Callable[[float], None] | None = None,
         wall_clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -102,9 +123,19 @@ class EngineLoop:
         self._interval_ms = interval_ms(settings.trading.interval)
         self._wall_clock, self._monotonic = wall_clock, monotonic
         self._alerts: AlertSink | None = None
-        self._stream_watch = DisconnectWatch(after_s=settings.alerts.disconnect_alert_after_s, clock=monotonic)
+        a = settings.alerts
+        self._stream_watch = DisconnectWatch(after_s=a.disconnect_alert_after_s, clock=monotonic)
+        self._weight_watch = SustainedWatch(above=a.weight_utilisation_pct / 100, for_s=a.weight_utilisation_for_s, clock=monotonic)
+        self._retry_watch = RetryRateWatch(
+            above=a.retry_rate_pct / 100, window_s=a.retry_rate_window_s, min_requests=a.retry_rate_min_requests, clock=monotonic
+        )
         self._bans_seen = 0
+        self._started_at = monotonic()
         self._last_message_at: float | None = None
+        self.metrics = MetricsSink()
+        self.guards: RestGuardStatus | None = None
+        """The REST guards' latest snapshot (taken every second on the engine thread)."""
+        self.heartbeat = Heartbeat(clock=monotonic, on_lag=on_loop_lag)
         self._stream_url = ""
         self.feed: Feed | None = None
         self.telemetry = TelemetrySink(recorder, interval_ms=self._interval_ms, rest_url=rest_url, wall_clock=wall_clock)
@@ -114,7 +145,7 @@ class EngineLoop:
     async def run(self, stop: asyncio.Event) -> None:
         """Run until ``stop`` is set; then cancel everything, write the last telemetry row and close."""
         self.inbox.bind(asyncio.get_running_loop())
-        rest = venue.rest_client(self.settings, self._rest_url, on_attempt=self.telemetry.api_attempt)
+        rest = venue.rest_client(self.settings, self._rest_url, on_attempt=self._rest_attempt)
         stream = venue.kline_stream(self.settings, self._ws_url)
         self._stream_url = self.telemetry.stream_url = stream.url
         alerts = AlertSink.from_settings(
@@ -143,6 +174,7 @@ class EngineLoop:
             feed,
             asyncio.create_task(self.inbox.run(self.apply_command), name="commands"),
             asyncio.create_task(self._telemetry(rest), name="telemetry"),
+            asyncio.create_task(self.heartbeat.run(), name="heartbeat"),
         ]
         stopping = asyncio.create_task(stop.wait(), name="stop")
         try:
@@ -201,6 +233,7 @@ class EngineLoop:
             return
         with self.recorder.atomic():  # one step's rows reach the disk together (an equity row and its breaker event)
             must_flush = self.sink.handle_all(events)
+        self.metrics.handle_all(events)
         if must_flush:
             try:
                 self.recorder.flush()
@@ -253,6 +286,7 @@ class EngineLoop:
                 self._publish(market_time_ms=event.event_time_ms, connected=True)
             return
         self.telemetry.stream_event(event)
+        self.metrics.stream_event(event)
         if isinstance(event, Connected):
             self._stream_watch.up()
             self._publish(connected=True)
@@ -261,19 +295,51 @@ class EngineLoop:
             self._publish(connected=False)
 
     # ------------------------------------------------------------------ telemetry
+    def _rest_attempt(self, attempt: RetryAttempt, *, host: str) -> None:
+        """Every attempt of the venue's REST client: an ``api_calls`` row and the metrics' counts."""
+        self.telemetry.api_attempt(attempt, host=host)
+        self.metrics.rest_attempt(attempt)
+
+    def data_lag_s(self) -> float:
+        """Seconds since the last market message arrived (since this loop was built, before the first)."""
+        last = self._last_message_at
+        return self._monotonic() - (self._started_at if last is None else last)
+
+    def disconnected_s(self) -> float | None:
+        """Seconds the market stream has been down; ``None`` while connected or before its first connection."""
+        return self._stream_watch.down_s()
+
     async def _telemetry(self, rest: BinanceRestClient) -> None:
-        """Every ``TELEMETRY_INTERVAL_S``: sample the REST guards into ``rate_limit_samples``; alert on a new 418 ban
-        or a stream down longer than ``alerts.disconnect_alert_after_s``; refresh the status (data lag)."""
+        """Every ``TELEMETRY_INTERVAL_S``: sample the REST guards into ``rate_limit_samples`` (and :attr:`guards`);
+        alert on a new 418 ban, a stream down longer than ``alerts.disconnect_alert_after_s``, request-weight
+        utilisation above ``alerts.weight_utilisation_pct`` for ``alerts.weight_utilisation_for_s`` and a REST retry
+        rate above ``alerts.retry_rate_pct`` over ``alerts.retry_rate_window_s`` (each once per episode); refresh the
+        status (data lag)."""
         while True:
-            guards = rest.guard_status()
+            guards = self.guards = rest.guard_status()
             self.telemetry.guards(guards)
-            if guards.ban.bans > self._bans_seen and self._alerts is not None:
-                self._bans_seen = guards.ban.bans
-                self._alerts.notify(alert_for_ban(guards.ban.host, guards.ban.retry_after_s))
-            if (down_s := self._stream_watch.poll()) is not None and self._alerts is not None:
-                self._alerts.notify(alert_for_disconnect(self._stream_url, down_s))
+            if self._alerts is not None:
+                self._alert_on(guards, self._alerts)
             self._publish()
             await asyncio.sleep(TELEMETRY_INTERVAL_S)
+
+    def _alert_on(self, guards: RestGuardStatus, alerts: AlertSink) -> None:
+        if guards.ban.bans > self._bans_seen:
+            self._bans_seen = guards.ban.bans
+            alerts.notify(alert_for_ban(guards.ban.host, guards.ban.retry_after_s))
+        if (down_s := self._stream_watch.poll()) is not None:
+            alerts.notify(alert_for_disconnect(self._stream_url, down_s))
+        limiter, a = guards.limiter, self.settings.alerts
+        if (held_s := self._weight_watch.poll(limiter.utilisation)) is not None:
+            alert = alert_for_weight_utilisation(
+                limiter.utilisation * 100, above_pct=a.weight_utilisation_pct, for_s=held_s, used=limiter.used_weight, limit=limiter.limit
+            )
+            alerts.notify(alert)
+        if (rate := self._retry_watch.poll(self.metrics.requests_total, self.metrics.retries_total)) is not None:
+            alert = alert_for_retry_rate(
+                rate.ratio * 100, above_pct=a.retry_rate_pct, retries=rate.retries, requests=rate.requests, window_s=a.retry_rate_window_s
+            )
+            alerts.notify(alert)
 
     def _running_state(self) -> EngineState:
         return EngineState.PAUSED if self.core.paused else EngineState.RUNNING

@@ -2,8 +2,13 @@
 
 It owns, in start order:
 
+0. with ``metrics.enabled``, the operations endpoint (:class:`~engine.ops_server.OpsServer`: ``/metrics``,
+   ``/healthz``, ``/readyz`` on ``metrics.host:metrics.port``, the "ops-server" thread) over a private
+   :class:`~engine.sinks.exporter.Exporter` — bound first, so a port in use or an unprotected public address refuses
+   the start before the database is touched,
 1. the :class:`~storage.store.Store` (the DuckDB file; one read-write process per file),
-2. the :class:`~storage.recorder.Recorder` (batched writer, its own flush thread),
+2. the :class:`~storage.recorder.Recorder` (batched writer, its own flush thread; flushes timed,
+   :class:`~engine.metered_recorder.MeteredRecorder`),
 3. with venue ``sim``, the embedded exchange (:class:`~simulator.server.SimulatorServer`, uvicorn on 127.0.0.1 with
    an ephemeral port, in the "simulator" thread),
 4. the :class:`~engine.core.core.TradingCore`, restored from the database (:mod:`engine.recovery`), and the
@@ -24,6 +29,7 @@ import asyncio
 import contextlib
 import logging
 import threading
+import time
 from concurrent.futures import Future
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -35,8 +41,12 @@ from engine.core.events import CommandApplied
 from engine.core.models import interval_ms
 from engine.core.strategy import SmaCrossover
 from engine.errors import ConfigError, EngineError
+from engine.health import HealthReport, Limits, Vitals, liveness, readiness
 from engine.loop import EngineLoop
+from engine.metered_recorder import MeteredRecorder
+from engine.ops_server import OpsServer, check_access, is_loopback
 from engine.recovery import restore, stored_history
+from engine.sinks.exporter import Exporter, Readings
 from engine.sinks.status import EngineState, EngineStatus
 from simulator.dataset import Dataset, available_symbols
 from simulator.klines_files import dir_symbols, load_datasets
@@ -44,7 +54,6 @@ from simulator.market import Market, start_within
 from simulator.replay import ReplayClock
 from simulator.server import SimulatorServer
 from simulator.symbols import SYMBOL_RULES
-from storage.recorder import Recorder
 from storage.store import Store
 
 log = logging.getLogger(__name__)
@@ -67,18 +76,27 @@ class Runtime:
 
     Use ``Runtime(settings).start()`` and, once, :meth:`stop` (idempotent; also a context manager).
 
+    Args:
+        settings: the configuration.
+        admin_token: the admin token (``PAPERTRADER_ADMIN_TOKEN``; the dashboard's may come from its secrets file):
+            with one, the operations endpoint requires it as a bearer token; ``None`` or blank: no token.
+
     Raises (from :meth:`start`):
         ConfigError: with venue ``sim``, a traded symbol has no dataset (bundled, or in ``sim.data_dir``) or no
             simulator trading rules, or ``sim.data_dir`` is missing or holds a malformed file (the message names the
-            file and line).
+            file and line); the operations endpoint cannot listen on ``metrics.host:metrics.port``, or would serve a
+            non-loopback host without a token (:func:`engine.ops_server.check_access`).
         storage.errors.StoreLockedError: another process holds the database file.
         storage.errors.StoreError: the database cannot be opened or migrated.
     """
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, admin_token: str | None = None) -> None:
         self.settings = settings
+        self._admin_token = admin_token if admin_token and admin_token.strip() else None
+        self.exporter: Exporter | None = None
+        self.ops: OpsServer | None = None
         self.store: Store | None = None
-        self.recorder: Recorder | None = None
+        self.recorder: MeteredRecorder | None = None
         self.simulator: SimulatorServer | None = None
         self.core: TradingCore | None = None
         self.engine: EngineLoop | None = None
@@ -90,14 +108,21 @@ class Runtime:
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> Runtime:
-        """Open the database, restore the account, start the simulator (venue ``sim``) and the engine thread."""
+        """Start the operations endpoint (``metrics.enabled``), open the database, restore the account, start the
+        simulator (venue ``sim``) and the engine thread."""
         settings = self.settings
         datasets = self._sim_datasets()
-        self.store = Store(settings.storage.path)
+        self._start_ops()
+        exporter = self.exporter
         try:
-            self.recorder = Recorder(
-                self.store, flush_interval_ms=settings.storage.flush_interval_ms, max_buffered_rows=settings.storage.max_buffered_rows
-            ).start()
+            self.store = Store(settings.storage.path)
+            recorder = self.recorder = MeteredRecorder(
+                self.store,
+                flush_interval_ms=settings.storage.flush_interval_ms,
+                max_buffered_rows=settings.storage.max_buffered_rows,
+                on_flush=exporter.flush_seconds.observe if exporter is not None else None,
+            )
+            recorder.start()
             strategy = SmaCrossover(fast=settings.strategy.fast, slow=settings.strategy.slow)
             with self.store.cursor() as cur:
                 restored = restore(cur, starting_balance=settings.trading.starting_balance)
@@ -125,13 +150,14 @@ class Runtime:
             self.engine = EngineLoop(
                 settings,
                 core=core,
-                recorder=self.recorder,
+                recorder=recorder,
                 rest_url=rest_url,
                 ws_url=ws_url,
                 next_ms=restored.next_ms(interval_ms(settings.trading.interval)),
                 gaps=restored.open_gaps,
                 warmup_candles=warmup,
                 venue_control=self._control_simulator if self.simulator is not None else None,
+                on_loop_lag=exporter.loop_lag_seconds.observe if exporter is not None else None,
             )
         except BaseException:
             self._close_resources()
@@ -141,6 +167,29 @@ class Runtime:
         self._ready.wait(timeout=READY_TIMEOUT_S)
         log.info("papertrader started: venue %s, database %s", settings.venue.name, settings.storage.path)
         return self
+
+    def _start_ops(self) -> None:
+        """With ``metrics.enabled``: the exporter and the operations endpoint, listening.
+
+        Raises:
+            ConfigError: see :func:`engine.ops_server.check_access` and :class:`engine.ops_server.OpsServer`.
+        """
+        m, s = self.settings.metrics, self.settings
+        if not m.enabled:
+            return
+        check_access(host=m.host, token=self._admin_token, allow_unauthenticated=m.allow_unauthenticated)
+        if self._admin_token is None and not is_loopback(m.host):
+            log.warning("metrics.allow_unauthenticated: /metrics, /healthz and /readyz on %s are open to anyone who can reach it", m.host)
+        self.exporter = Exporter(
+            self._readings,
+            venue=s.venue.name,
+            quote_asset=s.trading.quote_asset,
+            strategy=s.strategy.name,
+            symbols=s.trading.symbols,
+        )
+        self.ops = OpsServer(
+            host=m.host, port=m.port, registry=self.exporter.registry, health=self.health, ready=self.readiness, token=self._admin_token
+        ).start()
 
     def _sim_datasets(self) -> dict[str, Dataset] | None:
         """With venue ``sim``, the traded symbols' datasets: the bundled ones, or those of ``sim.data_dir``
@@ -245,6 +294,8 @@ class Runtime:
         if self._stopped:
             return
         self._stopped = True
+        if self.ops is not None:
+            self.ops.stop()
         loop, stop_event = self._loop, self._stop_event
         if loop is not None and stop_event is not None and not loop.is_closed():
             with contextlib.suppress(RuntimeError):  # the loop closed between the check and the call
@@ -260,8 +311,11 @@ class Runtime:
         log.info("papertrader stopped")
 
     def _close_resources(self) -> None:
-        """Stop the simulator, flush and stop the recorder, close the store: each even if the one before failed."""
+        """Stop the operations endpoint and the simulator, flush and stop the recorder, close the store: each even if
+        the one before failed."""
         try:
+            if self.ops is not None:
+                self.ops.stop()
             if self.simulator is not None:
                 self.simulator.stop()
         finally:
@@ -295,3 +349,57 @@ class Runtime:
         if self.engine is None:
             return EngineStatus(state=EngineState.STARTING, venue=self.settings.venue.name)
         return self.engine.status
+
+    # ------------------------------------------------------------------ operations: metrics and health
+    @property
+    def metrics_url(self) -> str | None:
+        """``http://host:port/metrics`` of the operations endpoint (``/healthz`` and ``/readyz`` beside it); ``None``
+        when ``metrics.enabled`` is false or before :meth:`start`."""
+        return None if self.ops is None else f"{self.ops.url}/metrics"
+
+    def health(self) -> HealthReport:
+        """Liveness, as ``/healthz`` answers it (:func:`engine.health.liveness`); any thread."""
+        return liveness(self._vitals(), self._limits())
+
+    def readiness(self) -> HealthReport:
+        """Readiness, as ``/readyz`` answers it (:func:`engine.health.readiness`); any thread."""
+        return readiness(self._vitals(), self._limits())
+
+    def _limits(self) -> Limits:
+        m = self.settings.metrics
+        return Limits(
+            loop_stall_s=m.loop_stall_s,
+            max_data_lag_s=m.max_data_lag_s,
+            max_disconnected_s=m.max_disconnected_s,
+            max_flush_age_s=m.max_flush_age_s,
+        )
+
+    def _vitals(self) -> Vitals:
+        engine, recorder, thread = self.engine, self.recorder, self._thread
+        return Vitals(
+            status=self.status(),
+            thread_alive=thread is not None and thread.is_alive(),
+            loop_silent_s=None if engine is None else engine.heartbeat.silent_s(),
+            disconnected_s=None if engine is None else engine.disconnected_s(),
+            data_lag_s=None if engine is None else engine.data_lag_s(),
+            buffered_rows=0 if recorder is None else recorder.status().buffered_rows,
+            flush_age_s=0.0 if recorder is None else recorder.flush_age_s(),
+        )
+
+    def _readings(self) -> Readings:
+        """What a scrape reports, read now (the scraping thread)."""
+        engine, recorder = self.engine, self.recorder
+        vitals, limits = self._vitals(), self._limits()
+        guards = None if engine is None else engine.guards
+        until_s = None if guards is None else guards.ban.until_s
+        return Readings(
+            status=vitals.status,
+            sink=None if engine is None else engine.metrics,
+            guards=guards,
+            ban_remaining_s=0.0 if until_s is None else max(0.0, until_s - time.monotonic()),
+            recorder=None if recorder is None else recorder.status(),
+            flush_age_s=vitals.flush_age_s,
+            data_lag_s=vitals.data_lag_s,
+            healthy=liveness(vitals, limits).ok,
+            ready=readiness(vitals, limits).ok,
+        )

@@ -4,22 +4,25 @@ exchange alone)."""
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
 from engine.cli.common import EXIT_FAILED, Refused, load_settings, ms, wait_for_signal
+from engine.config import ADMIN_TOKEN_ENV
 from engine.errors import ConfigError
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    """The same Runtime as the dashboard, without it; stopped (flushed, closed) on SIGINT/SIGTERM."""
+    """The same Runtime as the dashboard, without it; stopped (flushed, closed) on SIGINT/SIGTERM. The admin token
+    (``PAPERTRADER_ADMIN_TOKEN``) guards the operations endpoint."""
     from engine.runtime import Runtime
     from engine.sinks.status import EngineState
     from storage.errors import StoreError
 
     settings = load_settings()
-    runtime = Runtime(settings)
+    runtime = Runtime(settings, admin_token=os.environ.get(ADMIN_TOKEN_ENV))
     try:
         runtime.start()
     except StoreError as exc:  # held by another process, not a papertrader database, ...
@@ -31,6 +34,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         if runtime.simulator is not None:
             venue += f" (embedded simulator: REST {runtime.simulator.rest_url}, WS {runtime.simulator.ws_url})"
         print(f"database {Path(settings.storage.path).resolve()}\nvenue    {venue}", flush=True)
+        if runtime.metrics_url is not None:
+            print(f"metrics  {runtime.metrics_url} (health: /healthz, /readyz)", flush=True)
         announced = False
 
         def poll() -> bool:

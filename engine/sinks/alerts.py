@@ -1,11 +1,17 @@
 """Alerts to people (``../shared/SPEC.md`` §6): what deserves one — a breaker WARNING/TRIPPED/RESET, an API ban
-(HTTP 418), a long market-stream outage — as :class:`Alert` values with the figures in structured fields. They are
-logged and POSTed to webhooks by :class:`engine.sinks.webhooks.AlertSink`, never blocking the engine.
+(HTTP 418), a long market-stream outage, request-weight utilisation held high, a high REST retry rate — as
+:class:`Alert` values with the figures in structured fields. They are logged and POSTed to webhooks by
+:class:`engine.sinks.alert_sink.AlertSink`, never blocking the engine.
+
+The watches decide when a condition deserves its alert, once per episode: :class:`DisconnectWatch` (an outage),
+:class:`SustainedWatch` (a value above a level for a while: weight utilisation) and :class:`RetryRateWatch` (retries
+over requests in a sliding window). Each is polled from the engine's telemetry tick with an injected clock.
 """
 
 from __future__ import annotations
 
 import logging
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -24,7 +30,7 @@ class Alert:
 
     Attributes:
         kind: stable name: ``WarningTriggered``, ``BreakerTripped``, ``BreakerReset`` (the breaker event kinds),
-            ``ApiBanned`` or ``StreamDisconnected``.
+            ``ApiBanned``, ``StreamDisconnected``, ``WeightUtilisationHigh`` or ``RetryRateHigh``.
         severity: ``info``, ``warning`` or ``critical``.
         title: one line.
         text: a sentence or two with the figures.
@@ -114,6 +120,43 @@ def alert_for_disconnect(url: str, down_s: float, *, time: datetime | None = Non
     )
 
 
+def alert_for_weight_utilisation(
+    utilisation_pct: float, *, above_pct: float, for_s: float, used: float, limit: int, time: datetime | None = None
+) -> Alert:
+    """Request-weight utilisation (Binance REQUEST_WEIGHT, spot REST docs "LIMITS") has stayed above ``above_pct``
+    for ``for_s`` seconds; now ``utilisation_pct`` (``used`` of ``limit`` per minute)."""
+    return Alert(
+        kind="WeightUtilisationHigh",
+        severity="warning",
+        title=f"Request weight {utilisation_pct:.0f} % used for {for_s:.0f} s",
+        text=(
+            f"Request-weight utilisation has stayed above {above_pct:g} % for {for_s:.0f} s (now {utilisation_pct:.1f} %, "
+            f"{used:.0f} of {limit} per minute); requests will wait, and a 429 or a ban may follow."
+        ),
+        fields={
+            "utilisation_pct": round(utilisation_pct, 3), "above_pct": above_pct, "for_s": round(for_s, 3), "used": used, "limit": limit
+        },
+        time=time or _now(),
+    )
+
+
+def alert_for_retry_rate(
+    rate_pct: float, *, above_pct: float, retries: int, requests: int, window_s: float, time: datetime | None = None
+) -> Alert:
+    """``retries`` of the ``requests`` sent over the last ``window_s`` seconds were retried: ``rate_pct`` > ``above_pct``."""
+    return Alert(
+        kind="RetryRateHigh",
+        severity="warning",
+        title=f"REST retry rate {rate_pct:.0f} % over {window_s / 60:g} min",
+        text=(
+            f"{retries} of {requests} REST requests in the last {window_s:.0f} s were retried ({rate_pct:.1f} %, above "
+            f"{above_pct:g} %): the venue is refusing (429), failing (5xx) or timing out."
+        ),
+        fields={"rate_pct": round(rate_pct, 3), "above_pct": above_pct, "retries": retries, "requests": requests, "window_s": window_s},
+        time=time or _now(),
+    )
+
+
 class DisconnectWatch:
     """Decides when a stream outage is long enough to alert, once per outage.
 
@@ -149,3 +192,90 @@ class DisconnectWatch:
             return None
         self._alerted = True
         return down_s
+
+    def down_s(self) -> float | None:
+        """The current outage's length in seconds; ``None`` while up (or before :meth:`down` was first called)."""
+        return None if self._down_since is None else self._clock() - self._down_since
+
+
+class SustainedWatch:
+    """Decides when a value has stayed above a level long enough to alert, once per episode.
+
+    :meth:`poll` each sample: it returns how long the value has been above ``above`` (seconds) the first time that
+    reaches ``for_s``, then ``None`` until the value has come back to ``above`` or below (which ends the episode).
+
+    Args:
+        above: the level (exclusive), in the value's unit.
+        for_s: how long the value must stay above it, seconds.
+        clock: monotonic clock, seconds.
+    """
+
+    def __init__(self, *, above: float, for_s: float, clock: Callable[[], float]) -> None:
+        self.above, self.for_s = above, for_s
+        self._clock = clock
+        self._since: float | None = None
+        self._alerted = False
+
+    def poll(self, value: float) -> float | None:
+        if value <= self.above:
+            self._since, self._alerted = None, False
+            return None
+        now = self._clock()
+        if self._since is None:
+            self._since = now
+        held_s = now - self._since
+        if self._alerted or held_s < self.for_s:
+            return None
+        self._alerted = True
+        return held_s
+
+
+@dataclass(frozen=True, slots=True)
+class RetryRate:
+    """``retries`` of ``requests`` over the window, and their ratio (0..1)."""
+
+    requests: int
+    retries: int
+
+    @property
+    def ratio(self) -> float:
+        return self.retries / self.requests if self.requests else 0.0
+
+
+class RetryRateWatch:
+    """Decides when REST retries are too large a share of requests over a sliding window, once per episode.
+
+    :meth:`poll` each sample with the running totals (requests sent, retries) since the start; the window's counts
+    are the differences with the newest sample at least ``window_s`` old (or the oldest kept, early on). It returns
+    the window's :class:`RetryRate` the first time its ratio exceeds ``above`` with at least ``min_requests``
+    requests, then ``None`` until the ratio is back at or below ``above`` (which ends the episode).
+
+    Args:
+        above: the ratio (exclusive), 0..1.
+        window_s: the window, seconds.
+        min_requests: fewer requests in the window never alert.
+        clock: monotonic clock, seconds.
+        max_samples: samples kept (at one a second, the default covers a 10-minute window).
+    """
+
+    def __init__(self, *, above: float, window_s: float, min_requests: int, clock: Callable[[], float], max_samples: int = 600) -> None:
+        self.above, self.window_s, self.min_requests = above, window_s, min_requests
+        self._clock = clock
+        self._samples: deque[tuple[float, int, int]] = deque(maxlen=max_samples)
+        self._alerted = False
+
+    def poll(self, requests_total: int, retries_total: int) -> RetryRate | None:
+        now = self._clock()
+        samples = self._samples
+        while len(samples) > 1 and samples[1][0] <= now - self.window_s:
+            samples.popleft()  # the window's base is the newest sample at least window_s old
+        base = samples[0] if samples else (now, requests_total, retries_total)
+        samples.append((now, requests_total, retries_total))
+        rate = RetryRate(requests=requests_total - base[1], retries=retries_total - base[2])
+        if rate.ratio <= self.above:
+            self._alerted = False
+            return None
+        if self._alerted or rate.requests < self.min_requests:
+            return None
+        self._alerted = True
+        return rate

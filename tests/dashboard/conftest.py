@@ -21,6 +21,7 @@ def db_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.chdir(tmp_path)
     path = tmp_path / "pt.duckdb"
     monkeypatch.setenv("PAPERTRADER_STORAGE__PATH", str(path))
+    monkeypatch.setenv("PAPERTRADER_METRICS__PORT", "0")
     monkeypatch.setenv("PAPERTRADER_SIM__SPEED", "600")
     address = st_config.get_option("server.address")
     st_config.set_option("server.address", "127.0.0.1")

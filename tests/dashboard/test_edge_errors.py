@@ -31,7 +31,7 @@ def test_an_unknown_environment_variable_stops_the_page_naming_it(db_path: Path,
     assert not at.exception, at.exception
     assert [e.value for e in at.error] == [
         "**Invalid configuration**: PAPERTRADER_TRADINGX__RISK_PCT: unknown section 'tradingx' "
-        "(sections: venue, sim, storage, strategy, trading, breaker, risk, rest, stream, alerts)"
+        "(sections: venue, sim, storage, strategy, trading, breaker, risk, rest, stream, alerts, metrics)"
     ]
     assert not db_path.exists()
 

@@ -102,6 +102,7 @@ def app(tmp_path: Path, app_env: dict[str, str]) -> Iterator[App]:
     env = {
         **{k: v for k, v in os.environ.items() if k != "PAPERTRADER_CONFIG"},
         "PAPERTRADER_STORAGE__PATH": str(db_path),
+        "PAPERTRADER_METRICS__PORT": "0",
         "PYTHONFAULTHANDLER": "1",
         **app_env,
     }

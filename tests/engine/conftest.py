@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from engine.config import Settings, SimSettings, StorageSettings
+from engine.config import MetricsSettings, Settings, SimSettings, StorageSettings
 
 REPO = Path(__file__).resolve().parents[2]
 MINUTE_MS = 60_000
@@ -29,7 +29,8 @@ WAIT_S = 10.0
 @pytest.fixture
 def fast_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Settings]:
     """``fast_settings(**sections)``: default settings with a private database, a fast replay (50 candles per
-    wall second) and no ``PAPERTRADER_*`` variable or stray ``papertrader.toml`` leaking in."""
+    wall second), the metrics endpoint on any free port (unless ``metrics`` is given) and no ``PAPERTRADER_*``
+    variable or stray ``papertrader.toml`` leaking in."""
     monkeypatch.chdir(tmp_path)
     for name in [n for n in os.environ if n.startswith("PAPERTRADER_")]:
         monkeypatch.delenv(name)
@@ -38,7 +39,7 @@ def fast_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[.
         return Settings(
             storage=StorageSettings(path=tmp_path / "pt.duckdb"),
             sim=SimSettings(speed=3000, update_interval_ms=20),
-            **sections,
+            **{"metrics": MetricsSettings(port=0), **sections},
         )
 
     return make
@@ -137,6 +138,7 @@ def killed_run() -> Callable[..., None]:
             **os.environ,
             **variables,
             "PAPERTRADER_STORAGE__PATH": str(settings.storage.path),
+            "PAPERTRADER_METRICS__PORT": str(settings.metrics.port),
             "PAPERTRADER_SIM__SPEED": str(settings.sim.speed),
             "PAPERTRADER_SIM__UPDATE_INTERVAL_MS": str(settings.sim.update_interval_ms),
         }

@@ -61,6 +61,17 @@ def test_defaults_match_the_spec() -> None:
     assert s.trading.reward_risk == Decimal("2")  # take-profit at 2 × the stop distance
     assert (s.trading.trailing_stop, s.trading.trailing_activation) == (True, Decimal("1"))  # trail from 1 × the stop distance
     assert (s.strategy.name, s.strategy.fast, s.strategy.slow) == ("sma_crossover", 9, 21)
+    assert (s.metrics.enabled, s.metrics.host, s.metrics.port, s.metrics.allow_unauthenticated) == (True, "127.0.0.1", 9479, False)
+    assert (s.alerts.weight_utilisation_pct, s.alerts.weight_utilisation_for_s) == (80.0, 60.0)  # above 80 % for a minute
+    assert (s.alerts.retry_rate_pct, s.alerts.retry_rate_window_s) == (20.0, 300.0)  # above 20 % over 5 minutes
+
+
+@pytest.mark.parametrize(
+    ("given", "host"), [("::1", "::1"), ("[::1]", "::1"), (" 0.0.0.0 ", "0.0.0.0"), ("metrics.internal", "metrics.internal")]
+)
+def test_metrics_host_is_a_bare_name_or_address(monkeypatch: pytest.MonkeyPatch, given: str, host: str) -> None:
+    monkeypatch.setenv("PAPERTRADER_METRICS__HOST", given)
+    assert Settings().metrics.host == host
 
 
 def test_environment_overrides_nested_keys(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -151,6 +162,14 @@ def test_settings_are_frozen() -> None:
         pytest.param("[risk]\ncorrelation_scale = [1.0, 1.5]\n", "risk.correlation_scale", id="scale-above-1"),
         pytest.param("[rest]\nmax_wait_s = -1\n", "rest.max_wait_s", id="negative-max-wait"),
         pytest.param("[stream]\nbackoff_cap_s = 0\n", "stream.backoff_cap_s", id="zero-backoff-cap"),
+        pytest.param("[metrics]\nport = 70000\n", "metrics.port", id="port-above-65535"),
+        pytest.param("[metrics]\nport = -1\n", "metrics.port", id="negative-port"),
+        pytest.param('[metrics]\nhost = "http://127.0.0.1"\n', "metrics.host", id="host-with-scheme"),
+        pytest.param('[metrics]\nhost = "127.0.0.1:9479"\n', "metrics.host", id="host-with-port"),
+        pytest.param('[metrics]\nhost = ""\n', "metrics.host", id="empty-host"),
+        pytest.param("[metrics]\nloop_stall_s = 0\n", "metrics.loop_stall_s", id="zero-loop-stall"),
+        pytest.param("[alerts]\nweight_utilisation_pct = 120\n", "alerts.weight_utilisation_pct", id="weight-alert-over-100"),
+        pytest.param("[alerts]\nretry_rate_min_requests = 0\n", "alerts.retry_rate_min_requests", id="no-min-requests"),
     ],
 )
 def test_invalid_toml_is_refused_naming_the_key(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, toml: str, key: str) -> None:
@@ -400,7 +419,7 @@ def test_a_directory_named_papertrader_toml_is_refused(tmp_path: Path) -> None:
 
 
 # ---------------------------------------------------------------------------------------------- unknown variables
-SECTIONS = "venue, sim, storage, strategy, trading, breaker, risk, rest, stream, alerts"
+SECTIONS = "venue, sim, storage, strategy, trading, breaker, risk, rest, stream, alerts, metrics"
 TRADING_KEYS = (
     "symbols, interval, quote_asset, starting_balance, taker_fee_pct, slippage_bps, risk_pct, max_position_pct, "
     "min_stop_pct, atr_period, stop_atr_multiple, reward_risk, trailing_stop, trailing_activation"
@@ -495,7 +514,7 @@ def test_known_non_setting_variables_and_every_setting_variable_pass(monkeypatch
     check_environment(environ)  # raises nothing
 
     monkeypatch.setenv("PAPERTRADER_CONFIG", str(write_toml(tmp_path, "")))
-    for name in ("PAPERTRADER_ADMIN_TOKEN", "PAPERTRADER_REQUIRE_BROWSER", "PAPERTRADER_CHROMIUM"):
+    for name in ("PAPERTRADER_ADMIN_TOKEN", "PAPERTRADER_REQUIRE_BROWSER", "PAPERTRADER_CHROMIUM", "PAPERTRADER_REQUIRE_PROMETHEUS"):
         monkeypatch.setenv(name, "1")
     monkeypatch.setenv("papertrader_sim__speed", "7")
     assert Settings().sim.speed == 7.0

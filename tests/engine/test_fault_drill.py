@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.config import Settings, SimSettings, StorageSettings, StreamSettings, VenueSettings
+from engine.config import MetricsSettings, Settings, SimSettings, StorageSettings, StreamSettings, VenueSettings
 from engine.runtime import Runtime
 from simulator.dataset import load_candles
 from simulator.market import Market
@@ -51,6 +51,7 @@ def settings(simulator: SimulatorServer, tmp_path: Path, monkeypatch: pytest.Mon
     return Settings(
         venue=VenueSettings(name="binance", rest_url=simulator.rest_url, ws_url=simulator.ws_url),
         storage=StorageSettings(path=tmp_path / "drill.duckdb"),
+        metrics=MetricsSettings(port=0),
         sim=SimSettings(speed=60.0),
         stream=StreamSettings(backoff_cap_s=2.0, stale_after_s=6.0),
     )

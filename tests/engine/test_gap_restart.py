@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.config import Settings, StorageSettings, StreamSettings, VenueSettings
+from engine.config import MetricsSettings, Settings, StorageSettings, StreamSettings, VenueSettings
 from engine.runtime import Runtime
 from simulator.market import Market
 from simulator.server import SimulatorServer
@@ -40,6 +40,7 @@ def test_a_gap_left_open_by_a_stop_is_filled_after_the_restart(
     settings = Settings(
         venue=VenueSettings(name="binance", rest_url=simulator.rest_url, ws_url=simulator.ws_url),
         storage=StorageSettings(path=tmp_path / "pt.duckdb"),
+        metrics=MetricsSettings(port=0),
         stream=StreamSettings(backoff_cap_s=0.5),
     )
     with Runtime(settings) as first:

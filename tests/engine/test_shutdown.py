@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from engine.config import Settings, StorageSettings, StreamSettings, VenueSettings
+from engine.config import MetricsSettings, Settings, StorageSettings, StreamSettings, VenueSettings
 from engine.runtime import STOP_BUDGET_S, Runtime
 from engine.sinks.status import EngineState
 from simulator.market import Market
@@ -39,6 +39,7 @@ def binance(simulator: SimulatorServer, tmp_path: Path, monkeypatch: pytest.Monk
         return Settings(
             venue=VenueSettings(name="binance", rest_url=simulator.rest_url, ws_url=simulator.ws_url),
             storage=StorageSettings(path=tmp_path / "pt.duckdb"),
+            metrics=MetricsSettings(port=0),
             **sections,
         )
 
@@ -132,6 +133,7 @@ def test_sigterm_stops_papertrader_run_behind_a_429_within_the_budget(simulator:
         "PAPERTRADER_VENUE__REST_URL": simulator.rest_url,
         "PAPERTRADER_VENUE__WS_URL": simulator.ws_url,
         "PAPERTRADER_STORAGE__PATH": str(tmp_path / "pt.duckdb"),
+        "PAPERTRADER_METRICS__PORT": "0",
     }
     process = subprocess.Popen(
         [sys.executable, "-m", "engine", "run"], cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE

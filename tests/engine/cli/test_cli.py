@@ -37,6 +37,7 @@ def env(tmp_path: Path) -> dict[str, str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("PAPERTRADER_")}
     clean["PYTHONPATH"] = str(ROOT)
     clean["PAPERTRADER_STORAGE__PATH"] = str(tmp_path / "pt.duckdb")
+    clean["PAPERTRADER_METRICS__PORT"] = "0"  # any free port: tests never bind a fixed one
     return clean
 
 
@@ -216,15 +217,29 @@ def test_run_starts_headless_and_stops_cleanly_on_sigterm(tmp_path: Path, env: d
     try:
         # running, and the bootstrap history is in, not just asked for
         lines = _read_until(proc, "engine RUNNING", "BTCUSDT: gap from", "ETHUSDT: gap from")
+        metrics = next(line.split()[1] for line in lines if line.startswith("metrics  http://127.0.0.1:"))
+        health = httpx.get(metrics.replace("/metrics", "/healthz"), timeout=5)
     finally:
         proc.send_signal(signal.SIGTERM)
         out, _ = proc.communicate(timeout=30)
     assert proc.returncode == 0, out
     assert any(env["PAPERTRADER_STORAGE__PATH"] in line for line in lines)
     assert any(line.startswith("venue    sim") for line in lines)
+    assert health.status_code == 200, health.text
     assert "stopped after" in out
     db = Path(env["PAPERTRADER_STORAGE__PATH"])
     assert one(db, "SELECT count(*) FROM candles") > 0  # the bootstrap history, flushed on stop
+
+
+def test_run_refuses_a_public_metrics_address_without_a_token_in_one_line(tmp_path: Path, env: dict[str, str]) -> None:
+    env["PAPERTRADER_METRICS__HOST"] = "0.0.0.0"
+    env.pop("PAPERTRADER_ADMIN_TOKEN", None)
+
+    line = refused(cli("run", env=env, cwd=tmp_path))
+
+    assert line.startswith("papertrader: invalid configuration: metrics.host 0.0.0.0 is not a loopback address and no admin token")
+    assert line.endswith("or set metrics.allow_unauthenticated = true")
+    assert not Path(env["PAPERTRADER_STORAGE__PATH"]).exists()
 
 
 # ---------------------------------------------------------------------------------------------------- errors at the edges
@@ -282,7 +297,7 @@ def test_a_directory_as_config_file_is_one_line(tmp_path: Path, env: dict[str, s
         pytest.param(
             "PAPERTRADER_TRADINGX__RISK_PCT",
             "PAPERTRADER_TRADINGX__RISK_PCT: unknown section 'tradingx' "
-            "(sections: venue, sim, storage, strategy, trading, breaker, risk, rest, stream, alerts)",
+            "(sections: venue, sim, storage, strategy, trading, breaker, risk, rest, stream, alerts, metrics)",
             id="section",
         ),
         pytest.param(
