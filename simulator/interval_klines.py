@@ -38,6 +38,8 @@ def merge(klines: Sequence[Kline], *, open_time_ms: int, close_time_ms: int) -> 
     if not klines:
         raise ValueError("merging needs at least one kline")
     first, last = klines[0], klines[-1]
+    if len(klines) == 1 and (first.open_time_ms, first.close_time_ms) == (open_time_ms, close_time_ms):
+        return first  # a 1m kline as itself: REST's 1m pages are the engine's backfill path
     return Kline(
         open_time_ms=open_time_ms,
         close_time_ms=close_time_ms,

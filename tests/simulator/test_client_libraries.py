@@ -108,6 +108,16 @@ def test_connector_429_and_418_raise_client_error_with_retry_after(server: Simul
     assert banned.value.error_message.startswith("Way too much request weight used; IP banned until ")
 
 
+def test_connector_time_unit_microsecond_gets_microsecond_times(server: SimulatorServer, market: Market) -> None:
+    """The connector's ``time_unit`` sends ``X-MBX-TIME-UNIT``; the simulator answers in µs."""
+    spot = Spot(base_url=server.rest_url, time_unit="MICROSECOND")
+
+    row = spot.klines("BTCUSDT", "1h", limit=1)[0]
+
+    assert spot.time() == {"serverTime": market.now_ms() * 1000}
+    assert (row[0] % 3_600_000_000, row[6] % 1_000_000) == (0, 999_999)
+
+
 # ------------------------------------------------------------------------------------- binance-connector, streams
 def stream_client(server: SimulatorServer, *, is_combined: bool) -> tuple[SpotWebsocketStreamClient, queue.Queue]:
     received: queue.Queue[dict[str, Any]] = queue.Queue()
