@@ -3,7 +3,8 @@
 The REST routes, their weights, the 429 answer and the error bodies are in :mod:`simulator.rest` (Binance spot REST
 docs); the ``/ws`` and ``/stream`` routes, subscriptions and the kline streaming loop in :mod:`simulator.streams`
 (Binance WebSocket Streams docs). Fault injection and price shocks are switched through :mod:`simulator.control`
-(paths under ``/_sim``) or the :class:`~simulator.faults.Faults` object directly.
+(paths under ``/_sim``) or the :class:`~simulator.faults.Faults` object directly. Any other path or method is
+answered by :func:`simulator.rest.fallback_route` (404 with a Binance error body).
 """
 
 from __future__ import annotations
@@ -35,5 +36,6 @@ def create_app(market: Market, *, faults: Faults | None = None, update_interval_
             *rest.routes(market, faults=faults),
             *streams.routes(market, faults=faults, interval_s=update_interval_ms / 1000),
             *control.routes(market, faults=faults),
+            rest.fallback_route(market, faults=faults),
         ]
     )

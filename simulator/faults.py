@@ -76,6 +76,7 @@ class Faults:
         settings: the initial switches (default: all off).
         rng: source of every random choice; pass a seeded ``random.Random`` for repeatable runs.
         clock: monotonic wall clock in seconds for bans and connection ages; inject a fake one in tests.
+        unix_clock: Unix wall clock in seconds, to tell a client when its ban ends (:meth:`ban_ends_ms`).
         auto_ban_after_429s: ignored 429s in a row that start an automated ban.
         auto_ban_s: length of an automated ban, seconds.
     """
@@ -86,12 +87,14 @@ class Faults:
         *,
         rng: random.Random | None = None,
         clock: Callable[[], float] = time.monotonic,
+        unix_clock: Callable[[], float] = time.time,
         auto_ban_after_429s: int = AUTO_BAN_AFTER_429S,
         auto_ban_s: int = AUTO_BAN_S,
     ) -> None:
         self._settings = settings if settings is not None else FaultSettings()
         self._rng = rng if rng is not None else random.Random()
         self._clock = clock
+        self._unix_clock = unix_clock
         self._auto_ban_after_429s = auto_ban_after_429s
         self._auto_ban_s = auto_ban_s
         self._lock = threading.Lock()
@@ -138,6 +141,12 @@ class Faults:
         """Whole seconds left of the current IP ban (rounded up), 0 when there is none."""
         remaining_s = self._banned_until_s - self._clock()
         return math.ceil(remaining_s) if remaining_s > 0 else 0
+
+    def ban_ends_ms(self) -> int:
+        """Unix ms at which the current IP ban ends (now when there is none): the ``%s`` of Binance's 418
+        message "IP banned until %s" (Binance "Error codes", -1003)."""
+        remaining_s = max(0.0, self._banned_until_s - self._clock())
+        return round((self._unix_clock() + remaining_s) * 1000)
 
     def note_429(self, ip: str, *, retry_after_s: int) -> None:
         """Record a 429 answered to ``ip`` with ``Retry-After: retry_after_s``; start an automated ban when the IP

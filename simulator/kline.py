@@ -1,4 +1,5 @@
-"""A 1m candle as the simulator serves it: the :class:`Candle` value, its derived fields, and its two wire encodings.
+"""A 1m candle as the simulator stores it (:class:`Candle`), a kline of any interval as it is sent (:class:`Kline`),
+and a kline's two wire encodings.
 
 The bundled datasets carry OHLCV only (so do the project-format files of a data directory; the public archive's
 files also carry the trade count, which is then used as it is, see :mod:`simulator.klines_files`). The other fields
@@ -14,8 +15,11 @@ of a Binance kline are derived, deterministically:
   (½ when high = low): a candle closing at its high was all buying; taker-buy quote volume = quote volume × CLV.
 - the 12th REST field ("Unused field, ignore") and the stream's ``B`` are ``"0"``.
 
-Prices and volumes are :class:`~decimal.Decimal` (parsed from the dataset's strings, never ``float``) and are written
-with 8 decimals, like Binance (``"56840.30000000"``). Times are Unix milliseconds (UTC).
+A :class:`Kline` carries every field explicitly, the derived volumes rounded to 8 decimals as they are sent, so that
+a kline of a longer interval is the exact sum of the 1m klines a client can fetch (see
+:mod:`simulator.interval_klines`). Prices and volumes are :class:`~decimal.Decimal` (parsed from the dataset's
+strings, never ``float``) and are written with 8 decimals, like Binance (``"56840.30000000"``). Times are Unix
+milliseconds (UTC), or microseconds when a client asks for them (:mod:`simulator.time_unit`).
 
 Sources: Binance spot REST docs, "Kline/Candlestick data"; Binance WebSocket Streams docs, "Kline/Candlestick Streams".
 """
@@ -25,6 +29,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, Decimal
 from typing import Any
+
+from simulator.time_unit import TimeUnit
 
 INTERVAL = "1m"
 INTERVAL_MS = 60_000
@@ -79,65 +85,106 @@ def fmt8(value: Decimal) -> str:
     return f"{value.quantize(_EIGHT_DECIMALS):f}"
 
 
-def _trade_ids(candle: Candle) -> tuple[int, int]:
-    if candle.trades == 0:
-        return -1, -1
-    return candle.first_trade_id, candle.first_trade_id + candle.trades - 1
+@dataclass(frozen=True, slots=True)
+class Kline:
+    """One kline of any interval, closed or in progress, with the fields Binance sends.
+
+    ``open_time_ms`` / ``close_time_ms`` are Unix ms (close = the next kline's open − 1); ``trades`` is the number of
+    trades and ``first_trade_id`` the id of the first (or the id it would get when ``trades`` is 0; the wire
+    encodings then send −1). Volumes are base asset, ``quote_volume`` and ``taker_buy_quote_volume`` quote asset.
+    """
+
+    open_time_ms: int
+    close_time_ms: int
+    open: Decimal
+    high: Decimal
+    low: Decimal
+    close: Decimal
+    volume: Decimal
+    quote_volume: Decimal
+    trades: int
+    first_trade_id: int
+    taker_buy_volume: Decimal
+    taker_buy_quote_volume: Decimal
+
+    @classmethod
+    def of(cls, candle: Candle) -> Kline:
+        """The 1m kline of ``candle``, its derived volumes (module docstring) rounded half-even to 8 decimals."""
+        share = candle.taker_buy_share
+        quote = candle.quote_volume
+        return cls(
+            open_time_ms=candle.open_time_ms,
+            close_time_ms=candle.close_time_ms,
+            open=candle.open,
+            high=candle.high,
+            low=candle.low,
+            close=candle.close,
+            volume=candle.volume,
+            quote_volume=quote.quantize(_EIGHT_DECIMALS),
+            trades=candle.trades,
+            first_trade_id=candle.first_trade_id,
+            taker_buy_volume=(candle.volume * share).quantize(_EIGHT_DECIMALS),
+            taker_buy_quote_volume=(quote * share).quantize(_EIGHT_DECIMALS),
+        )
+
+    @property
+    def last_trade_id(self) -> int:
+        """Id of the last trade, −1 when there is none (then :attr:`first_trade_id` is sent as −1 too)."""
+        return self.first_trade_id + self.trades - 1 if self.trades else -1
 
 
-def rest_row(candle: Candle) -> list[Any]:
-    """The 12-field REST kline row.
+def rest_row(kline: Kline, *, unit: TimeUnit = TimeUnit.MILLISECOND) -> list[Any]:
+    """The 12-field REST kline row, times in ``unit``.
 
     ``[openTime, "open", "high", "low", "close", "volume", closeTime, "quoteAssetVolume", trades,
     "takerBuyBaseVolume", "takerBuyQuoteVolume", "0"]`` (Binance spot REST docs, "Kline/Candlestick data").
     """
-    share = candle.taker_buy_share
-    quote = candle.quote_volume
     return [
-        candle.open_time_ms,
-        fmt8(candle.open),
-        fmt8(candle.high),
-        fmt8(candle.low),
-        fmt8(candle.close),
-        fmt8(candle.volume),
-        candle.close_time_ms,
-        fmt8(quote),
-        candle.trades,
-        fmt8(candle.volume * share),
-        fmt8(quote * share),
+        unit.stamp(kline.open_time_ms),
+        fmt8(kline.open),
+        fmt8(kline.high),
+        fmt8(kline.low),
+        fmt8(kline.close),
+        fmt8(kline.volume),
+        unit.end_stamp(kline.close_time_ms),
+        fmt8(kline.quote_volume),
+        kline.trades,
+        fmt8(kline.taker_buy_volume),
+        fmt8(kline.taker_buy_quote_volume),
         "0",
     ]
 
 
-def stream_event(symbol: str, candle: Candle, *, closed: bool, event_ms: int) -> dict[str, Any]:
-    """The ``<symbol>@kline_1m`` stream event; ``closed`` is ``k.x``, ``event_ms`` is ``E`` (market time).
+def stream_event(
+    symbol: str, kline: Kline, *, interval: str, closed: bool, event_ms: int, unit: TimeUnit = TimeUnit.MILLISECOND
+) -> dict[str, Any]:
+    """The ``<symbol>@kline_<interval>`` stream event; ``closed`` is ``k.x``, ``event_ms`` is ``E`` (market time),
+    times in ``unit``.
 
     Shape: Binance WebSocket Streams docs, "Kline/Candlestick Streams".
     """
-    first_id, last_id = _trade_ids(candle)
-    share = candle.taker_buy_share
-    quote = candle.quote_volume
+    first_id = kline.first_trade_id if kline.trades else -1
     return {
         "e": "kline",
-        "E": event_ms,
+        "E": unit.stamp(event_ms),
         "s": symbol,
         "k": {
-            "t": candle.open_time_ms,
-            "T": candle.close_time_ms,
+            "t": unit.stamp(kline.open_time_ms),
+            "T": unit.end_stamp(kline.close_time_ms),
             "s": symbol,
-            "i": INTERVAL,
+            "i": interval,
             "f": first_id,
-            "L": last_id,
-            "o": fmt8(candle.open),
-            "c": fmt8(candle.close),
-            "h": fmt8(candle.high),
-            "l": fmt8(candle.low),
-            "v": fmt8(candle.volume),
-            "n": candle.trades,
+            "L": kline.last_trade_id,
+            "o": fmt8(kline.open),
+            "c": fmt8(kline.close),
+            "h": fmt8(kline.high),
+            "l": fmt8(kline.low),
+            "v": fmt8(kline.volume),
+            "n": kline.trades,
             "x": closed,
-            "q": fmt8(quote),
-            "V": fmt8(candle.volume * share),
-            "Q": fmt8(quote * share),
+            "q": fmt8(kline.quote_volume),
+            "V": fmt8(kline.taker_buy_volume),
+            "Q": fmt8(kline.taker_buy_quote_volume),
             "B": "0",
         },
     }

@@ -14,7 +14,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from simulator.kline import Candle, estimated_trades, quote_volume, rest_row
+from simulator.kline import Candle, Kline, estimated_trades, quote_volume, rest_row
 from storage.store import Store
 
 TEST_DATA = Path(__file__).with_name("data")
@@ -73,7 +73,7 @@ def archive_line(row: Sequence[str], *, micro: bool = False) -> str:
     fields of :mod:`simulator.kline`, times in ms or (``micro``, the archive from 2025 on) µs."""
     o, h, lo, c, v = (Decimal(x) for x in row[1:6])
     trades = estimated_trades(quote_volume(v, h, lo, c))
-    fields = rest_row(Candle(int(row[0]), o, h, lo, c, v, trades, first_trade_id=1))
+    fields = rest_row(Kline.of(Candle(int(row[0]), o, h, lo, c, v, trades, first_trade_id=1)))
     if micro:
         fields[0], fields[6] = fields[0] * 1000, fields[6] * 1000 + 999
     return ",".join(map(str, fields))
