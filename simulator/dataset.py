@@ -3,26 +3,28 @@
 Files live next to this module as ``datasets/{SYMBOL}-1m-{first day}_{last day}.csv.gz``: gzip CSV with the header
 ``open_time_ms,open,high,low,close,volume``, one row per closed 1m candle, ascending. A missing minute (exchange
 outage) is simply absent and stays absent: nothing here invents candles. Prices and volumes are kept as the file's
-exact decimal strings and become :class:`~decimal.Decimal` only when a :class:`~simulator.kline.Candle` is built.
+exact decimal strings (:class:`~simulator.text_column.TextColumn`: one Arrow string array a column) and become
+:class:`~decimal.Decimal` only when a :class:`~simulator.kline.Candle` is built.
 A directory of Binance kline files (``sim.data_dir``, ``--data``) becomes the same :class:`Dataset` through
 :mod:`simulator.klines_files`.
 """
 
 from __future__ import annotations
 
-import csv
-import gzip
-import io
 from array import array
 from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cache
-from itertools import pairwise
 from pathlib import Path
 
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+
 from simulator.kline import Candle, estimated_trades, quote_volume
+from simulator.text_column import TextColumn
 
 DATASETS_DIR = Path(__file__).with_name("datasets")
 _HEADER = ["open_time_ms", "open", "high", "low", "close", "volume"]
@@ -36,18 +38,19 @@ class DatasetNotFoundError(LookupError):
 class Dataset:
     """One symbol's 1m candles, column-wise and immutable.
 
-    ``open_time_ms`` is sorted ascending (Unix ms); ``open`` … ``volume`` are the file's decimal strings;
+    ``open_time_ms`` is sorted ascending (Unix ms); ``open`` … ``volume`` are the file's decimal strings (a
+    :class:`~simulator.text_column.TextColumn` each, so a replay can parse them as whole Arrow columns);
     ``known_trades`` the source's real trade count per candle where it has one (the Binance archive), ``None`` where
     not. Index ``i`` is the same candle in every column.
     """
 
     symbol: str
     open_time_ms: array
-    open: tuple[str, ...]
-    high: tuple[str, ...]
-    low: tuple[str, ...]
-    close: tuple[str, ...]
-    volume: tuple[str, ...]
+    open: TextColumn
+    high: TextColumn
+    low: TextColumn
+    close: TextColumn
+    volume: TextColumn
     known_trades: Sequence[int | None] | None = None
     _trade_ids: tuple[array, array] | None = field(default=None, init=False, repr=False)
 
@@ -145,19 +148,31 @@ def load_candles(symbol: str) -> Dataset:
 
 
 def _read(symbol: str, path: Path) -> Dataset:
-    with gzip.open(path, "rb") as raw, io.TextIOWrapper(raw, encoding="ascii", newline="") as text:
-        reader = csv.reader(text)
-        header = next(reader, None)
-        if header != _HEADER:
-            raise ValueError(f"{path.name}: header {header!r}, expected {','.join(_HEADER)}")
-        rows = list(reader)
-    if not rows:
+    """The file read by Arrow's CSV reader (gzip by the extension): times as int64, the rest as the file's text."""
+    try:
+        table = pa_csv.read_csv(
+            path,
+            read_options=pa_csv.ReadOptions(use_threads=False),
+            convert_options=pa_csv.ConvertOptions(
+                column_types={name: pa.int64() if name == "open_time_ms" else pa.string() for name in _HEADER},
+                strings_can_be_null=False,
+            ),
+        )
+    except pa.ArrowInvalid as exc:
+        raise ValueError(f"{path.name}: {exc}") from exc
+    if table.column_names != _HEADER:
+        raise ValueError(f"{path.name}: header {table.column_names!r}, expected {','.join(_HEADER)}")
+    if table.num_rows == 0:
         raise ValueError(f"{path.name}: no candles")
-    times_text, opens, highs, lows, closes, volumes = zip(*rows, strict=True)
-    times = array("q", map(int, times_text))
-    if any(later <= earlier for earlier, later in pairwise(times)):
+    table = table.combine_chunks()
+    times = table.column("open_time_ms").chunk(0)
+    if times.null_count:
+        raise ValueError(f"{path.name}: a row without an open time")
+    ms = np.frombuffer(times.buffers()[1], dtype=np.int64, count=len(times), offset=8 * times.offset)
+    if not (np.diff(ms) > 0).all():
         raise ValueError(f"{path.name}: open times are not strictly ascending")
-    return dataset_from_columns(symbol, times, opens, highs, lows, closes, volumes)
+    opens, highs, lows, closes, volumes = (TextColumn(table.column(name).chunk(0)) for name in _HEADER[1:])
+    return dataset_from_columns(symbol, array("q", ms.tobytes()), opens, highs, lows, closes, volumes)
 
 
 def dataset_from_columns(
@@ -179,4 +194,5 @@ def dataset_from_columns(
     """
     if trades is not None and len(trades) != len(volumes):
         raise ValueError(f"{symbol}: {len(trades)} trade counts for {len(volumes)} candles")
-    return Dataset(symbol, open_time_ms, tuple(opens), tuple(highs), tuple(lows), tuple(closes), tuple(volumes), trades)
+    o, h, lo, c, v = (TextColumn.of(column) for column in (opens, highs, lows, closes, volumes))
+    return Dataset(symbol, open_time_ms, o, h, lo, c, v, known_trades=trades)

@@ -25,7 +25,8 @@ _UNITS = pa.decimal128(38, 8)
 
 class CandleColumns(Protocol):
     """One symbol's 1m candles, column-wise (``simulator.dataset.Dataset`` is one): ``open_time_ms`` ascending (Unix
-    ms), prices and volumes as decimal strings; index ``i`` is the same candle in every column."""
+    ms), prices and volumes as decimal strings (a slice of a column that also offers an Arrow string array as
+    ``arrow`` is used without conversion); index ``i`` is the same candle in every column."""
 
     @property
     def symbol(self) -> str: ...
@@ -72,13 +73,13 @@ class SymbolColumns:
         Raises:
             ValueError: a close with more than 8 decimals (it cannot be counted in units of 10⁻⁸).
         """
-        texts = {name: pa.array(getattr(dataset, name)[lo:hi], type=pa.string()) for name in ("open", "high", "low", "close", "volume")}
-        floats = {name: pc.cast(text, pa.float64()).to_numpy() for name, text in texts.items()}
+        texts = {name: _arrow_text(getattr(dataset, name)[lo:hi]) for name in ("open", "high", "low", "close", "volume")}
+        floats = {name: _values(pc.cast(text, pa.float64()), np.float64) for name, text in texts.items()}
         try:
             exact = pc.cast(texts["close"], _UNITS)
         except pa.ArrowInvalid as exc:
             raise ValueError(f"{dataset.symbol}: a close has more than 8 decimals: {exc}") from exc
-        words = np.frombuffer(exact.buffers()[1], dtype=np.int64)[2 * exact.offset : 2 * (exact.offset + len(exact))]
+        words = _values(exact, np.int64, per_value=2)
         return cls(
             symbol=dataset.symbol,
             dataset=dataset,
@@ -105,6 +106,20 @@ class SymbolColumns:
             Decimal(ds.close[j]),
             Decimal(ds.volume[j]),
         )
+
+
+def _arrow_text(values: Sequence[str]) -> pa.Array:
+    """``values`` as an Arrow string array: the column's own when it has one (``arrow``, as the simulator's
+    ``TextColumn``: zero-copy, and no pandas import), else converted."""
+    arrow = getattr(values, "arrow", None)
+    return arrow if isinstance(arrow, pa.Array) else pa.array(list(values), type=pa.string())
+
+
+def _values(array: pa.Array, dtype: type[np.generic], *, per_value: int = 1) -> np.ndarray:
+    """The values buffer of a NULL-free fixed-width ``array`` as numpy (``per_value`` words a value), zero-copy;
+    not ``Array.to_numpy``, which imports pandas on first use."""
+    n = len(array)
+    return np.frombuffer(array.buffers()[1], dtype=dtype)[per_value * array.offset : per_value * (array.offset + n)]
 
 
 @dataclass(frozen=True, slots=True, eq=False)

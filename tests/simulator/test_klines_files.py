@@ -43,7 +43,7 @@ def test_the_archives_microsecond_times_are_read_as_milliseconds(tmp_path: Path)
     ds = load_dir(tmp_path, "BTCUSDT")
 
     assert list(ds.open_time_ms) == [ms("2026-09-15T00:00"), ms("2026-09-15T00:01"), ms("2026-09-15T00:02"), ms("2026-09-15T00:03")]
-    assert ds.open[0] == "78189.20000000" and ds.close == ("78199.66000000", "78225.75000000", "78221.01000000", "78218.50000000")
+    assert ds.open[0] == "78189.20000000" and tuple(ds.close) == ("78199.66000000", "78225.75000000", "78221.01000000", "78218.50000000")
     assert ds.volume[1] == "7.33866000"
     assert list(ds.trades) == [1076, 1757, 1382, 1156]  # the archive's own counts, not estimates
     assert list(ds.first_trade_id) == [1, 1077, 2834, 4216]
@@ -240,7 +240,7 @@ def test_an_archive_header_line_is_skipped(tmp_path: Path) -> None:
     header = "open_time,open,high,low,close,volume,close_time,quote_volume,count,taker_buy_volume,taker_buy_quote_volume,ignore"
     (tmp_path / "BTCUSDT-1m-2021-11-12.csv").write_text(f"{header}\n{GOOD_ARCHIVE}\n")
     ds = load_dir(tmp_path, "BTCUSDT")
-    assert (ds.close, list(ds.trades)) == (("64760.35",), [3839])
+    assert (tuple(ds.close), list(ds.trades)) == (("64760.35",), [3839])
 
 
 def test_a_project_file_without_its_header_is_told_what_is_missing(tmp_path: Path) -> None:
@@ -316,7 +316,7 @@ def test_a_gzip_member_name_does_not_matter(tmp_path: Path) -> None:
     """A ``.csv.gz`` is read whatever name its gzip header carries."""
     with gzip.open(tmp_path / "BTCUSDT-1m-2021-11.csv.gz", "wb") as out:
         out.write(f"{GOOD_ARCHIVE}\n".encode())
-    assert load_dir(tmp_path, "BTCUSDT").close == ("64760.35",)
+    assert tuple(load_dir(tmp_path, "BTCUSDT").close) == ("64760.35",)
 
 
 # ---------------------------------------------------------------------------------------------------- the market
