@@ -29,7 +29,7 @@ class TextColumn(Sequence[str]):
         ValueError: ``arrow`` is not of type ``string`` or holds a NULL.
     """
 
-    __slots__ = ("_arrow", "_data", "_offsets", "_start")
+    __slots__ = ("_arrow", "_data", "_n", "_offsets", "_start")
 
     def __init__(self, arrow: pa.Array) -> None:
         if arrow.type != pa.string():
@@ -41,6 +41,7 @@ class TextColumn(Sequence[str]):
         self._offsets = memoryview(offsets).cast("i")  # int32: the text of value i is data[o[s+i]:o[s+i+1]]
         self._data = b"" if data is None else data.to_pybytes()
         self._start = arrow.offset
+        self._n = len(arrow)
 
     @classmethod
     def of(cls, values: Iterable[str]) -> TextColumn:
@@ -61,7 +62,7 @@ class TextColumn(Sequence[str]):
         return self._arrow
 
     def __len__(self) -> int:
-        return len(self._arrow)
+        return self._n
 
     @overload
     def __getitem__(self, index: int) -> str: ...
@@ -69,26 +70,24 @@ class TextColumn(Sequence[str]):
     def __getitem__(self, index: slice) -> TextColumn: ...
 
     def __getitem__(self, index: int | slice) -> str | TextColumn:
+        if index.__class__ is int and 0 <= index < self._n:  # the hot path: one value
+            o, i = self._offsets, self._start + index
+            return self._data[o[i] : o[i + 1]].decode("ascii")
         if isinstance(index, slice):
-            start, stop, step = index.indices(len(self))
+            start, stop, step = index.indices(self._n)
             if step != 1:
                 raise ValueError("a text column slices with step 1 only")
             view = TextColumn.__new__(TextColumn)  # the same buffers, a window on them
             view._arrow = self._arrow.slice(start, max(0, stop - start))
-            view._offsets, view._data, view._start = self._offsets, self._data, self._start + start
+            view._offsets, view._data, view._start, view._n = self._offsets, self._data, self._start + start, len(view._arrow)
             return view
-        n = len(self._arrow)
-        if index < 0:
-            index += n
-        if not 0 <= index < n:
-            raise IndexError(f"text column index {index} outside 0..{n - 1}")
-        o = self._offsets
-        i = self._start + index
-        return self._data[o[i] : o[i + 1]].decode("ascii")
+        if -self._n <= index < 0:
+            return self[index + self._n]
+        raise IndexError(f"text column index {index} outside 0..{self._n - 1}")
 
     def __iter__(self) -> Iterator[str]:
         o, data, s = self._offsets, self._data, self._start
-        for i in range(s, s + len(self._arrow)):
+        for i in range(s, s + self._n):
             yield data[o[i] : o[i + 1]].decode("ascii")
 
     def __repr__(self) -> str:
