@@ -89,7 +89,8 @@ def build(cur: duckdb.DuckDBPyConnection, *, equity_rows: int, api_calls: int) -
         f"""
         INSERT INTO fills
         SELECT 'f' || i, 'o' || i, to_timestamp({START_S} + 21600 * i), '{SYMBOL}',
-               CASE WHEN i % 2 = 0 THEN 'BUY' ELSE 'SELL' END, 42000, 0.1, 4200, 4.2, 42000, now()
+               CASE WHEN i % 2 = 0 THEN 'BUY' ELSE 'SELL' END, 42000, 0.1, 4200, 4.2, 42000, now(),
+               CASE WHEN i % 2 = 1 THEN 'SIGNAL' END
         FROM range({max(equity_rows // 21600, 1)}) r(i)
         """
     )
@@ -106,7 +107,7 @@ def build(cur: duckdb.DuckDBPyConnection, *, equity_rows: int, api_calls: int) -
         f"""
         INSERT INTO breaker_events
         SELECT to_timestamp({START_S} + 86400 * i), 'BreakerTripped', 'ACTIVE', 'TRIPPED', 9500, 5.0, 5.0,
-               'daily loss', 'engine', now()
+               'daily loss', 'engine', now(), 10000, 10000
         FROM range({max(equity_rows // 86400, 1)}) r(i)
         """
     )
