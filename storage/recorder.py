@@ -152,7 +152,7 @@ class Recorder:
         spec = self._tables.get(table)
         if spec is None:
             raise ValueError(f"unknown table {table!r}; recordable tables: {', '.join(self._tables)}")
-        values = spec.validate(row)
+        values = spec.values(row)
         with self._lock:
             if self._closed:
                 raise StoreClosedError("the recorder is stopped")

@@ -7,9 +7,11 @@ import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Context, Decimal
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from storage.columns import Units, history_tables
 from storage.errors import FlushError, StoreClosedError
@@ -234,6 +236,49 @@ def test_units_and_nulls_in_one_column_land_exactly(store, recorder, rows) -> No
 
     stored = [v for (v,) in store.cursor().sql("SELECT trail_high FROM positions ORDER BY recorded_at").fetchall()]
     assert stored == [Decimal("30500.12345678"), None, Decimal("30500.12345678"), _decimal(-(2**65))]
+
+
+_MONEY_VALUES = st.one_of(
+    st.none(),
+    st.builds(Units, st.integers(min_value=-(10**38) + 1, max_value=10**38 - 1)),
+    st.builds(int, st.integers(min_value=-(10**29) + 1, max_value=10**29 - 1)),
+    st.builds(  # any number of places, up to 38 significant digits, within the column once rounded
+        lambda coefficient, exponent: Decimal(coefficient).scaleb(exponent),
+        st.integers(min_value=-(10**38) + 1, max_value=10**38 - 1),
+        st.integers(min_value=-45, max_value=-9),
+    ),
+    st.builds(lambda cents: Decimal(cents).scaleb(-2), st.integers(min_value=-(10**31) + 1, max_value=10**31 - 1)),
+    st.builds(lambda units: Decimal(10 * units + 5).scaleb(-9), st.integers(min_value=-(10**20), max_value=10**20)),  # ties
+)
+
+
+def _expected(value: Decimal | int | None) -> Decimal | None:
+    """What a ``DECIMAL(38, 8)`` column must hold: :class:`Units` as 10⁻⁸ units, anything else rounded half away
+    from zero to 8 places (computed without a precision limit)."""
+    if value is None:
+        return None
+    if type(value) is Units:
+        return Decimal(value).scaleb(-8, Context(prec=100))
+    return Decimal(value).quantize(Decimal("1E-8"), rounding=ROUND_HALF_UP, context=Context(prec=100))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(values=st.lists(_MONEY_VALUES, min_size=1, max_size=12), bulk=st.booleans())
+def test_any_money_value_lands_as_units_or_rounded_half_away_from_zero(store, recorder, rows, values, bulk) -> None:
+    """Whatever mixes a nullable ``DECIMAL`` column gets (Units, ints, decimals of any places, NULLs), by ``record``
+    or ``record_many``: each value as :func:`_expected` says, the same as :meth:`ColumnSpec.check` would give."""
+    cur = store.cursor()
+    cur.execute("DELETE FROM positions")
+    batch = [rows.position(minute, trail_high=value) for minute, value in enumerate(values)]
+    if bulk:
+        recorder.record_many("positions", batch)
+    else:
+        for row in batch:
+            recorder.record("positions", row)
+    recorder.flush()
+
+    stored = [v for (v,) in cur.sql("SELECT trail_high FROM positions ORDER BY recorded_at").fetchall()]
+    assert stored == [_expected(v) for v in values]
 
 
 def test_a_missing_column_raises_value_error_naming_it(recorder, rows) -> None:
