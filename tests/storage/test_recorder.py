@@ -83,6 +83,22 @@ def test_recorded_at_comes_from_the_clock_and_is_unique_and_increasing_in_record
     assert stamped["recorded_at"].to_pylist() == [NOW + timedelta(microseconds=i) for i in range(4)]
 
 
+def test_recorded_at_keeps_increasing_across_restarts_even_if_the_clock_went_back(store, rows) -> None:
+    """A new Recorder's first stamp follows the latest in the file: a rollup's ``max_recorded_at`` then always
+    separates summarised rows from later ones."""
+    first = Recorder(store, clock=lambda: NOW)
+    first.record("equity", rows.equity(0))
+    first.record("commands", rows.command(0))
+    first.stop()
+
+    second = Recorder(store, clock=lambda: NOW - timedelta(hours=1))
+    second.record("equity", rows.equity(1))
+    second.stop()
+
+    stamps = [at for (at,) in store.cursor().sql("SELECT recorded_at FROM equity ORDER BY ts").fetchall()]
+    assert stamps == [NOW, NOW + timedelta(microseconds=1)]
+
+
 def test_a_failed_flush_commits_nothing_keeps_the_rows_and_the_next_flush_writes_them(store, recorder, rows) -> None:
     for minute in range(3):
         recorder.record("candles", rows.candle(minute))
