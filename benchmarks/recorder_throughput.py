@@ -19,22 +19,29 @@ Methodology
   - ``record``: :meth:`Recorder.record` per row, :meth:`Recorder.flush` per chunk (every value checked, decimals
     rounded exactly; a flush of ``equity`` also keeps its level-of-detail rollup, ``docs/schema.md``);
   - ``record_many``: :meth:`Recorder.record_many` per chunk, then a flush.
-* **Clock.** CPU time of this process (``time.process_time``: every thread, so DuckDB's workers count, and other
+* **Fresh process each.** Every run is a new Python process (this script with ``--one METHOD TABLE``): it builds
+  the rows untimed, writes one chunk with the same method into a scratch file untimed (so neither side pays the
+  imports and first calls, e.g. pyarrow's ≈ 0.3 s pandas import, inside the timing), then writes every row into a
+  fresh file, checks every row arrived and prints its rate. No run inherits another's heap, caches or DuckDB state.
+* **Clock.** CPU time of that process (``time.process_time``: every thread, so DuckDB's workers count, and other
   processes' load does not), from the first row handed over to the last commit.
 * **Interleaved rounds.** Each of ``--rounds`` (≥ 5) rounds runs raw, record, record_many on ``equity`` then on
   ``candles``; one untimed warm-up round precedes them. Reported: each method's median rate (rows per CPU
-  second) and the median over rounds of ``recorder rate / raw rate`` of the same round. The load average is printed
+  second), the ratio ``method rate / raw rate`` of every round and their median. The load average is printed
   before and after. Speed is measured here, never asserted in tests.
 * **Footnote.** ``executemany`` (row-by-row parameter binding, DuckDB's slowest path) on ``--executemany-rows`` rows,
-  once per table, for scale only.
+  once per table (a fresh process each), for scale only.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -160,13 +167,22 @@ WRITERS: dict[str, Writer] = {
 
 
 def rate(method: str, table: str, rows: Sequence[Row], flush_every: int) -> float:
-    """Rows per CPU second of one run of ``method`` into a fresh file; checks every row arrived."""
+    """Rows per CPU second of one run of ``method`` into a fresh file (in this process); checks every row arrived."""
     with tempfile.TemporaryDirectory() as directory, Store(Path(directory) / "bench.duckdb") as store:
         elapsed = WRITERS[method](store, table, rows, flush_every)
         [(written,)] = store.cursor().sql(f"SELECT count(*) FROM {table}").fetchall()
     if written != len(rows):
         raise RuntimeError(f"{method}: expected {len(rows)} rows in {table}, found {written}")
     return len(rows) / elapsed
+
+
+def run(method: str, table: str, *, rows: int, flush_every: int) -> float:
+    """:func:`rate` of one run in a fresh Python process (this script with ``--one``)."""
+    command = [
+        sys.executable, __file__, "--one", method, table, "--rows", str(rows), "--flush-every", str(flush_every),
+    ]
+    done = subprocess.run(command, check=True, capture_output=True, text=True)
+    return float(json.loads(done.stdout)["rows_per_cpu_s"])
 
 
 def load() -> str:
@@ -180,36 +196,44 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--flush-every", type=int, default=10_000, help="rows per flush (per raw transaction)")
     parser.add_argument("--rounds", type=int, default=7, help=f"interleaved timed rounds, at least {MIN_ROUNDS}")
     parser.add_argument("--executemany-rows", type=int, default=5_000, help="rows of the executemany footnote")
+    parser.add_argument("--one", nargs=2, metavar=("METHOD", "TABLE"), help=argparse.SUPPRESS)  # a child run
     args = parser.parse_args(argv)
     if args.rounds < MIN_ROUNDS:
         parser.error(f"--rounds must be at least {MIN_ROUNDS}")
+    if args.rows < 1 or args.flush_every < 1:
+        parser.error("--rows and --flush-every must be positive")
+    if args.one:
+        method, table = args.one
+        if method not in WRITERS or table not in TABLES:
+            parser.error(f"--one takes a method of {', '.join(WRITERS)} and a table of {', '.join(TABLES)}")
+        rows = equity_rows(args.rows) if table == "equity" else candle_rows(args.rows)
+        rate(method, table, rows[: args.flush_every], args.flush_every)  # untimed: imports and first calls
+        print(json.dumps({"rows_per_cpu_s": rate(method, table, rows, args.flush_every)}))
+        return
 
-    rows = {"equity": equity_rows(args.rows), "candles": candle_rows(args.rows)}
     print(f"DuckDB {duckdb.__version__}, pyarrow {pa.__version__}; {args.rows:,} rows per table and run, "
-          f"flush every {args.flush_every:,}; {args.rounds} interleaved rounds; CPU time")
+          f"flush every {args.flush_every:,}; {args.rounds} interleaved rounds, a fresh process per run; CPU time")
     print(f"before: {load()}")
-    for table in TABLES:  # warm-up round, untimed
+    for table in TABLES:  # warm-up round, untimed (the file system's and the OS's caches)
         for method in METHODS:
-            rate(method, table, rows[table][: args.flush_every], args.flush_every)
+            run(method, table, rows=args.flush_every, flush_every=args.flush_every)
     rates: dict[tuple[str, str], list[float]] = {(t, m): [] for t in TABLES for m in METHODS}
     for _ in range(args.rounds):
         for table in TABLES:
             for method in METHODS:
-                rates[table, method].append(rate(method, table, rows[table], args.flush_every))
+                rates[table, method].append(run(method, table, rows=args.rows, flush_every=args.flush_every))
     print(f"after:  {load()}\n")
 
-    print(f"{'table':<8} {'method':<12} {'median rows/s':>14}  {'× raw (median of rounds)':>25}  runs (rows/s)")
+    print(f"{'table':<8} {'method':<12} {'median rows/s':>14} {'× raw, median':>14}  × raw per round")
     for table in TABLES:
         raw = rates[table, "raw"]
         for method in METHODS:
             runs = rates[table, method]
-            ratio = statistics.median(r / b for r, b in zip(runs, raw, strict=True))
-            print(f"{table:<8} {method:<12} {statistics.median(runs):>14,.0f}  {ratio:>25.2f}  "
-                  + ", ".join(f"{r:,.0f}" for r in runs))
+            ratios = [r / b for r, b in zip(runs, raw, strict=True)]
+            print(f"{table:<8} {method:<12} {statistics.median(runs):>14,.0f} {statistics.median(ratios):>14.2f}  "
+                  + " ".join(f"{r:.2f}" for r in ratios))
 
-    footnote = {
-        table: rate("executemany", table, rows[table][: args.executemany_rows], args.flush_every) for table in TABLES
-    }
+    footnote = {table: run("executemany", table, rows=args.executemany_rows, flush_every=args.flush_every) for table in TABLES}
     print("\nfootnote, executemany (one run of " + f"{args.executemany_rows:,} rows): "
           + ", ".join(f"{table} {r:,.0f} rows/s" for table, r in footnote.items()))
 
