@@ -276,9 +276,10 @@ def migrate(con: duckdb.DuckDBPyConnection) -> int:
     """Apply the missing migrations, one transaction each; return the resulting version.
 
     A file older than :data:`ROLLUPS_SINCE` then gets its rollups built from its rows (:func:`storage.rollups.rebuild`,
-    ≈ 5 s for 10 M equity rows), in a transaction of its own, with the definitions of this papertrader (so a later
-    change to a rollup's columns never meets an older table). Should that step not complete (a crash), the rollups
-    stay empty and every row is their tail: reads stay exact, and the Recorder folds the rows at its first flush.
+    ≈ 5 CPU seconds for 10 M equity rows and 4.7 M candles), in a transaction of its own, with the definitions of this
+    papertrader (so a later change to a rollup's columns never meets an older table). Should that step not complete (a
+    crash), the rollups stay empty and every row is their tail: reads stay exact, and the Recorder folds the rows at its
+    first flush.
 
     Raises:
         SchemaVersionError: the file was written by a newer papertrader (its version is above ours).
