@@ -2,14 +2,23 @@
 
 A history table is a table of schema ``main`` with a ``recorded_at`` column; :func:`history_tables` reads them from
 the database itself. Each column becomes a :class:`ColumnSpec` (the Python values it takes, how a value is checked
-and rounded, the Arrow type that carries it), each table a :class:`TableSpec` (its columns in table order, a row
-validator compiled from the schema, the Arrow schema and the ``INSERT`` of a flush). ``DECIMAL(38, 8)`` maps to
-``decimal128(38, 8)``, so money stays exact.
+and rounded, the Arrow type that carries it), each table a :class:`TableSpec` (its columns in table order, the Arrow
+schema and the ``INSERT`` of a flush). ``DECIMAL(38, 8)`` maps to ``decimal128(38, 8)``, so money stays exact.
 
-``DECIMAL`` values are buffered as :class:`Units`: whole numbers of the column's last place (10⁻⁸ for
-``DECIMAL(38, 8)``), so a flush builds the ``decimal128`` array from machine integers instead of converting Python
-decimals one by one. A ``Decimal`` (or ``int``) is rounded half away from zero to the column's scale and converted when
-it is recorded; a caller that already has units (the engine's hot ``equity`` rows) passes :class:`Units` and skips that.
+**Checking.** Every value is checked when it is recorded, and :meth:`ColumnSpec.check` alone says what a column takes:
+it returns the value to store or raises the one-line ``ValueError`` naming table and column. A value of a type the
+column takes *as is* (a ``str`` for ``VARCHAR``, a ``float`` for ``DOUBLE``, an aware ``datetime`` …) is stored
+unchanged, so :meth:`TableSpec.values` only runs the checks such values still need (a time zone, a range), learnt once
+per combination of value types; :meth:`TableSpec.bulk_values` runs them column by column in C loops
+(``set(map(type, …))``, ``min``/``max``). Anything else goes through :meth:`ColumnSpec.check`: the same values, the
+same first error. pyarrow converts the checked values at flush; it cannot be the checker, as it takes ``bytes`` for
+``VARCHAR``, ``1.0`` for ``INTEGER``, naive datetimes and ``int`` for ``TIMESTAMPTZ`` and ``None`` anywhere.
+
+**Decimals.** A ``DECIMAL`` value is buffered as :class:`Units` — whole numbers of the column's last place (10⁻⁸ for
+``DECIMAL(38, 8)``), what the engine's hot ``equity`` rows pass, built into ``decimal128`` from machine integers — or
+as a finite ``Decimal`` within the column's range, which pyarrow converts exactly at flush (rounded half away from
+zero to the column's scale first, as DuckDB casts, when it has more places). Other numbers are converted to
+:class:`Units` when recorded.
 
 The :class:`~storage.recorder.Recorder` checks every row with these specs when it is recorded and builds its Arrow
 batches with them when it flushes.
@@ -20,7 +29,7 @@ from __future__ import annotations
 import operator
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation
 from itertools import repeat
@@ -39,6 +48,13 @@ _EXACT = Context(prec=80)
 _FAST = Context(prec=28)
 _EIGHT_PLACES = Decimal(10**8)
 _FAST_LIMIT = 10**27
+_INT32 = 2**31
+_EXACT_DOUBLE_INT = 2**53
+_PLANS_PER_TABLE = 64
+"""Combinations of value types a table remembers the checks of (beyond that, rows are checked value by value)."""
+_NONE = type(None)
+_UNLEARNT: Any = object()
+"""What :meth:`TableSpec.values` finds for a combination of value types it has not met yet."""
 
 
 class Units(int):
@@ -72,6 +88,15 @@ def units(value: Decimal, scale: int = 8, precision: int = 38) -> Units:
 
 
 @dataclass(frozen=True, slots=True)
+class AsIs:
+    """What a value of a type a column takes as is still needs: ``one`` checks a value, ``many`` a list of them
+    (``None``: nothing; a value that fails goes through :meth:`ColumnSpec.check`)."""
+
+    one: Callable[[Any], bool] | None = None
+    many: Callable[[list[Any]], bool] | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class ColumnSpec:
     """One recordable column: how a Python value is checked and which Arrow type carries it."""
 
@@ -80,35 +105,65 @@ class ColumnSpec:
     arrow_type: pa.DataType
     accepts: tuple[type, ...]
     nullable: bool
+    as_is: Mapping[type, AsIs]
+    """The exact types stored unchanged (see :class:`AsIs`)."""
     quantum: Decimal | None = None
     """``DECIMAL`` columns: ``10 ** -scale``; values are rounded to it."""
     context: Context | None = None
     """``DECIMAL`` columns: precision of the column, rounding half away from zero (as DuckDB casts)."""
     scale: int = 0
     """``DECIMAL`` columns: digits after the point (8 for money)."""
+    units_limit: int = 0
+    """``DECIMAL`` columns: :class:`Units` must be smaller than this in magnitude (``10 ** precision``)."""
 
     def check(self, table: str, value: Any) -> Any:
-        """``value`` as it will be stored (decimals rounded to the column's scale).
+        """``value`` as it will be stored (decimals and ints as :class:`Units` rounded to the column's scale, ints as
+        floats in a ``DOUBLE`` column).
 
         Raises:
-            ValueError: wrong type, ``None`` in a ``NOT NULL`` column, a naive datetime, a non-finite decimal or
-                one too large for the column.
+            ValueError: wrong type (``bool`` is no ``INTEGER``), ``None`` in a ``NOT NULL`` column, a naive
+                datetime, a non-finite decimal or a number too large for the column.
         """
         if value is None:
             if not self.nullable:
                 raise ValueError(f"{table}.{self.name} is NOT NULL, got None")
             return None
-        if not isinstance(value, self.accepts):
+        accepted = isinstance(value, self.accepts) and not (isinstance(value, bool) and self.sql_type == "INTEGER")
+        if not accepted:
             expected = " or ".join(t.__name__ for t in self.accepts)
             got = f"{type(value).__name__} {value!r}"
             raise ValueError(f"{table}.{self.name} ({self.sql_type}) takes {expected}, got {got}")
-        if self.quantum is not None and isinstance(value, (Decimal, int)):  # DECIMAL columns accept exactly these
+        if self.quantum is not None:  # DECIMAL columns accept exactly Decimal and int
             if type(value) is Units:
-                return value
+                if -self.units_limit < value < self.units_limit:
+                    return value
+                raise ValueError(f"{table}.{self.name} ({self.sql_type}) cannot hold {value!r} units")
             return Units(self._decimal(table, value, self.quantum).scaleb(self.scale, _EXACT))
         if isinstance(value, datetime) and value.tzinfo is None:
             raise ValueError(f"{table}.{self.name} takes a timezone-aware datetime, got naive {value!r}")
+        if self.sql_type == "INTEGER" and not -_INT32 <= value < _INT32:
+            raise ValueError(f"{table}.{self.name} ({self.sql_type}) cannot hold {value!r}")
+        if self.sql_type == "DOUBLE" and not isinstance(value, float):
+            try:
+                return float(value)
+            except OverflowError as exc:
+                raise ValueError(f"{table}.{self.name} ({self.sql_type}) cannot hold {value!r}") from exc
         return value
+
+    def takes_as_is(self, values: list[Any]) -> bool:
+        """Whether every value of ``values`` (one column of a batch) is stored unchanged (see :class:`AsIs`)."""
+        kinds = set(map(type, values))
+        for kind in kinds:
+            if kind is _NONE:
+                if not self.nullable:
+                    return False
+                continue
+            as_is = self.as_is.get(kind)
+            if as_is is None:
+                return False
+            if as_is.many is not None and not as_is.many(values if len(kinds) == 1 else [v for v in values if type(v) is kind]):
+                return False
+        return True
 
     def _decimal(self, table: str, value: Decimal | int, quantum: Decimal) -> Decimal:
         number = Decimal(value)
@@ -118,6 +173,10 @@ class ColumnSpec:
             return number.quantize(quantum, context=self.context)
         except InvalidOperation as exc:
             raise ValueError(f"{table}.{self.name} ({self.sql_type}) cannot hold {value!r}") from exc
+
+
+Plan = tuple[tuple[int, Callable[[Any], bool]], ...] | None
+"""For one combination of value types: the checks left, as (column index, check); ``None``: check every value."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,15 +190,10 @@ class TableSpec:
     view: str
     """Name under which a flush registers its Arrow batch on the cursor."""
     insert_sql: str
-
-    validate: Callable[[Mapping[str, Any]], tuple[Any, ...]]
-    """:meth:`values`, compiled for this table (see :func:`_compile_validator`)."""
     getter: Callable[[Mapping[str, Any]], tuple[Any, ...]]
     """A row's values in column order, unchecked."""
-    simple_types: tuple[set[type], ...] | None
-    """Per column, ``{the type it takes as is}``; ``None`` if a column has none (``DECIMAL``)."""
-    aware: frozenset[int]
-    """Indexes of the ``TIMESTAMPTZ`` columns (their datetimes must have a tzinfo)."""
+    plans: dict[tuple[type, ...], Plan] = field(default_factory=dict)
+    """Learnt by :meth:`values`: per combination of value types, the checks left."""
 
     def values(self, row: Mapping[str, Any]) -> tuple[Any, ...]:
         """The row's values in column order, checked (see :meth:`ColumnSpec.check`).
@@ -147,21 +201,30 @@ class TableSpec:
         Raises:
             ValueError: the keys are not exactly the table's columns (minus ``recorded_at``), or a value is invalid.
         """
-        return self.validate(row)
-
-    def bulk_values(self, rows: Sequence[Mapping[str, Any]]) -> list[tuple[Any, ...]]:
-        """:meth:`values` of every row (same results, same first error), checked column by column when every value
-        has the type its column takes as is."""
-        simple = self.simple_types
-        if simple is not None and all(map(operator.eq, map(_keys, rows), repeat(self.keys))):
-            values = list(map(self.getter, rows))
-            # No rows means no columns to check: the outer zip may stop early.
-            for i, (column, kind) in enumerate(zip(zip(*values, strict=True), simple, strict=False)):
-                if set(map(type, column)) != kind or (i in self.aware and None in list(map(_tzinfo, column))):
+        if row.keys() != self.keys:
+            raise self.mismatch(row)
+        values = self.getter(row)
+        kinds = tuple(map(type, values))
+        plan = self.plans.get(kinds, _UNLEARNT)
+        if plan is _UNLEARNT:
+            plan = self._plan(kinds)
+        if plan is not None:
+            for i, check in plan:
+                if not check(values[i]):
                     break
             else:
                 return values
-        return [self.validate(row) for row in rows]
+        return tuple(column.check(self.name, value) for column, value in zip(self.columns, values, strict=True))
+
+    def bulk_values(self, rows: Sequence[Mapping[str, Any]]) -> list[tuple[Any, ...]]:
+        """:meth:`values` of every row (same results, same first error), checked column by column when every value
+        is stored as is."""
+        if all(map(operator.eq, map(_keys, rows), repeat(self.keys))):
+            values = list(map(self.getter, rows))
+            # No rows means no columns to check: the outer zip may stop early.
+            if all(c.takes_as_is(list(v)) for c, v in zip(self.columns, zip(*values, strict=True), strict=False)):
+                return values
+        return [self.values(row) for row in rows]
 
     def mismatch(self, row: Mapping[str, Any]) -> ValueError:
         """The error for a row whose keys are not exactly the table's columns."""
@@ -171,12 +234,30 @@ class TableSpec:
     def arrow(self, rows: list[tuple[Any, ...]], *, first_stamp_us: int) -> pa.Table:
         """``rows`` as an Arrow table of this table's types, ``recorded_at`` = consecutive microseconds."""
         arrays = [
-            _decimal_array(values, column) if column.quantum is not None else pa.array(values, type=column.arrow_type)
+            _decimal_array(list(values), column) if column.quantum is not None else pa.array(values, type=column.arrow_type)
             for values, column in zip(zip(*rows, strict=True), self.columns, strict=True)
         ]
         stamps = range(first_stamp_us, first_stamp_us + len(rows))
         arrays.append(pa.array(stamps, type=pa.timestamp("us", tz="UTC")))
         return pa.Table.from_arrays(arrays, schema=self.schema)
+
+    def _plan(self, kinds: tuple[type, ...]) -> Plan:
+        """The checks left for values of ``kinds`` (remembered for up to :data:`_PLANS_PER_TABLE` combinations)."""
+        checks: list[tuple[int, Callable[[Any], bool]]] = []
+        plan: Plan = None
+        for i, (kind, column) in enumerate(zip(kinds, self.columns, strict=True)):
+            if kind is _NONE and column.nullable:
+                continue
+            as_is = column.as_is.get(kind)
+            if as_is is None:
+                break
+            if as_is.one is not None:
+                checks.append((i, as_is.one))
+        else:
+            plan = tuple(checks)
+        if len(self.plans) < _PLANS_PER_TABLE:
+            self.plans[kinds] = plan
+        return plan
 
 
 def history_tables(cursor: duckdb.DuckDBPyConnection) -> dict[str, TableSpec]:
@@ -194,26 +275,61 @@ def history_tables(cursor: duckdb.DuckDBPyConnection) -> dict[str, TableSpec]:
     return {table: _table(table, tuple(cols)) for table, cols in columns.items()}
 
 
+def _aware(value: datetime) -> bool:
+    return value.tzinfo is not None
+
+
+def _all_aware(values: list[datetime]) -> bool:
+    return None not in map(_tzinfo, values)
+
+
+def _int32(value: int) -> bool:
+    return -_INT32 <= value < _INT32
+
+
+def _all_int32(values: list[int]) -> bool:
+    return min(values) >= -_INT32 and max(values) < _INT32
+
+
 def _column(table: str, name: str, sql_type: str, nullable: bool) -> ColumnSpec:
     if sql_type == "VARCHAR":
-        return ColumnSpec(name, sql_type, pa.string(), (str,), nullable)
+        return ColumnSpec(name, sql_type, pa.string(), (str,), nullable, {str: AsIs()})
     if sql_type == "DOUBLE":
-        return ColumnSpec(name, sql_type, pa.float64(), (float, int), nullable)
+        return ColumnSpec(name, sql_type, pa.float64(), (float, int), nullable, {float: AsIs()})
     if sql_type == "INTEGER":
-        return ColumnSpec(name, sql_type, pa.int32(), (int,), nullable)
+        return ColumnSpec(name, sql_type, pa.int32(), (int,), nullable, {int: AsIs(_int32, _all_int32)})
     if sql_type == "TIMESTAMP WITH TIME ZONE":
-        return ColumnSpec(name, sql_type, pa.timestamp("us", tz="UTC"), (datetime,), nullable)
+        as_is: dict[type, AsIs] = {datetime: AsIs(_aware, _all_aware)}
+        return ColumnSpec(name, sql_type, pa.timestamp("us", tz="UTC"), (datetime,), nullable, as_is)
     if match := _DECIMAL_TYPE.fullmatch(sql_type):
         precision, scale = int(match[1]), int(match[2])
+        units_limit = 10**precision
+        # The smallest magnitude that rounds (half up) to 10 ** (precision - scale): beyond the column.
+        limit = Decimal(units_limit * 10 - 5).scaleb(-scale - 1)
+
+        def decimal_fits(value: Decimal) -> bool:
+            return value.is_finite() and -limit < value < limit
+
+        def decimals_fit(values: list[Decimal]) -> bool:
+            return all(map(Decimal.is_finite, values)) and -limit < min(values) and max(values) < limit
+
+        def units_fit(value: Units) -> bool:
+            return -units_limit < value < units_limit
+
+        def all_units_fit(values: list[Units]) -> bool:
+            return -units_limit < min(values) and max(values) < units_limit
+
         return ColumnSpec(
             name,
             sql_type,
             pa.decimal128(precision, scale),
             (Decimal, int),
             nullable,
+            {Units: AsIs(units_fit, all_units_fit), Decimal: AsIs(decimal_fits, decimals_fit)},
             quantum=Decimal(1).scaleb(-scale),
             context=Context(prec=precision, rounding=ROUND_HALF_UP),
             scale=scale,
+            units_limit=units_limit,
         )
     raise ValueError(f"{table}.{name}: the Recorder has no Arrow mapping for column type {sql_type}")
 
@@ -223,61 +339,37 @@ def _table(name: str, columns: tuple[ColumnSpec, ...]) -> TableSpec:
     fields.append(pa.field(RECORDED_AT, pa.timestamp("us", tz="UTC"), nullable=False))
     names = ", ".join(f'"{f.name}"' for f in fields)
     view = f"_recorder_batch_{name}"
-    table = TableSpec(
+    return TableSpec(
         name=name,
         columns=columns,
         keys=frozenset(c.name for c in columns),
         schema=pa.schema(fields),
         view=view,
         insert_sql=f'INSERT INTO "{name}" ({names}) SELECT {names} FROM "{view}"',
-        validate=lambda row: ((), ()),  # replaced just below (the validator needs the finished table)
         getter=_getter(tuple(c.name for c in columns)),
-        simple_types=_simple_types(columns),
-        aware=frozenset(i for i, c in enumerate(columns) if c.sql_type == "TIMESTAMP WITH TIME ZONE"),
     )
-    object.__setattr__(table, "validate", _compile_validator(table))
-    return table
 
 
-# The value a column kind accepts as is, by exact type: anything else (None, a subclass, a naive datetime, any
-# DECIMAL value, which is always rounded) goes through the full :meth:`ColumnSpec.check`, which returns the stored
-# value or raises the documented ValueError. Same results and errors as checking every value, at a fraction of
-# the cost on the hot tables (candles, equity: strings, floats and aware datetimes).
-_FAST_TYPES: dict[str, str] = {
-    "VARCHAR": "type({v}) is str",
-    "DOUBLE": "type({v}) is float",
-    "INTEGER": "type({v}) is int",
-    "TIMESTAMP WITH TIME ZONE": "type({v}) is datetime and {v}.tzinfo is not None",
-}
+def _decimal_array(values: list[Any], column: ColumnSpec) -> pa.Array:
+    """A ``decimal128`` array of ``column`` from checked values (:class:`Units`, ``Decimal`` or ``None``).
 
-
-_FAST_TYPE_OF: dict[str, type] = {
-    "VARCHAR": str,
-    "DOUBLE": float,
-    "INTEGER": int,
-    "TIMESTAMP WITH TIME ZONE": datetime,
-}
-"""The exact type of :data:`_FAST_TYPES`, for checking a whole column at once."""
-
-
-def _fast_type(column: ColumnSpec) -> type | None:
-    """The exact type ``column`` takes as is: :class:`Units` for ``DECIMAL`` columns."""
-    return Units if column.quantum is not None else _FAST_TYPE_OF.get(column.sql_type)
-
-
-def _simple_types(columns: tuple[ColumnSpec, ...]) -> tuple[set[type], ...] | None:
-    fast = [_fast_type(c) for c in columns]
-    return None if None in fast else tuple({t} for t in fast if t is not None)
-
-
-def _decimal_array(values: Sequence[Units | None], column: ColumnSpec) -> pa.Array:
-    """A ``decimal128`` array of ``column`` from :class:`Units`, built from their machine integers in one pass (see
-    :func:`decimal_array`). Values beyond 64 bits, and columns with NULLs, go through Python decimals instead."""
+    Only :class:`Units` that all fit 64 bits: from their machine integers (the 128-bit two's complement of each,
+    little-endian: low word, then the sign-extended high word), in one pass. Otherwise pyarrow converts the decimals
+    exactly, rounded half away from zero to the column's scale first if one has more places."""
+    kinds = set(map(type, values))
+    if kinds == {Units}:
+        try:
+            low = np.fromiter(values, dtype=np.int64, count=len(values))
+        except OverflowError:  # a value beyond 64 bits
+            pass
+        else:
+            return decimal_array(low, column.arrow_type)
+    if Units in kinds:
+        values = [Decimal(v).scaleb(-column.scale, _EXACT) if type(v) is Units else v for v in values]
     try:
-        low = np.fromiter(values, dtype=np.int64, count=len(values))
-    except (TypeError, OverflowError):  # a NULL, or a value beyond 64 bits
-        return pa.array([None if v is None else Decimal(v).scaleb(-column.scale, _EXACT) for v in values], type=column.arrow_type)
-    return decimal_array(low, column.arrow_type)
+        return pa.array(values, type=column.arrow_type)
+    except pa.ArrowInvalid:  # "Rescaling Decimal value would cause data loss": more places than the column
+        return pa.array([v if v is None else v.quantize(column.quantum, context=column.context) for v in values], type=column.arrow_type)
 
 
 def decimal_array(units: np.ndarray, arrow_type: pa.DataType) -> pa.Array:
@@ -299,24 +391,3 @@ def _getter(names: tuple[str, ...]) -> Callable[[Mapping[str, Any]], tuple[Any, 
         get = operator.itemgetter(names[0])
         return lambda row: (get(row),)
     return operator.itemgetter(*names)
-
-
-def _compile_validator(table: TableSpec) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
-    """A function ``row -> values`` for ``table``, equivalent to checking the keys and then every column in
-    order with :meth:`ColumnSpec.check` (same values, same first error), with the per-column-kind type checks
-    precompiled into straight-line code."""
-    env: dict[str, Any] = {"datetime": datetime, "Units": Units, "table": table, "name": table.name, "keys": table.keys}
-    lines = ["def validate(row):", "    if row.keys() != keys:", "        raise table.mismatch(row)"]
-    for i, column in enumerate(table.columns):
-        v, c = f"v{i}", f"c{i}"
-        env[c] = column
-        lines.append(f"    {v} = row[{column.name!r}]")
-        fast = _FAST_TYPES.get(column.sql_type) if column.quantum is None else "type({v}) is Units"
-        if fast is None:
-            lines.append(f"    {v} = {c}.check(name, {v})")
-        else:
-            lines.append(f"    if not ({fast.format(v=v)}):")
-            lines.append(f"        {v} = {c}.check(name, {v})")
-    lines.append("    return (" + "".join(f"v{i}, " for i in range(len(table.columns))) + ")")
-    exec(compile("\n".join(lines), f"<recorder validator for {table.name}>", "exec"), env)  # code built from the schema
-    return env["validate"]

@@ -93,21 +93,20 @@ def rate_limit_series(cur: duckdb.DuckDBPyConnection, *, max_points: int = 2000)
     if max_points < 1:
         raise ValueError(f"max_points must be at least 1, got {max_points}")
     columns = ", ".join(RATE_LIMIT_COLUMNS)
-    [(total,)] = cur.sql("SELECT count(*) FROM rate_limit_samples").fetchall()
+    [(total, lo, hi)] = cur.sql("SELECT count(*), epoch_us(min(ts)), epoch_us(max(ts)) FROM rate_limit_samples").fetchall()
     if total <= max_points:
         return frame(cur, f"SELECT {columns} FROM rate_limit_samples ORDER BY ts, host")
     return frame(
         cur,
         """
-        WITH span AS (SELECT epoch_us(min(ts)) AS lo, epoch_us(max(ts)) AS hi FROM rate_limit_samples)
         SELECT arg_max(ts, utilisation_pct) AS ts, host,
                max(used_weight) AS used_weight, max(server_used_weight) AS server_used_weight,
                max(weight_limit) AS weight_limit, max(utilisation_pct) AS utilisation_pct
-        FROM rate_limit_samples, span
-        GROUP BY host, (epoch_us(ts) - lo) * $buckets // (hi - lo + 1)
+        FROM rate_limit_samples
+        GROUP BY host, (epoch_us(ts) - $lo) * $buckets // $span
         ORDER BY ts, host
         """,
-        {"buckets": max_points},
+        {"lo": lo, "buckets": max_points, "span": hi - lo + 1},
     )
 
 

@@ -8,7 +8,8 @@ Every function takes a cursor of the calling thread (:meth:`storage.store.Store.
 
 Queries run as relations (``cur.sql``) read through Arrow (:mod:`storage.frames`): nothing is left unfinished on the
 cursor, and TIMESTAMPTZ values need no ``pytz``.
-Long series are downsampled in SQL, never in Python (``../shared/SPEC.md`` §5).
+Long series are downsampled in SQL, never in Python (``../shared/SPEC.md`` §5), from the level-of-detail rollups
+(:mod:`storage.downsample`).
 The Guards page's reads are in :mod:`storage.guard_queries`.
 """
 
@@ -20,6 +21,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from storage import downsample, rollups
 from storage.frames import check_limit, display_table, frame
 
 EQUITY_CURVE_COLUMNS = ("ts", "equity", "realised_pnl", "unrealised_pnl", "drawdown_pct")
@@ -43,24 +45,22 @@ def latest_equity(cur: duckdb.DuckDBPyConnection) -> dict[str, Any] | None:
 def equity_curve(cur: duckdb.DuckDBPyConnection, *, max_points: int = 2000) -> pd.DataFrame:
     """The equity series for charts, ascending by ``ts``, at most ``max_points`` rows.
 
-    Up to ``max_points`` snapshots are returned as they are. Beyond that, the time span is cut into
-    ``(max_points - 1) // 2`` equal buckets and each bucket keeps its lowest- and highest-equity snapshot
-    (so spikes and dips survive), plus the latest snapshot, which is always the last row.
+    Up to ``max_points`` snapshots are returned as they are. Beyond that, the time span is cut into at most
+    ``(max_points - 1) // 3`` equal buckets (at least 2/3 that many: a bucket is a whole number of rollup buckets
+    of 10 minutes, 1 hour or 6 hours once it spans two of them) and each bucket keeps its snapshots of lowest equity,
+    highest equity and deepest drawdown (so spikes and dips survive in both charts; ties go to the earliest for the
+    lowest, the latest otherwise), plus the latest snapshot, which is always the last row. Every value is the one
+    recorded: ``drawdown_pct`` is from the all-time peak at that snapshot, not from the points returned. Read from
+    ``equity_rollup`` and its tail (:mod:`storage.downsample`): milliseconds at 10 M rows.
 
     Returns:
         Columns ``ts`` (UTC), ``equity``, ``realised_pnl``, ``unrealised_pnl`` (quote asset), ``drawdown_pct``.
 
     Raises:
-        ValueError: ``max_points`` < 3.
+        ValueError: ``max_points`` < 4.
     """
-    if max_points < 3:
-        raise ValueError(f"max_points must be at least 3, got {max_points}")
-    columns = ", ".join(EQUITY_CURVE_COLUMNS)
-    [(total,)] = cur.sql("SELECT count(*) FROM equity").fetchall()
-    if total <= max_points:
-        return frame(cur, f"SELECT {columns} FROM equity ORDER BY ts, recorded_at")
-    kept = _extreme_rowids(cur, table="equity", ts="ts", value="equity", buckets=(max_points - 1) // 2)
-    return frame(cur, f"SELECT {columns} FROM equity WHERE rowid = ANY($kept) ORDER BY ts, recorded_at", {"kept": kept})
+    columns = ", ".join(f"s.{c} AS {c}" for c in EQUITY_CURVE_COLUMNS)
+    return downsample.chart(cur, rollups.EQUITY, max_points=max_points, columns=columns)
 
 
 def open_positions(cur: duckdb.DuckDBPyConnection) -> pd.DataFrame:
@@ -163,28 +163,28 @@ def daily_pnl(cur: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """P&L per UTC market day, from the ``equity`` snapshots.
 
     ``start_equity`` is the ``day_start_equity`` of the day's first snapshot (equity at 00:00 UTC, before any
-    breaker reset re-bases it), ``end_equity`` the day's last equity; ``pnl`` = end − start. Days are cut on
-    epoch integers (``date_trunc`` on TIMESTAMPTZ goes through ICU and is ~20× slower on long runs), and the
-    two snapshots per day are found by their ``ts`` before ``arg_min``/``arg_max`` run on those few rows.
+    breaker reset re-bases it), ``end_equity`` the day's last equity; ``pnl`` = end − start. Read from the 6-hour
+    buckets of ``equity_rollup`` (four per day, each with its first and last snapshot) and its tail, not every row.
 
     Returns:
         Ascending: ``day`` (UTC midnight), ``start_equity``, ``end_equity``, ``pnl`` (quote asset), ``pnl_pct``
         (percent of ``start_equity``).
     """
+    rollup = rollups.EQUITY
     return frame(
         cur,
-        """
-        WITH days AS (
-            SELECT epoch_us(ts) // 86400000000 AS day, min(ts) AS first_ts, max(ts) AS last_ts FROM equity GROUP BY day
-        )
+        f"""
         SELECT make_timestamptz(day * 86400000000) AS day, start_equity, end_equity,
                end_equity - start_equity AS pnl, (end_equity - start_equity) / nullif(start_equity, 0) * 100 AS pnl_pct
         FROM (
-            SELECT epoch_us(ts) // 86400000000 AS day,
-                   arg_min(day_start_equity, (ts, recorded_at)) AS start_equity,
-                   arg_max(equity, (ts, recorded_at)) AS end_equity
-            FROM equity
-            WHERE ts IN (SELECT first_ts FROM days UNION ALL SELECT last_ts FROM days)
+            SELECT day, arg_min(first, {rollup.time_key("first")}).day_start_equity AS start_equity,
+                   arg_max(last, {rollup.time_key("last")}).equity AS end_equity
+            FROM (
+                SELECT epoch_us(bucket_start) // 86400000000 AS day, first, last
+                FROM {rollup.name} WHERE width_s = {rollups.LEVELS_S[-1]}
+                UNION ALL
+                SELECT epoch_us(ts) // 86400000000, s, s FROM (SELECT ts, {rollup.snapshot} AS s FROM ({rollup.tail_sql()}))
+            )
             GROUP BY day
         )
         ORDER BY day
@@ -195,8 +195,9 @@ def daily_pnl(cur: duckdb.DuckDBPyConnection) -> pd.DataFrame:
 def price_series(cur: duckdb.DuckDBPyConnection, symbol: str, *, max_points: int = 2000) -> pd.DataFrame:
     """Close prices of ``symbol`` at candle close time, at most ``max_points`` rows, for the price chart.
 
-    Up to ``max_points`` candles are returned as they are. Beyond that, the time span is cut into
-    ``(max_points - 1) // 2`` equal buckets, each keeping its lowest and highest close, plus the latest candle.
+    Up to ``max_points`` candles are returned as they are. Beyond that, downsampled as :func:`equity_curve` is, into
+    at most ``(max_points - 1) // 2`` buckets, each keeping its lowest and highest close, plus the latest candle (read
+    from ``candle_rollup`` and its tail).
 
     Returns:
         Ascending: ``ts`` (UTC market time of the candle close), ``close`` (quote asset).
@@ -204,21 +205,8 @@ def price_series(cur: duckdb.DuckDBPyConnection, symbol: str, *, max_points: int
     Raises:
         ValueError: ``max_points`` < 3.
     """
-    if max_points < 3:
-        raise ValueError(f"max_points must be at least 3, got {max_points}")
-    params = {"symbol": symbol}
-    [(total,)] = cur.sql("SELECT count(*) FROM candles WHERE symbol = $symbol", params=params).fetchall()
-    if total <= max_points:
-        return frame(
-            cur, "SELECT close_time AS ts, close FROM candles WHERE symbol = $symbol ORDER BY ts, recorded_at", params
-        )
-    kept = _extreme_rowids(
-        cur, table="candles", ts="close_time", value="close", where="symbol = $symbol", params=params,
-        buckets=(max_points - 1) // 2,
-    )
-    return frame(
-        cur, "SELECT close_time AS ts, close FROM candles WHERE rowid = ANY($kept) ORDER BY ts, recorded_at", {"kept": kept}
-    )
+    columns = "s.close_time AS ts, s.close AS close"
+    return downsample.chart(cur, rollups.CANDLES, max_points=max_points, columns=columns, series=symbol)
 
 
 def trade_markers(cur: duckdb.DuckDBPyConnection, symbol: str, *, limit: int = 2000) -> pd.DataFrame:
@@ -239,35 +227,3 @@ def trade_markers(cur: duckdb.DuckDBPyConnection, symbol: str, *, limit: int = 2
         """,
         {"symbol": symbol, "limit": check_limit(limit)},
     )
-
-
-def _extreme_rowids(
-    cur: duckdb.DuckDBPyConnection,
-    *,
-    table: str,
-    ts: str,
-    value: str,
-    buckets: int,
-    where: str = "TRUE",
-    params: dict[str, Any] | None = None,
-) -> list[int]:
-    """Min/max downsampling: the rowids of the lowest and highest ``value`` in each of ``buckets`` equal slices
-    of the ``ts`` span (rows matching ``where``), plus the newest row (by ``ts``, then ``recorded_at``).
-
-    One aggregation pass over two columns (epoch-integer buckets, rowids rather than whole rows); the caller
-    fetches the kept rows with ``rowid = ANY($kept)``. ``table``, ``ts``, ``value`` and ``where`` are trusted SQL.
-    """
-    params = params or {}
-    [(lo, hi)] = cur.sql(f"SELECT epoch_us(min({ts})), epoch_us(max({ts})) FROM {table} WHERE {where}", params=params).fetchall()
-    if lo is None:
-        return []
-    pairs = cur.sql(
-        f"""
-        SELECT arg_min(rowid, {value}), arg_max(rowid, {value}) FROM {table} WHERE {where}
-        GROUP BY (epoch_us({ts}) - $lo) * $buckets // $width
-        UNION ALL (SELECT rowid, rowid FROM {table} WHERE {where} ORDER BY {ts} DESC, recorded_at DESC LIMIT 1)
-        """,
-        params=params | {"lo": lo, "buckets": buckets, "width": hi - lo + 1},
-    ).fetchall()
-    return sorted({rowid for pair in pairs for rowid in pair})
-

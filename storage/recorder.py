@@ -7,8 +7,14 @@ column types of the database (``DECIMAL(38, 8)`` as ``decimal128(38, 8)``, so mo
 with ``INSERT INTO t (...) SELECT ... FROM <registered arrow table>``, never row by row (``../shared/SPEC.md`` §4).
 How a row is checked and mapped to Arrow is :mod:`storage.columns`.
 
+A flush that brings the ``equity`` or ``candles`` rows not yet summarised to
+:data:`~storage.rollups.SUMMARISE_EVERY_ROWS` also folds them into their level-of-detail rollup
+(:mod:`storage.rollups`), in the same transaction: a rollup always summarises exactly the rows on disk up to its
+``max_recorded_at``.
+
 ``recorded_at`` is stamped at flush time from the wall clock (UTC) and is unique and increasing in record order
-within each table, across flushes: rows of one flush get consecutive microseconds. Queries can therefore pick
+within each table, across flushes and restarts (a Recorder's first stamp follows the latest already in the file,
+even if the clock went back): rows of one flush get consecutive microseconds. Queries can therefore pick
 "the latest row" with ``arg_max(..., recorded_at)`` even when several rows of one key land in the same flush.
 """
 
@@ -30,6 +36,7 @@ import pyarrow as pa
 from storage.columns import RECORDED_AT as RECORDED_AT  # re-exported: the name has always lived here
 from storage.columns import history_tables
 from storage.errors import FlushError, StoreClosedError
+from storage.rollups import ROLLUPS, SUMMARISE_EVERY_ROWS
 from storage.store import Store
 
 log = logging.getLogger(__name__)
@@ -82,6 +89,8 @@ class Recorder:
         max_buffered_rows: how many unwritten rows may pile up (e.g. while the database fails) before
             :meth:`record` refuses more. Rows are never dropped silently.
         clock: the wall clock for ``recorded_at``; returns an aware datetime.
+        summarise_every_rows: fold a rollup's unsummarised rows in once there are this many
+            (:data:`storage.rollups.SUMMARISE_EVERY_ROWS`).
 
     Thread-safe: any thread may :meth:`record` and :meth:`flush`; flushes run one at a time, each on a DuckDB
     cursor owned by the flushing thread.
@@ -98,11 +107,12 @@ class Recorder:
         flush_interval_ms: int = 250,
         max_buffered_rows: int = 200_000,
         clock: Callable[[], datetime] = utc_now,
+        summarise_every_rows: int = SUMMARISE_EVERY_ROWS,
     ) -> None:
         if store.read_only:
             raise ValueError("the Recorder needs a read-write store")
-        if flush_interval_ms <= 0 or max_buffered_rows <= 0:
-            raise ValueError("flush_interval_ms and max_buffered_rows must be positive")
+        if flush_interval_ms <= 0 or max_buffered_rows <= 0 or summarise_every_rows <= 0:
+            raise ValueError("flush_interval_ms, max_buffered_rows and summarise_every_rows must be positive")
         self._store = store
         self._interval_s = flush_interval_ms / 1000
         self._max_buffered = max_buffered_rows
@@ -110,9 +120,15 @@ class Recorder:
         cursor = store.cursor()
         try:
             self._tables = history_tables(cursor)
+            stamps = " UNION ALL ".join(f'SELECT epoch_us(max("{RECORDED_AT}")) FROM "{name}"' for name in self._tables)
+            [(last_stamp_us,)] = cursor.sql(f"SELECT coalesce(max(m), 0) FROM ({stamps}) AS t(m)").fetchall()
+            # rows written since a rollup's last fold, by source table
+            self._unsummarised = {r.source: _count(cursor, r.tail_sql()) for r in ROLLUPS}
         finally:
             cursor.close()
         self._buffers: dict[str, list[tuple[Any, ...]]] = {name: [] for name in self._tables}
+        self._merges = {r.source: r.merge_sql() for r in ROLLUPS}
+        self._summarise_every = summarise_every_rows
         # pyarrow imports pandas (≈ 0.3 s) on its first conversion of a Python sequence: pay that once here rather
         # than in the middle of the first flush (which the engine may be waiting on after a fill).
         pa.array([], type=pa.string())
@@ -120,7 +136,7 @@ class Recorder:
         self._lock = threading.RLock()  # re-entered by record() inside atomic()
         self._flush_lock = threading.Lock()
         self._local = threading.local()
-        self._last_stamp_us = 0
+        self._last_stamp_us = int(last_stamp_us)
         self._closed = False
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
@@ -152,7 +168,7 @@ class Recorder:
         spec = self._tables.get(table)
         if spec is None:
             raise ValueError(f"unknown table {table!r}; recordable tables: {', '.join(self._tables)}")
-        values = spec.validate(row)
+        values = spec.values(row)
         with self._lock:
             if self._closed:
                 raise StoreClosedError("the recorder is stopped")
@@ -318,9 +334,13 @@ class Recorder:
             for spec in specs:
                 cursor.register(spec.view, spec.arrow(batch[spec.name], first_stamp_us=first_us))
             cursor.execute("BEGIN TRANSACTION")
+            unsummarised = {name: self._unsummarised[name] + len(batch.get(name, ())) for name in self._unsummarised}
+            due = [name for name, rows in unsummarised.items() if rows >= self._summarise_every]
             try:
                 for spec in specs:
                     cursor.execute(spec.insert_sql)
+                for name in due:
+                    cursor.execute(self._merges[name])
                 cursor.execute("COMMIT")
             except BaseException:
                 # A failed COMMIT has already ended the transaction, so ROLLBACK may find none: nothing to undo.
@@ -333,6 +353,7 @@ class Recorder:
                 with contextlib.suppress(duckdb.Error):
                     cursor.unregister(spec.view)
         self._last_stamp_us = first_us + max(len(rows) for rows in batch.values()) - 1
+        self._unsummarised = unsummarised | dict.fromkeys(due, 0)
 
     def _cursor(self) -> duckdb.DuckDBPyConnection:
         """The calling thread's own cursor (a DuckDB cursor must not be shared between threads)."""
@@ -365,3 +386,8 @@ class Recorder:
             cursor = getattr(self._local, "cursor", None)
             if cursor is not None:
                 cursor.close()
+
+
+def _count(cursor: duckdb.DuckDBPyConnection, query: str) -> int:
+    [(count,)] = cursor.sql(f"SELECT count(*) FROM ({query})").fetchall()
+    return int(count)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pandas as pd
 import pytest
 
-from storage import queries
+from storage import downsample, queries, rollups
+from storage.recorder import Recorder
 
 
 def test_latest_equity_is_none_without_snapshots(cur) -> None:
@@ -28,12 +30,12 @@ def test_latest_equity_is_the_newest_ts_then_the_last_recorded(cur, write, rows)
 
 
 def test_equity_curve_returns_every_point_up_to_max_points(cur, write, rows) -> None:
-    write("equity", *(rows.equity(m, equity=Decimal(10_000 + m)) for m in (2, 0, 1)))
+    write("equity", *(rows.equity(m, equity=Decimal(10_000 + m)) for m in (2, 0, 3, 1)))
 
-    curve = queries.equity_curve(cur, max_points=3)
+    curve = queries.equity_curve(cur, max_points=4)
 
     assert list(curve.columns) == list(queries.EQUITY_CURVE_COLUMNS)
-    assert curve["equity"].tolist() == [10_000.0, 10_001.0, 10_002.0]
+    assert curve["equity"].tolist() == [10_000.0, 10_001.0, 10_002.0, 10_003.0]
     assert curve["equity"].dtype == "float64" and curve["realised_pnl"].dtype == "float64"  # charts plot floats
     assert str(curve["ts"].dt.tz) == "UTC"
 
@@ -54,9 +56,26 @@ def test_equity_curve_downsampling_keeps_extremes_and_the_latest_point(cur, writ
     assert (last["ts"], last["equity"]) == (pd.Timestamp(rows.at(4_999)), 10_003.5)
 
 
-def test_equity_curve_rejects_fewer_than_three_points(cur) -> None:
+def test_equity_curve_keeps_the_deepest_drawdown_where_equity_is_no_extreme(cur, write, rows) -> None:
+    """The peak rose within a bucket and the equity fell back to a middling value: that snapshot is the drawdown
+    chart's dip, so it stays although neither its equity's low nor high would keep it."""
+    snapshots = [rows.equity(m, equity=Decimal(10_000 + m % 7), drawdown_pct=(m % 7) / 10) for m in range(5_000)]
+    snapshots[2_501] |= {"equity": Decimal(10_003), "peak_equity": Decimal(11_432), "drawdown_pct": 12.5}
+    write("equity", *snapshots)
+
+    curve = queries.equity_curve(cur, max_points=101)
+
+    assert len(curve) <= 101
+    assert curve["drawdown_pct"].max() == 12.5
+    assert curve.loc[curve["drawdown_pct"].idxmax(), "ts"] == pd.Timestamp(rows.at(2_501))
+
+
+def test_chart_queries_reject_too_few_points(cur) -> None:
+    """The equity curve keeps up to three snapshots a bucket and the latest, a price series two and the latest."""
+    with pytest.raises(ValueError, match="max_points must be at least 4"):
+        queries.equity_curve(cur, max_points=3)
     with pytest.raises(ValueError, match="max_points must be at least 3"):
-        queries.equity_curve(cur, max_points=2)
+        queries.price_series(cur, "BTCUSDT", max_points=2)
 
 
 def test_open_positions_show_the_latest_row_of_open_symbols_only(cur, write, rows) -> None:
@@ -220,3 +239,51 @@ def test_trade_markers_map_buys_to_entries_and_sells_to_exits(cur, write, rows) 
     assert list(markers.columns) == list(queries.TRADE_MARKER_COLUMNS)
     assert markers[["side", "kind"]].values.tolist() == [["BUY", "entry"], ["SELL", "exit"]]
     assert markers["price"].tolist() == [42000.01, 42000.01]
+
+
+def _random_equity(store, rows, *, days: int, count: int, seed: int) -> None:
+    """``count`` snapshots at random minutes over ``days`` days, in random order (equity and drawdown random), written
+    in three flushes: the rollup summarises the first two, the third is its tail."""
+    rng = random.Random(seed)
+    minutes = [rng.uniform(0, days * 1440) for _ in range(count)]
+    snapshots = [
+        rows.equity(m, equity=Decimal(rng.randint(9_000, 11_000)) + Decimal("0.00000001") * rng.randint(0, 9),
+                    day_start_equity=Decimal(rng.randint(9_000, 11_000)), drawdown_pct=rng.uniform(0, 20))
+        for m in minutes
+    ]
+    recorder = Recorder(store, summarise_every_rows=2 * (count // 3))
+    for start in range(0, count, count // 3):
+        recorder.record_many("equity", snapshots[start : start + count // 3])
+        recorder.flush()
+
+
+@pytest.mark.parametrize("max_points", [41, 601])
+def test_equity_curve_from_the_rollup_equals_the_raw_rows_on_the_same_buckets(store, cur, rows, max_points) -> None:
+    _random_equity(store, rows, days=30, count=3_000, seed=1)
+    span = downsample.extent(cur, rollups.EQUITY)
+    assert span.first_us is not None and span.last_us is not None
+    grid = downsample.choose_grid(span.first_us, span.last_us, buckets=(max_points - 1) // 3)
+    assert grid.level_s, "the curve should come from a rollup level"
+    columns = ", ".join(f"s.{c} AS {c}" for c in queries.EQUITY_CURVE_COLUMNS)
+
+    curve = queries.equity_curve(cur, max_points=max_points)
+
+    raw = downsample.downsampled(cur, rollups.EQUITY, downsample.Grid(0, grid.origin_us, grid.width_us), columns=columns)
+    pd.testing.assert_frame_equal(curve, raw)
+    assert len(curve) <= max_points
+
+
+def test_daily_pnl_from_the_rollup_equals_the_days_first_and_last_rows(store, cur, rows) -> None:
+    """Many snapshots a day, recorded out of order: each day's first baseline and last equity, by (ts, recorded_at),
+    from the rollup and its tail."""
+    _random_equity(store, rows, days=5, count=1_500, seed=2)
+    raw = cur.sql("SELECT ts, recorded_at, equity, day_start_equity FROM equity ORDER BY ts, recorded_at").df()
+    days = raw.groupby(raw["ts"].dt.floor("D"))
+    expected_start = days["day_start_equity"].first().astype(float).tolist()
+    expected_end = days["equity"].last().astype(float).tolist()
+
+    daily = queries.daily_pnl(cur)
+
+    assert daily["day"].tolist() == list(days.groups)
+    assert daily["start_equity"].tolist() == expected_start
+    assert daily["end_equity"].tolist() == expected_end

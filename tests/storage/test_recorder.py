@@ -7,9 +7,11 @@ import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Context, Decimal
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from storage.columns import Units, history_tables
 from storage.errors import FlushError, StoreClosedError
@@ -79,6 +81,22 @@ def test_recorded_at_comes_from_the_clock_and_is_unique_and_increasing_in_record
     stamped = store.cursor().sql("SELECT ts, recorded_at FROM equity ORDER BY recorded_at").to_arrow_table()
     assert stamped["ts"].to_pylist() == [rows.at(m) for m in (3, 1, 2, 0)]
     assert stamped["recorded_at"].to_pylist() == [NOW + timedelta(microseconds=i) for i in range(4)]
+
+
+def test_recorded_at_keeps_increasing_across_restarts_even_if_the_clock_went_back(store, rows) -> None:
+    """A new Recorder's first stamp follows the latest in the file: a rollup's ``max_recorded_at`` then always
+    separates summarised rows from later ones."""
+    first = Recorder(store, clock=lambda: NOW)
+    first.record("equity", rows.equity(0))
+    first.record("commands", rows.command(0))
+    first.stop()
+
+    second = Recorder(store, clock=lambda: NOW - timedelta(hours=1))
+    second.record("equity", rows.equity(1))
+    second.stop()
+
+    stamps = [at for (at,) in store.cursor().sql("SELECT recorded_at FROM equity ORDER BY ts").fetchall()]
+    assert stamps == [NOW, NOW + timedelta(microseconds=1)]
 
 
 def test_a_failed_flush_commits_nothing_keeps_the_rows_and_the_next_flush_writes_them(store, recorder, rows) -> None:
@@ -234,6 +252,49 @@ def test_units_and_nulls_in_one_column_land_exactly(store, recorder, rows) -> No
 
     stored = [v for (v,) in store.cursor().sql("SELECT trail_high FROM positions ORDER BY recorded_at").fetchall()]
     assert stored == [Decimal("30500.12345678"), None, Decimal("30500.12345678"), _decimal(-(2**65))]
+
+
+_MONEY_VALUES = st.one_of(
+    st.none(),
+    st.builds(Units, st.integers(min_value=-(10**38) + 1, max_value=10**38 - 1)),
+    st.builds(int, st.integers(min_value=-(10**29) + 1, max_value=10**29 - 1)),
+    st.builds(  # any number of places, up to 38 significant digits, within the column once rounded
+        lambda coefficient, exponent: Decimal(coefficient).scaleb(exponent),
+        st.integers(min_value=-(10**38) + 1, max_value=10**38 - 1),
+        st.integers(min_value=-45, max_value=-9),
+    ),
+    st.builds(lambda cents: Decimal(cents).scaleb(-2), st.integers(min_value=-(10**31) + 1, max_value=10**31 - 1)),
+    st.builds(lambda units: Decimal(10 * units + 5).scaleb(-9), st.integers(min_value=-(10**20), max_value=10**20)),  # ties
+)
+
+
+def _expected(value: Decimal | int | None) -> Decimal | None:
+    """What a ``DECIMAL(38, 8)`` column must hold: :class:`Units` as 10⁻⁸ units, anything else rounded half away
+    from zero to 8 places (computed without a precision limit)."""
+    if value is None:
+        return None
+    if type(value) is Units:
+        return Decimal(value).scaleb(-8, Context(prec=100))
+    return Decimal(value).quantize(Decimal("1E-8"), rounding=ROUND_HALF_UP, context=Context(prec=100))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(values=st.lists(_MONEY_VALUES, min_size=1, max_size=12), bulk=st.booleans())
+def test_any_money_value_lands_as_units_or_rounded_half_away_from_zero(store, recorder, rows, values, bulk) -> None:
+    """Whatever mixes a nullable ``DECIMAL`` column gets (Units, ints, decimals of any places, NULLs), by ``record``
+    or ``record_many``: each value as :func:`_expected` says, the same as :meth:`ColumnSpec.check` would give."""
+    cur = store.cursor()
+    cur.execute("DELETE FROM positions")
+    batch = [rows.position(minute, trail_high=value) for minute, value in enumerate(values)]
+    if bulk:
+        recorder.record_many("positions", batch)
+    else:
+        for row in batch:
+            recorder.record("positions", row)
+    recorder.flush()
+
+    stored = [v for (v,) in cur.sql("SELECT trail_high FROM positions ORDER BY recorded_at").fetchall()]
+    assert stored == [_expected(v) for v in values]
 
 
 def test_a_missing_column_raises_value_error_naming_it(recorder, rows) -> None:

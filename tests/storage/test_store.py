@@ -25,6 +25,7 @@ from storage.store import MEMORY, Store
 TABLES = {
     "candles", "equity", "orders", "fills", "trades", "positions", "commands", "schema_version",
     "breaker_events", "risk_denials", "api_calls", "rate_limit_samples", "ws_events", "gaps",
+    "equity_rollup", "candle_rollup",
 }
 
 _HOLD_FILE = """
@@ -134,7 +135,7 @@ def test_a_version_1_file_is_migrated_forward_keeping_its_rows(tmp_path: Path) -
 
     with Store(path) as store:
         cur = store.cursor()
-        assert store.schema_version == SCHEMA_VERSION == 4
+        assert store.schema_version == SCHEMA_VERSION == 5
         assert _tables(cur) == TABLES
         assert cur.sql("SELECT command FROM commands").fetchall() == [("PAUSE",)]
 
@@ -160,7 +161,7 @@ def test_version_4_makes_the_equity_and_breaker_amounts_exact_keeping_their_rows
 
     with Store(path) as store:
         cur = store.cursor()
-        assert store.schema_version == 4
+        assert store.schema_version == SCHEMA_VERSION
         equity = cur.sql(
             "SELECT equity, cash, positions_value, realised_pnl, unrealised_pnl, peak_equity, day_start_equity, "
             "drawdown_pct, candle_open_time FROM equity"
