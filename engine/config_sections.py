@@ -13,7 +13,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 import httpx
-from pydantic import AnyUrl, BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import AnyUrl, BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator, model_validator
+
+from engine.core.strategy import Strategy
+from engine.core.strategy_loader import build_strategy, strategy_class, validated_params
 
 Percent = float
 """A guard's percentage (``[rest]``, ``[stream]``): a tuning knob, not part of any money arithmetic."""
@@ -126,17 +129,46 @@ class StorageSettings(_Section):
 
 
 class StrategySettings(_Section):
-    """The signal. ``sma_crossover``: buy when the fast SMA of closes crosses above the slow one, exit when it crosses below."""
+    """The signal (``../shared/SPEC.md`` §2): ``name`` is a built-in — ``sma_crossover`` (buy when the fast SMA of
+    closes crosses above the slow one, exit when it crosses below; parameters ``fast`` = 9, ``slow`` = 21) or
+    ``rsi_reversion`` (buy when RSI(``period`` = 14) falls below ``oversold`` = 30, exit when it rises above
+    ``overbought`` = 70) — or any class by import path, ``"package.module:ClassName"``, that implements
+    :class:`engine.core.strategy.Strategy` (``docs/strategies.md``). ``params`` (``[strategy.params]``; in the
+    environment a JSON object, ``PAPERTRADER_STRATEGY__PARAMS='{"fast": 5}'``) are the class's keyword arguments;
+    those not given keep the class's defaults.
 
-    name: Literal["sma_crossover"] = "sma_crossover"
-    fast: int = Field(9, ge=1)
-    slow: int = Field(21, ge=2)
+    Raises:
+        pydantic.ValidationError: the class cannot be found or imported (on ``strategy.name``), or refuses its
+            parameters — unknown, missing, of the wrong type, or out of range (on ``strategy.params``, naming the
+            parameter); see :mod:`engine.core.strategy_loader`.
+    """
 
-    @model_validator(mode="after")
-    def _fast_below_slow(self) -> StrategySettings:
-        if self.fast >= self.slow:
-            raise ValueError(f"strategy.fast ({self.fast}) must be below strategy.slow ({self.slow})")
-        return self
+    name: str = "sma_crossover"
+    params: dict[str, Any] = Field(default_factory=dict, validate_default=True, description="the strategy's keyword arguments")
+
+    @field_validator("name")
+    @classmethod
+    def _loadable(cls, name: str) -> str:
+        strategy_class(name)
+        return name
+
+    @field_validator("params")
+    @classmethod
+    def _buildable(cls, params: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        """Built once here, so that a bad parameter refuses the start; a ``name`` already refused is not tried."""
+        name = info.data.get("name")
+        if name is not None:
+            build_strategy(name, params)
+        return params
+
+    def build(self) -> Strategy:
+        """A new instance of the configured strategy (validated when these settings were)."""
+        return build_strategy(self.name, self.params)
+
+    def effective_params(self) -> dict[str, Any]:
+        """The parameters the strategy runs with: ``params`` converted to the constructor's types, the defaults of
+        those not given added."""
+        return validated_params(self.name, strategy_class(self.name), self.params)
 
 
 class TradingSettings(_Section):

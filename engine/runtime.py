@@ -39,7 +39,6 @@ from engine.config import Settings
 from engine.core.core import TradingCore
 from engine.core.events import CommandApplied
 from engine.core.models import interval_ms
-from engine.core.strategy import SmaCrossover
 from engine.errors import ConfigError, EngineError
 from engine.health import HealthReport, Limits, Vitals, liveness, readiness
 from engine.loop import EngineLoop
@@ -123,7 +122,7 @@ class Runtime:
                 on_flush=exporter.flush_seconds.observe if exporter is not None else None,
             )
             recorder.start()
-            strategy = SmaCrossover(fast=settings.strategy.fast, slow=settings.strategy.slow)
+            strategy = settings.strategy.build()
             with self.store.cursor() as cur:
                 restored = restore(cur, starting_balance=settings.trading.starting_balance)
                 core = self.core = TradingCore(
