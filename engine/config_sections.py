@@ -15,6 +15,7 @@ from typing import Any, Literal
 import httpx
 from pydantic import AnyUrl, BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator, model_validator
 
+from engine.core.models import INTERVAL_MS
 from engine.core.strategy import Strategy
 from engine.core.strategy_loader import build_strategy, strategy_class, validated_params
 
@@ -179,10 +180,14 @@ class TradingSettings(_Section):
     ``stop_atr_multiple`` × ATR(``atr_period``) below the fill price, the target ``reward_risk`` × that distance
     above it. The trailing stop (``trailing_stop``) starts once the price has risen ``trailing_activation`` × the
     stop distance above the fill, then follows the highest high at the initial stop distance, never moving down.
+
+    ``interval`` is the kline interval traded, any of Binance's from ``1m`` to ``1d``
+    (:data:`engine.core.models.INTERVAL_MS`): the candles bootstrapped, streamed, checked for gaps, backfilled, fed to
+    the strategy and stored. The simulator serves every one of them from its 1m data. A database keeps one interval.
     """
 
     symbols: tuple[str, ...] = ("BTCUSDT", "ETHUSDT")
-    interval: Literal["1m"] = "1m"
+    interval: str = Field("1m", description="kline interval: 1m 3m 5m 15m 30m 1h 2h 4h 6h 8h 12h 1d")
     quote_asset: str = "USDT"
     starting_balance: Money = Field(Decimal("10000"), gt=0, description="quote asset")
     taker_fee_pct: ExactPercent = Field(Decimal("0.1"), ge=0, le=100)
@@ -197,6 +202,13 @@ class TradingSettings(_Section):
     trailing_activation: Decimal = Field(
         Decimal("1"), gt=0, description="the trail starts at fill + this x the stop distance"
     )
+
+    @field_validator("interval")
+    @classmethod
+    def _kline_interval(cls, interval: str) -> str:
+        if interval not in INTERVAL_MS:
+            raise ValueError(f"trading.interval {interval!r} is not one of the kline intervals {', '.join(INTERVAL_MS)}")
+        return interval
 
     @field_validator("symbols")
     @classmethod

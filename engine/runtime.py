@@ -44,7 +44,7 @@ from engine.health import HealthReport, Limits, Vitals, liveness, readiness
 from engine.loop import EngineLoop
 from engine.metered_recorder import MeteredRecorder
 from engine.ops_server import OpsServer, check_access, is_loopback
-from engine.recovery import restore, stored_history
+from engine.recovery import check_interval, restore, stored_history
 from engine.sinks.exporter import Exporter, Readings
 from engine.sinks.status import EngineState, EngineStatus
 from simulator.dataset import Dataset, available_symbols
@@ -81,7 +81,8 @@ class Runtime:
             with one, the operations endpoint requires it as a bearer token; ``None`` or blank: no token.
 
     Raises (from :meth:`start`):
-        ConfigError: with venue ``sim``, a traded symbol has no dataset (bundled, or in ``sim.data_dir``) or no
+        ConfigError: the database holds candles of another interval than ``trading.interval``; with venue ``sim``,
+            a traded symbol has no dataset (bundled, or in ``sim.data_dir``) or no
             simulator trading rules, or ``sim.data_dir`` is missing or holds a malformed file (the message names the
             file and line); the operations endpoint cannot listen on ``metrics.host:metrics.port``, or would serve a
             non-loopback host without a token (:func:`engine.ops_server.check_access`).
@@ -124,6 +125,7 @@ class Runtime:
             recorder.start()
             strategy = settings.strategy.build()
             with self.store.cursor() as cur:
+                check_interval(cur, settings.trading.interval, path=settings.storage.path)
                 restored = restore(cur, starting_balance=settings.trading.starting_balance)
                 core = self.core = TradingCore(
                     settings,
@@ -143,7 +145,8 @@ class Runtime:
             rest_url, ws_url = str(settings.venue.rest_url), str(settings.venue.ws_url)
             if datasets is not None:
                 self.simulator = SimulatorServer(
-                    self._market(datasets, restored.resume_from_ms), update_interval_ms=settings.sim.update_interval_ms
+                    self._market(datasets, restored.resume_from_ms(interval_ms(settings.trading.interval))),
+                    update_interval_ms=settings.sim.update_interval_ms,
                 ).start()
                 rest_url, ws_url = self.simulator.rest_url, self.simulator.ws_url
             self.engine = EngineLoop(

@@ -137,12 +137,14 @@ def replay(
 
     Raises:
         FileExistsError: ``db_path`` exists and ``force`` is false (with ``force`` it is deleted first).
-        ValueError: no datasets, a symbol missing from ``exchange_info``, no candle in the window, or a close with
-            more than 8 decimals.
+        ValueError: no datasets, ``trading.interval`` is not ``1m``, a symbol missing from ``exchange_info``, no
+            candle in the window, or a close with more than 8 decimals.
         storage.errors.StoreError: the database cannot be created or written.
     """
     if not datasets:
         raise ValueError("replay needs at least one symbol")
+    if settings.trading.interval != "1m":
+        raise ValueError(f"the replay trades 1m candles; trading.interval is {settings.trading.interval} (run the engine for it)")
     symbols = tuple(ds.symbol for ds in datasets)
     filters = parse_exchange_info(dict(exchange_info))
     unknown = [s for s in symbols if s not in filters]

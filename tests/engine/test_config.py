@@ -154,6 +154,8 @@ def test_settings_are_frozen() -> None:
         pytest.param('[strategy]\nname = "rsi_reversion"\n[strategy.params]\nperiod = "x"\n', "strategy.params", id="param-type"),
         pytest.param('[strategy]\nname = "macd"\n', "strategy.name", id="unknown-strategy"),
         pytest.param("[sim]\nspeed = 0\n", "sim.speed", id="zero-speed"),
+        pytest.param('[trading]\ninterval = "1s"\n', "trading.interval", id="interval-below-1m"),
+        pytest.param('[trading]\ninterval = "1M"\n', "trading.interval", id="interval-above-1d"),
         pytest.param("[trading]\nrisk_pc = 1.0\n", "trading.risk_pc", id="unknown-key-typo"),
         pytest.param("[tradin]\nrisk_pct = 1.0\n", "tradin", id="unknown-section"),
         pytest.param('[venue]\nname = "kraken"\n', "venue.name", id="unknown-venue"),
