@@ -94,6 +94,11 @@ class SimSettings(_Section):
     """The embedded exchange (venue ``sim``).
 
     ``speed`` is market seconds per wall second (60: one 1m candle per second).
+    ``time_mode``: ``historical`` — server time is the replay's time, the data's own timestamps; ``now`` — the replay
+    is moved forward by whole days so that its candles carry today's timestamps, and runs in real time: server time
+    (``/api/v3/time``) is the wall clock, and "the last hour" is the last hour (for bots that ask for recent
+    candles). The data is then played from the minute of the day the wall clock is at, within a day after ``start``;
+    ``speed`` must be 1 (the default in this mode). See :func:`simulator.market.shifted_to_now`.
     ``start`` is the market time the replay starts at (history before it is served over REST for the
     bootstrap). The default, 2021-04-22 18:05 UTC, opens a lively stretch of the bundled data: the default
     strategy trades within the first minute. When the database already holds later candles the replay starts
@@ -107,9 +112,27 @@ class SimSettings(_Section):
     """
 
     speed: float = Field(60.0, gt=0, le=1_000_000)
+    time_mode: Literal["historical", "now"] = "historical"
     start: datetime = datetime(2021, 4, 22, 18, 5, tzinfo=UTC)
     update_interval_ms: int = Field(250, ge=10, description="wall ms between in-progress kline updates")
     data_dir: Path | None = Field(None, description="directory of Binance 1m kline files; None: the bundled data")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _now_is_real_time(cls, data: Any) -> Any:
+        """In time mode ``now`` the speed is 1 unless set (and :meth:`_one_clock` refuses any other)."""
+        if isinstance(data, dict) and data.get("time_mode") == "now" and "speed" not in data:
+            data = {**data, "speed": 1.0}
+        return data
+
+    @model_validator(mode="after")
+    def _one_clock(self) -> SimSettings:
+        if self.time_mode == "now" and self.speed != 1:
+            raise ValueError(
+                f'sim.speed is {self.speed:g}, but with sim.time_mode = "now" server time is the wall clock: the replay '
+                "runs in real time (leave sim.speed unset, or 1)"
+            )
+        return self
 
     @field_validator("data_dir", mode="before")
     @classmethod

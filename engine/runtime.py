@@ -49,7 +49,7 @@ from engine.sinks.exporter import Exporter, Readings
 from engine.sinks.status import EngineState, EngineStatus
 from simulator.dataset import Dataset, available_symbols
 from simulator.klines_files import dir_symbols, load_datasets
-from simulator.market import Market, start_within
+from simulator.market import Market, shifted_to_now, start_within
 from simulator.replay import ReplayClock
 from simulator.server import SimulatorServer
 from simulator.symbols import SYMBOL_RULES
@@ -238,17 +238,40 @@ class Runtime:
         When the data does not contain ``sim.start`` (a ``sim.data_dir`` of another period), the replay starts 300
         minutes (:data:`~simulator.market.WARMUP_CANDLES`, the REST warm-up) after the data's start instead, with a
         warning in the log; a resume still wins when later.
+
+        In time mode ``now`` the data is moved forward to today (:func:`~simulator.market.shifted_to_now`) and the
+        market clock is the wall clock: a restart continues at the wall clock, the candles missed meanwhile are the
+        gap the engine backfills.
+
+        Raises:
+            ConfigError: time mode ``now`` without a day of data after the start, or with a database whose candles
+                end before the data (moved to today) begins: the gap could not be filled.
         """
         sim = self.settings.sim
         wanted_ms = int(sim.start.timestamp() * 1000)
         start_ms = start_within(datasets, wanted_ms)
-        if resume_from_ms is not None and resume_from_ms > start_ms:
-            start_ms = resume_from_ms
-        elif start_ms != wanted_ms:
+        resumed = sim.time_mode == "historical" and resume_from_ms is not None and resume_from_ms > start_ms
+        if start_ms != wanted_ms and not resumed:
             log.warning(
                 "sim.start %s is outside the data of %s; the replay starts at %s",
-                sim.start.isoformat(), ", ".join(datasets), datetime.fromtimestamp(start_ms / 1000, tz=UTC).isoformat(),
+                sim.start.isoformat(), ", ".join(datasets), _iso(start_ms),
             )
+        if sim.time_mode == "now":
+            now_ms = int(time.time() * 1000)
+            try:
+                shifted, offset_ms = shifted_to_now(datasets, start_ms=start_ms, now_ms=now_ms)
+            except ValueError as exc:
+                raise ConfigError(f"sim.time_mode: {exc}") from exc
+            data_start_ms = max(ds.start_ms for ds in shifted.values())
+            if resume_from_ms is not None and resume_from_ms < data_start_ms:
+                raise ConfigError(
+                    f"sim.time_mode: {self.settings.storage.path} continues at {_iso(resume_from_ms)}, before the "
+                    f"simulator's data moved to today begins ({_iso(data_start_ms)}); use another storage.path"
+                )
+            log.info("time mode now: the data of %s plays as %s", _iso(now_ms - offset_ms), _iso(now_ms))
+            return Market(shifted, clock=ReplayClock(now_ms, 1.0))
+        if resumed and resume_from_ms is not None:
+            start_ms = resume_from_ms
         return Market(datasets, clock=ReplayClock(start_ms, sim.speed))
 
     def _run_engine(self) -> None:
@@ -405,3 +428,7 @@ class Runtime:
             healthy=liveness(vitals, limits).ok,
             ready=readiness(vitals, limits).ok,
         )
+
+
+def _iso(time_ms: int) -> str:
+    return datetime.fromtimestamp(time_ms / 1000, tz=UTC).isoformat()

@@ -3,7 +3,7 @@
 ::
 
     papertrader run                         the engine headless (no dashboard) until Ctrl-C / SIGTERM
-    papertrader sim [--speed X] [--start T] [--data DIR]
+    papertrader sim [--speed X] [--start T] [--data DIR] [--time-mode historical|now]
                                             the simulated exchange alone, printing its REST and WS URLs
     papertrader replay --db PATH [--force] [--symbols S ...] [--start T] [--end T] [--data DIR]
                                             candle data through the whole engine, as fast as the CPU allows
@@ -73,7 +73,10 @@ def _parser() -> argparse.ArgumentParser:
     sim = sub.add_parser("sim", help="serve the simulated exchange alone until Ctrl-C or SIGTERM")
     sim.add_argument("--symbols", nargs="+", help="default: trading.symbols")
     sim.add_argument("--start", type=utc_time, help="market time to start at, ISO 8601 UTC (default: sim.start)")
-    sim.add_argument("--speed", type=float, help="market seconds per wall second (default: sim.speed)")
+    sim.add_argument("--speed", type=float, help="market seconds per wall second (default: sim.speed; 1 in time mode now)")
+    sim.add_argument(
+        "--time-mode", choices=("historical", "now"), help="now: the data moved to today, server time = wall clock (default: sim.time_mode)"
+    )
     sim.add_argument("--port", type=int, default=0, help="TCP port on 127.0.0.1 (default 0: a free one)")
     sim.add_argument("--data", type=Path, metavar="DIR", help=DATA_HELP)
     sim.set_defaults(handler=cmd_sim)

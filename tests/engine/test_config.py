@@ -154,6 +154,8 @@ def test_settings_are_frozen() -> None:
         pytest.param('[strategy]\nname = "rsi_reversion"\n[strategy.params]\nperiod = "x"\n', "strategy.params", id="param-type"),
         pytest.param('[strategy]\nname = "macd"\n', "strategy.name", id="unknown-strategy"),
         pytest.param("[sim]\nspeed = 0\n", "sim.speed", id="zero-speed"),
+        pytest.param('[sim]\ntime_mode = "now"\nspeed = 60.0\n', "sim.speed is 60, but with sim.time_mode", id="now-not-real-time"),
+        pytest.param('[sim]\ntime_mode = "later"\n', "sim.time_mode", id="unknown-time-mode"),
         pytest.param('[trading]\ninterval = "1s"\n', "trading.interval", id="interval-below-1m"),
         pytest.param('[trading]\ninterval = "1M"\n', "trading.interval", id="interval-above-1d"),
         pytest.param("[trading]\nrisk_pc = 1.0\n", "trading.risk_pc", id="unknown-key-typo"),
@@ -183,6 +185,12 @@ def test_invalid_toml_is_refused_naming_the_key(monkeypatch: pytest.MonkeyPatch,
         Settings()
 
     assert key in str(info.value)
+
+
+def test_time_mode_now_runs_in_real_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PAPERTRADER_SIM__TIME_MODE", "now")
+
+    assert (Settings().sim.time_mode, Settings().sim.speed) == ("now", 1.0)  # the speed follows unless set
 
 
 @pytest.mark.parametrize(

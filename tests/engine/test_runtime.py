@@ -3,6 +3,7 @@ strategy → sizing → paper broker → portfolio → Recorder → DuckDB; then
 
 from __future__ import annotations
 
+import time
 from decimal import Decimal
 
 import pytest
@@ -105,6 +106,36 @@ def test_a_database_of_another_interval_is_refused(fast_settings, wait_for) -> N
     with (
         pytest.raises(ConfigError, match=r"trading.interval is 1h, but .*pt.duckdb holds 1m candles: a database keeps one interval"),
         Runtime(fast_settings(trading={"interval": "1h"})),
+    ):
+        pass
+
+
+def test_in_time_mode_now_the_engine_stores_candles_of_today_up_to_the_wall_clock(fast_settings, wait_for, assert_contiguous) -> None:
+    """``sim.time_mode = "now"``: the warm-up history the engine bootstraps over REST is the last minutes before the
+    wall clock, contiguous, and the in-progress prices are of the current minute."""
+    settings = fast_settings(sim=SimSettings(time_mode="now", update_interval_ms=20))
+    warmup = 2 * (21 + 1)  # twice the SMA crossover's warm-up
+    with Runtime(settings) as runtime:
+        wait_for(lambda: _count(runtime, "SELECT count(*) FROM candles") >= 2 * warmup, "the warm-up history")
+        wait_for(lambda: _count(runtime, "SELECT count(*) FROM equity WHERE source = 'price'") > 0, "an in-progress price")
+        now_ms = time.time() * 1000
+
+    with Store(settings.storage.path, read_only=True) as store, store.cursor() as cur:
+        last, first = cur.execute("SELECT max(epoch_ms(open_time)), min(epoch_ms(open_time)) FROM candles").fetchone()
+        assert now_ms - 3 * MINUTE_MS < last <= now_ms - MINUTE_MS  # the last closed minute before the wall clock
+        assert first >= now_ms - (warmup + 3) * MINUTE_MS
+        for symbol in settings.trading.symbols:
+            assert_contiguous(cur, symbol)
+        price_ts = cur.execute("SELECT max(epoch_ms(ts)) FROM equity WHERE source = 'price'").fetchone()[0]
+        assert abs(price_ts - now_ms) < 5_000  # marked at market time = the wall clock
+
+
+def test_time_mode_now_refuses_a_database_that_ends_before_its_data(fast_settings, wait_for) -> None:
+    with Runtime(fast_settings()) as historical:  # candles of 2021
+        wait_for(lambda: _count(historical, "SELECT count(*) FROM candles") > 0, "candles of 2021 stored")
+    with (
+        pytest.raises(ConfigError, match=r"sim.time_mode: .*pt.duckdb continues at 2021-.*, before the simulator's data moved to today"),
+        Runtime(fast_settings(sim=SimSettings(time_mode="now"))),
     ):
         pass
 

@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -206,6 +207,27 @@ def test_sim_prints_its_urls_and_serves_them(tmp_path: Path, env: dict[str, str]
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=20) == 0
+
+
+def test_sim_in_time_mode_now_answers_with_the_wall_clock(tmp_path: Path, env: dict[str, str]) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "engine", "sim", "--time-mode", "now"], env=env, cwd=tmp_path, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        lines = _read_until(proc, "as now, in real time")
+        rest = next(line.split()[1] for line in lines if line.startswith("REST "))
+        before_ms = time.time() * 1000
+        server_ms = httpx.get(f"{rest}/api/v3/time", timeout=5).json()["serverTime"]
+        assert before_ms - 1_000 <= server_ms <= time.time() * 1000 + 1_000
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=20) == 0
+
+
+def test_sim_in_time_mode_now_refuses_another_speed(tmp_path: Path, env: dict[str, str]) -> None:
+    line = refused(cli("sim", "--time-mode", "now", "--speed", "60", env=env, cwd=tmp_path))
+
+    assert line == "papertrader: --speed 60: in time mode now the replay runs in real time (server time is the wall clock)"
 
 
 def test_run_starts_headless_and_stops_cleanly_on_sigterm(tmp_path: Path, env: dict[str, str]) -> None:
