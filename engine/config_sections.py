@@ -194,6 +194,11 @@ class StrategySettings(_Section):
         those not given added."""
         return validated_params(self.name, strategy_class(self.name), self.params)
 
+    def describe(self) -> str:
+        """``name(parameter=value, ...)``, with the parameters it runs with (``papertrader run`` and ``replay`` say
+        it), e.g. ``rsi_reversion(period=14, oversold=25.0, overbought=70.0)``."""
+        return f"{self.name}({', '.join(f'{k}={v}' for k, v in self.effective_params().items())})"
+
 
 class TradingSettings(_Section):
     """Paper account, fills, sizing and exits (``../shared/SPEC.md`` §2, §3.2). Money, percentages and the exit

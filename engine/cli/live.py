@@ -34,6 +34,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         if runtime.simulator is not None:
             venue += f" (embedded simulator: REST {runtime.simulator.rest_url}, WS {runtime.simulator.ws_url})"
         print(f"database {Path(settings.storage.path).resolve()}\nvenue    {venue}", flush=True)
+        print(f"strategy {settings.strategy.describe()} on {settings.trading.interval} candles", flush=True)
         if runtime.metrics_url is not None:
             print(f"metrics  {runtime.metrics_url} (health: /healthz, /readyz)", flush=True)
         announced = False

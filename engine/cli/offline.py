@@ -48,6 +48,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
             progress.close()
     print(f"replay of {', '.join(symbols)} into {args.db}" + ("" if data_dir is None else f" (data: {data_dir})"))
     print("\n".join(summary.lines()))
+    print(f"strategy         {settings.strategy.describe()}")
     return 0
 
 

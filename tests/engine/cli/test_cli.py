@@ -238,7 +238,9 @@ def test_run_starts_headless_and_stops_cleanly_on_sigterm(tmp_path: Path, env: d
     )
     try:
         # running, and the bootstrap history is in, not just asked for
-        lines = _read_until(proc, "engine RUNNING", "BTCUSDT: gap from", "ETHUSDT: gap from")
+        lines = _read_until(
+            proc, "engine RUNNING", "BTCUSDT: gap from", "ETHUSDT: gap from", "strategy sma_crossover(fast=9, slow=21) on 1m candles"
+        )
         metrics = next(line.split()[1] for line in lines if line.startswith("metrics  http://127.0.0.1:"))
         health = httpx.get(metrics.replace("/metrics", "/healthz"), timeout=5)
     finally:

@@ -49,6 +49,7 @@ def test_a_strategy_of_a_test_module_trades_through_replay_by_import_path(tmp_pa
     result = cli("replay", "--db", "user.duckdb", "--no-progress", *SHORT, env=env, cwd=tmp_path)
 
     assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == f"strategy         {NAME}(drop_pct=0.2, label=my dip)"
     db = tmp_path / "user.duckdb"
     # every entry was the user's signal, with its label and parameters; some filled
     assert one(db, "SELECT count(*) FROM orders WHERE side = 'BUY' AND status = 'NEW' AND starts_with(reason, 'my dip -')") > 0
