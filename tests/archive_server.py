@@ -19,14 +19,17 @@ class ArchiveServer:
     ``(path, Range header or None)``.
 
     Faults: :attr:`cut_after` (path → bytes: the next answer for that path stops after that many bytes of its body
-    and the connection is closed, once); :attr:`status` (path → HTTP status answered instead, every time);
-    :attr:`ranges` false: ``Range`` headers are ignored (200 and the whole file, as some servers do).
+    and the connection is closed, once); :attr:`stall_after` (path → bytes: the next answer sends that many bytes,
+    then nothing until :attr:`released` is set, once); :attr:`status` (path → HTTP status answered instead, every
+    time); :attr:`ranges` false: ``Range`` headers are ignored (200 and the whole file, as some servers do).
     """
 
     def __init__(self) -> None:
         self.files: dict[str, bytes] = {}
         self.requests: list[tuple[str, str | None]] = []
         self.cut_after: dict[str, int] = {}
+        self.stall_after: dict[str, int] = {}
+        self.released = threading.Event()
         self.status: dict[str, int] = {}
         self.ranges = True
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
@@ -59,6 +62,7 @@ class ArchiveServer:
         return self
 
     def stop(self) -> None:
+        self.released.set()
         self._httpd.shutdown()
         self._httpd.server_close()
         self._thread.join(timeout=5)
@@ -102,8 +106,11 @@ def _handler(server: ArchiveServer) -> type[BaseHTTPRequestHandler]:
             self.send_header("Content-Length", str(len(payload)))
             self.end_headers()
             cut = server.cut_after.pop(path, None)
-            self.wfile.write(payload if cut is None else payload[:cut])
+            stall = server.stall_after.pop(path, None)
+            self.wfile.write(payload if cut is None and stall is None else payload[: cut or stall])
             self.wfile.flush()
+            if stall is not None:
+                server.released.wait(timeout=60)
             self.close_connection = True
 
         def log_message(self, format: str, *args: object) -> None:

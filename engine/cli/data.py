@@ -17,6 +17,8 @@ if TYPE_CHECKING:
     from engine.kline_archive import ProgressBar
 
 DEFAULT_DATA_DIR = Path("data/klines")
+EXIT_INTERRUPTED = 130
+"""Ctrl-C, as shells report SIGINT (128 + 2)."""
 _SYMBOL = re.compile(r"[A-Z0-9]{2,20}")
 _MONTH = re.compile(r"(\d{4})-(\d{2})")
 _TIMEOUT_S = 30.0
@@ -28,7 +30,8 @@ def cmd_data_fetch(args: argparse.Namespace) -> int:
     download on stderr, then, for 1m data, what the directory now holds per symbol.
 
     Exit codes: 0 done; 2 refused (bad input, or a symbol of which the archive has no file in the range);
-    1 a download failed (network, HTTP error, checksum mismatch: one line; the files fetched before it stay).
+    1 a download failed (network, HTTP error, checksum mismatch: one line; the files fetched before it stay);
+    130 interrupted (Ctrl-C; a partial download is kept and continued by the next run).
     """
     import httpx
 
@@ -76,6 +79,9 @@ def cmd_data_fetch(args: argparse.Namespace) -> int:
     except ArchiveError as exc:
         print(f"papertrader: {exc}", file=sys.stderr)
         return EXIT_FAILED
+    except KeyboardInterrupt:
+        print("\npapertrader: interrupted; the same command continues where this one stopped", file=sys.stderr)
+        return EXIT_INTERRUPTED
     except OSError as exc:
         raise Refused(f"--dir {directory}: {exc.strerror or exc}") from exc
     finally:

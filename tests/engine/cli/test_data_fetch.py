@@ -3,7 +3,10 @@ server (``--archive-url``) serving zips built from real candles; never the inter
 
 from __future__ import annotations
 
+import signal
 import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -68,15 +71,31 @@ def test_microsecond_files_are_fetched_verified_and_replayed(server: ArchiveServ
     assert again.stdout.splitlines()[0] == f"BTCUSDT-1m-2025-01.zip  up to date ({size:,} bytes, SHA-256 verified)"
 
 
-def test_an_interrupted_download_is_continued_by_the_next_run(server: ArchiveServer, tmp_path: Path, env: dict[str, str]) -> None:
-    (tmp_path / "klines").mkdir()
-    (tmp_path / "klines" / "BTCUSDT-1m-2025-01.zip.part").write_bytes(server.files[JANUARY_2025][:20_000])
+def test_a_download_interrupted_by_ctrl_c_is_continued_by_the_next_run(server: ArchiveServer, tmp_path: Path, env: dict[str, str]) -> None:
+    server.stall_after[JANUARY_2025] = 30_000  # then the connection hangs: the user presses Ctrl-C
+    part = tmp_path / "klines" / "BTCUSDT-1m-2025-01.zip.part"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "engine", "data", "fetch", "BTCUSDT", "--from", "2025-01", "--dir", "klines",
+         "--archive-url", server.url, "--no-progress"],
+        env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    deadline = time.monotonic() + 30
+    while not (part.is_file() and part.stat().st_size > 0) and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=30)
+
+    assert proc.returncode == 130
+    assert stderr.strip().splitlines() == ["papertrader: interrupted; the same command continues where this one stopped"]
+    kept = part.stat().st_size
+    assert 0 < kept <= 30_000
+    server.released.set()
 
     result = fetch(server, tmp_path, env, "BTCUSDT", "--from", "2025-01", "--no-progress")
 
     assert result.returncode == 0, result.stderr
-    assert "downloaded" in result.stdout and "continued from 20,000 bytes" in result.stdout
-    assert [asked for path, asked in server.requests if path == JANUARY_2025] == ["bytes=20000-"]
+    assert f"downloaded ({len(server.files[JANUARY_2025]):,} bytes, SHA-256 verified, continued from {kept:,} bytes)" in result.stdout
+    assert [asked for path, asked in server.requests if path == JANUARY_2025] == [None, f"bytes={kept}-"]
     assert sorted(p.name for p in (tmp_path / "klines").iterdir()) == ["BTCUSDT-1m-2025-01.zip", "BTCUSDT-1m-2025-01.zip.CHECKSUM"]
 
 
