@@ -13,7 +13,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 import httpx
-from pydantic import AnyUrl, BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import AnyUrl, BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator, model_validator
+
+from engine.core.models import INTERVAL_MS
+from engine.core.strategy import Strategy
+from engine.core.strategy_loader import build_strategy, strategy_class, validated_params
 
 Percent = float
 """A guard's percentage (``[rest]``, ``[stream]``): a tuning knob, not part of any money arithmetic."""
@@ -90,6 +94,11 @@ class SimSettings(_Section):
     """The embedded exchange (venue ``sim``).
 
     ``speed`` is market seconds per wall second (60: one 1m candle per second).
+    ``time_mode``: ``historical`` — server time is the replay's time, the data's own timestamps; ``now`` — the replay
+    is moved forward by whole days so that its candles carry today's timestamps, and runs in real time: server time
+    (``/api/v3/time``) is the wall clock, and "the last hour" is the last hour (for bots that ask for recent
+    candles). The data is then played from the minute of the day the wall clock is at, within a day after ``start``;
+    ``speed`` must be 1 (the default in this mode). See :func:`simulator.market.shifted_to_now`.
     ``start`` is the market time the replay starts at (history before it is served over REST for the
     bootstrap). The default, 2021-04-22 18:05 UTC, opens a lively stretch of the bundled data: the default
     strategy trades within the first minute. When the database already holds later candles the replay starts
@@ -103,9 +112,27 @@ class SimSettings(_Section):
     """
 
     speed: float = Field(60.0, gt=0, le=1_000_000)
+    time_mode: Literal["historical", "now"] = "historical"
     start: datetime = datetime(2021, 4, 22, 18, 5, tzinfo=UTC)
     update_interval_ms: int = Field(250, ge=10, description="wall ms between in-progress kline updates")
     data_dir: Path | None = Field(None, description="directory of Binance 1m kline files; None: the bundled data")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _now_is_real_time(cls, data: Any) -> Any:
+        """In time mode ``now`` the speed is 1 unless set (and :meth:`_one_clock` refuses any other)."""
+        if isinstance(data, dict) and data.get("time_mode") == "now" and "speed" not in data:
+            data = {**data, "speed": 1.0}
+        return data
+
+    @model_validator(mode="after")
+    def _one_clock(self) -> SimSettings:
+        if self.time_mode == "now" and self.speed != 1:
+            raise ValueError(
+                f'sim.speed is {self.speed:g}, but with sim.time_mode = "now" server time is the wall clock: the replay '
+                "runs in real time (leave sim.speed unset, or 1)"
+            )
+        return self
 
     @field_validator("data_dir", mode="before")
     @classmethod
@@ -126,17 +153,51 @@ class StorageSettings(_Section):
 
 
 class StrategySettings(_Section):
-    """The signal. ``sma_crossover``: buy when the fast SMA of closes crosses above the slow one, exit when it crosses below."""
+    """The signal (``../shared/SPEC.md`` §2): ``name`` is a built-in — ``sma_crossover`` (buy when the fast SMA of
+    closes crosses above the slow one, exit when it crosses below; parameters ``fast`` = 9, ``slow`` = 21) or
+    ``rsi_reversion`` (buy when RSI(``period`` = 14) falls below ``oversold`` = 30, exit when it rises above
+    ``overbought`` = 70) — or any class by import path, ``"package.module:ClassName"``, that implements
+    :class:`engine.core.strategy.Strategy` (``docs/strategies.md``). ``params`` (``[strategy.params]``; in the
+    environment a JSON object, ``PAPERTRADER_STRATEGY__PARAMS='{"fast": 5}'``) are the class's keyword arguments;
+    those not given keep the class's defaults.
 
-    name: Literal["sma_crossover"] = "sma_crossover"
-    fast: int = Field(9, ge=1)
-    slow: int = Field(21, ge=2)
+    Raises:
+        pydantic.ValidationError: the class cannot be found or imported (on ``strategy.name``), or refuses its
+            parameters — unknown, missing, of the wrong type, or out of range (on ``strategy.params``, naming the
+            parameter); see :mod:`engine.core.strategy_loader`.
+    """
 
-    @model_validator(mode="after")
-    def _fast_below_slow(self) -> StrategySettings:
-        if self.fast >= self.slow:
-            raise ValueError(f"strategy.fast ({self.fast}) must be below strategy.slow ({self.slow})")
-        return self
+    name: str = "sma_crossover"
+    params: dict[str, Any] = Field(default_factory=dict, validate_default=True, description="the strategy's keyword arguments")
+
+    @field_validator("name")
+    @classmethod
+    def _loadable(cls, name: str) -> str:
+        strategy_class(name)
+        return name
+
+    @field_validator("params")
+    @classmethod
+    def _buildable(cls, params: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        """Built once here, so that a bad parameter refuses the start; a ``name`` already refused is not tried."""
+        name = info.data.get("name")
+        if name is not None:
+            build_strategy(name, params)
+        return params
+
+    def build(self) -> Strategy:
+        """A new instance of the configured strategy (validated when these settings were)."""
+        return build_strategy(self.name, self.params)
+
+    def effective_params(self) -> dict[str, Any]:
+        """The parameters the strategy runs with: ``params`` converted to the constructor's types, the defaults of
+        those not given added."""
+        return validated_params(self.name, strategy_class(self.name), self.params)
+
+    def describe(self) -> str:
+        """``name(parameter=value, ...)``, with the parameters it runs with (``papertrader run`` and ``replay`` say
+        it), e.g. ``rsi_reversion(period=14, oversold=25.0, overbought=70.0)``."""
+        return f"{self.name}({', '.join(f'{k}={v}' for k, v in self.effective_params().items())})"
 
 
 class TradingSettings(_Section):
@@ -147,10 +208,14 @@ class TradingSettings(_Section):
     ``stop_atr_multiple`` × ATR(``atr_period``) below the fill price, the target ``reward_risk`` × that distance
     above it. The trailing stop (``trailing_stop``) starts once the price has risen ``trailing_activation`` × the
     stop distance above the fill, then follows the highest high at the initial stop distance, never moving down.
+
+    ``interval`` is the kline interval traded, any of Binance's from ``1m`` to ``1d``
+    (:data:`engine.core.models.INTERVAL_MS`): the candles bootstrapped, streamed, checked for gaps, backfilled, fed to
+    the strategy and stored. The simulator serves every one of them from its 1m data. A database keeps one interval.
     """
 
     symbols: tuple[str, ...] = ("BTCUSDT", "ETHUSDT")
-    interval: Literal["1m"] = "1m"
+    interval: str = Field("1m", description="kline interval: 1m 3m 5m 15m 30m 1h 2h 4h 6h 8h 12h 1d")
     quote_asset: str = "USDT"
     starting_balance: Money = Field(Decimal("10000"), gt=0, description="quote asset")
     taker_fee_pct: ExactPercent = Field(Decimal("0.1"), ge=0, le=100)
@@ -165,6 +230,13 @@ class TradingSettings(_Section):
     trailing_activation: Decimal = Field(
         Decimal("1"), gt=0, description="the trail starts at fill + this x the stop distance"
     )
+
+    @field_validator("interval")
+    @classmethod
+    def _kline_interval(cls, interval: str) -> str:
+        if interval not in INTERVAL_MS:
+            raise ValueError(f"trading.interval {interval!r} is not one of the kline intervals {', '.join(INTERVAL_MS)}")
+        return interval
 
     @field_validator("symbols")
     @classmethod

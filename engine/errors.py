@@ -12,6 +12,9 @@ these are for broken infrastructure and bad input at the boundary::
     │   ├── HostBanned            the host answered 418 (IP ban); nothing is sent until ``retry_after_s`` passes
     │   ├── ApiBreakerOpen        the host's API failure breaker is OPEN (or HALF_OPEN with its trial call out)
     │   └── StreamRefused         the stream's handshake was refused for good (401/403/404): fatal, not retried
+    ├── ArchiveError              Binance's public data archive (``papertrader data fetch``): a file that cannot be
+    │   │                         downloaded, or a CHECKSUM file that cannot be read
+    │   └── ChecksumMismatch      a downloaded file's SHA-256 differs from its ``.CHECKSUM``; the file was deleted
     └── EngineError               the engine loop cannot continue
 """
 
@@ -113,6 +116,22 @@ class ApiBreakerOpen(ExchangeError):
 class StreamRefused(ExchangeError):
     """The market stream's handshake was refused in a way a retry cannot change (HTTP 401, 403 or 404, or an
     invalid URL): the reconnect loop stops and the engine shows the error."""
+
+
+class ArchiveError(PapertraderError):
+    """A file of Binance's public data archive could not be fetched or verified; the message names the file."""
+
+
+class ChecksumMismatch(ArchiveError):
+    """A downloaded file whose SHA-256 is not the one its ``.CHECKSUM`` file gives; the download was deleted.
+
+    ``expected`` and ``actual`` are the two digests, lower-case hex.
+    """
+
+    def __init__(self, message: str, *, expected: str, actual: str) -> None:
+        super().__init__(message)
+        self.expected = expected
+        self.actual = actual
 
 
 class EngineError(PapertraderError):

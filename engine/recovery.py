@@ -10,7 +10,8 @@ Everything that must survive is derived from the append-only tables (the SQL is 
   equity and the day baseline — from the last ``equity`` row: exactly the numbers the account and the breaker had
   (``DECIMAL`` since schema v4);
 * the last processed candle per symbol — ``max(open_time)`` in ``candles`` (the feed continues after it), and the
-  candles before it, to warm the indicators without a network call;
+  candles before it, to warm the indicators without a network call; all of ``trading.interval``
+  (:func:`check_interval` refuses a database of another interval);
 * the gaps a previous run left open — the latest ``gaps`` row per gap that is still OPEN (their filling resumes);
 * the paused flag — the last applied PAUSE/RESUME command;
 * the breaker state — the ``state_to`` of the last ``breaker_events`` row (a trip stays tripped: latched);
@@ -31,6 +32,7 @@ from engine.core.breaker import BreakerState
 from engine.core.models import Candle, Fill, Side
 from engine.core.portfolio import DAY_MS, Portfolio
 from engine.core.risk import DailyTradeCounter
+from engine.errors import ConfigError
 from engine.feed.gaps import Gap, GapKind
 from storage import recovery_queries as q
 
@@ -45,14 +47,27 @@ class RestoredState:
     entries_today: DailyTradeCounter = field(default_factory=DailyTradeCounter)
     open_gaps: list[Gap] = field(default_factory=list)
 
-    @property
-    def resume_from_ms(self) -> int | None:
-        """The open time of the first candle not yet processed (``None`` for a new database)."""
-        return max(self.last_candle_ms.values()) + 60_000 if self.last_candle_ms else None
+    def resume_from_ms(self, interval_ms: int) -> int | None:
+        """The open time of the first candle (of ``interval_ms``) not yet processed (``None`` for a new database)."""
+        return max(self.last_candle_ms.values()) + interval_ms if self.last_candle_ms else None
 
     def next_ms(self, interval_ms: int) -> dict[str, int]:
         """Per symbol, the open time of the next candle to process."""
         return {symbol: last + interval_ms for symbol, last in self.last_candle_ms.items()}
+
+
+def check_interval(cur: duckdb.DuckDBPyConnection, interval: str, *, path: object) -> None:
+    """A database keeps the candles of one kline interval: its series, gaps and warm-up are of that interval.
+
+    Raises:
+        ConfigError: the database at ``path`` holds candles of another interval than ``interval``.
+    """
+    stored = [iv for iv in q.candle_intervals(cur) if iv != interval]
+    if stored:
+        raise ConfigError(
+            f"trading.interval is {interval}, but {path} holds {', '.join(stored)} candles: a database keeps one "
+            f"interval; use another storage.path (or trading.interval = {stored[0]!r})"
+        )
 
 
 def restore(cur: duckdb.DuckDBPyConnection, *, starting_balance: Decimal, wall_now: datetime | None = None) -> RestoredState:

@@ -39,18 +39,17 @@ from engine.config import Settings
 from engine.core.core import TradingCore
 from engine.core.events import CommandApplied
 from engine.core.models import interval_ms
-from engine.core.strategy import SmaCrossover
 from engine.errors import ConfigError, EngineError
 from engine.health import HealthReport, Limits, Vitals, liveness, readiness
 from engine.loop import EngineLoop
 from engine.metered_recorder import MeteredRecorder
 from engine.ops_server import OpsServer, check_access, is_loopback
-from engine.recovery import restore, stored_history
+from engine.recovery import check_interval, restore, stored_history
 from engine.sinks.exporter import Exporter, Readings
 from engine.sinks.status import EngineState, EngineStatus
 from simulator.dataset import Dataset, available_symbols
 from simulator.klines_files import dir_symbols, load_datasets
-from simulator.market import Market, start_within
+from simulator.market import Market, shifted_to_now, start_within
 from simulator.replay import ReplayClock
 from simulator.server import SimulatorServer
 from simulator.symbols import SYMBOL_RULES
@@ -82,7 +81,8 @@ class Runtime:
             with one, the operations endpoint requires it as a bearer token; ``None`` or blank: no token.
 
     Raises (from :meth:`start`):
-        ConfigError: with venue ``sim``, a traded symbol has no dataset (bundled, or in ``sim.data_dir``) or no
+        ConfigError: the database holds candles of another interval than ``trading.interval``; with venue ``sim``,
+            a traded symbol has no dataset (bundled, or in ``sim.data_dir``) or no
             simulator trading rules, or ``sim.data_dir`` is missing or holds a malformed file (the message names the
             file and line); the operations endpoint cannot listen on ``metrics.host:metrics.port``, or would serve a
             non-loopback host without a token (:func:`engine.ops_server.check_access`).
@@ -123,8 +123,9 @@ class Runtime:
                 on_flush=exporter.flush_seconds.observe if exporter is not None else None,
             )
             recorder.start()
-            strategy = SmaCrossover(fast=settings.strategy.fast, slow=settings.strategy.slow)
+            strategy = settings.strategy.build()
             with self.store.cursor() as cur:
+                check_interval(cur, settings.trading.interval, path=settings.storage.path)
                 restored = restore(cur, starting_balance=settings.trading.starting_balance)
                 core = self.core = TradingCore(
                     settings,
@@ -144,7 +145,8 @@ class Runtime:
             rest_url, ws_url = str(settings.venue.rest_url), str(settings.venue.ws_url)
             if datasets is not None:
                 self.simulator = SimulatorServer(
-                    self._market(datasets, restored.resume_from_ms), update_interval_ms=settings.sim.update_interval_ms
+                    self._market(datasets, restored.resume_from_ms(interval_ms(settings.trading.interval))),
+                    update_interval_ms=settings.sim.update_interval_ms,
                 ).start()
                 rest_url, ws_url = self.simulator.rest_url, self.simulator.ws_url
             self.engine = EngineLoop(
@@ -236,17 +238,40 @@ class Runtime:
         When the data does not contain ``sim.start`` (a ``sim.data_dir`` of another period), the replay starts 300
         minutes (:data:`~simulator.market.WARMUP_CANDLES`, the REST warm-up) after the data's start instead, with a
         warning in the log; a resume still wins when later.
+
+        In time mode ``now`` the data is moved forward to today (:func:`~simulator.market.shifted_to_now`) and the
+        market clock is the wall clock: a restart continues at the wall clock, the candles missed meanwhile are the
+        gap the engine backfills.
+
+        Raises:
+            ConfigError: time mode ``now`` without a day of data after the start, or with a database whose candles
+                end before the data (moved to today) begins: the gap could not be filled.
         """
         sim = self.settings.sim
         wanted_ms = int(sim.start.timestamp() * 1000)
         start_ms = start_within(datasets, wanted_ms)
-        if resume_from_ms is not None and resume_from_ms > start_ms:
-            start_ms = resume_from_ms
-        elif start_ms != wanted_ms:
+        resumed = sim.time_mode == "historical" and resume_from_ms is not None and resume_from_ms > start_ms
+        if start_ms != wanted_ms and not resumed:
             log.warning(
                 "sim.start %s is outside the data of %s; the replay starts at %s",
-                sim.start.isoformat(), ", ".join(datasets), datetime.fromtimestamp(start_ms / 1000, tz=UTC).isoformat(),
+                sim.start.isoformat(), ", ".join(datasets), _iso(start_ms),
             )
+        if sim.time_mode == "now":
+            now_ms = int(time.time() * 1000)
+            try:
+                shifted, offset_ms = shifted_to_now(datasets, start_ms=start_ms, now_ms=now_ms)
+            except ValueError as exc:
+                raise ConfigError(f"sim.time_mode: {exc}") from exc
+            data_start_ms = max(ds.start_ms for ds in shifted.values())
+            if resume_from_ms is not None and resume_from_ms < data_start_ms:
+                raise ConfigError(
+                    f"sim.time_mode: {self.settings.storage.path} continues at {_iso(resume_from_ms)}, before the "
+                    f"simulator's data moved to today begins ({_iso(data_start_ms)}); use another storage.path"
+                )
+            log.info("time mode now: the data of %s plays as %s", _iso(now_ms - offset_ms), _iso(now_ms))
+            return Market(shifted, clock=ReplayClock(now_ms, 1.0))
+        if resumed and resume_from_ms is not None:
+            start_ms = resume_from_ms
         return Market(datasets, clock=ReplayClock(start_ms, sim.speed))
 
     def _run_engine(self) -> None:
@@ -403,3 +428,7 @@ class Runtime:
             healthy=liveness(vitals, limits).ok,
             ready=readiness(vitals, limits).ok,
         )
+
+
+def _iso(time_ms: int) -> str:
+    return datetime.fromtimestamp(time_ms / 1000, tz=UTC).isoformat()

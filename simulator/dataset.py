@@ -99,6 +99,18 @@ class Dataset:
         """Open time of the last candle."""
         return self.open_time_ms[-1]
 
+    def shifted(self, offset_ms: int) -> Dataset:
+        """The same candles with every open time moved by ``offset_ms`` (time mode ``now``); the trade counts and ids
+        come along, worked out or not."""
+        moved = Dataset(
+            self.symbol,
+            array("q", (t + offset_ms for t in self.open_time_ms)),
+            self.open, self.high, self.low, self.close, self.volume,
+            self.known_trades,
+        )
+        object.__setattr__(moved, "_trade_ids", self._trade_ids)  # frozen: the same cache, valid for the same candles
+        return moved
+
     def candle(self, index: int) -> Candle:
         """The full candle at ``index`` (``IndexError`` outside ``0 ≤ index < len``)."""
         if not 0 <= index < len(self):

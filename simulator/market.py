@@ -51,6 +51,33 @@ def start_within(datasets: Mapping[str, Dataset], start_ms: int | None) -> int:
     return first + WARMUP_CANDLES * INTERVAL_MS
 
 
+TIME_MODES = ("historical", "now")
+"""``historical``: server time is the replay's time (the data's own timestamps, sped up); ``now``: the replay is moved
+forward to the wall clock (:func:`shifted_to_now`) and runs in real time."""
+DAY_MS = 86_400_000
+
+
+def shifted_to_now(datasets: Mapping[str, Dataset], *, start_ms: int, now_ms: int) -> tuple[dict[str, Dataset], int]:
+    """Time mode ``now``: ``datasets`` moved forward by whole days, so that their candles carry today's timestamps
+    and a replay whose market time is the wall clock ``now_ms`` (Unix ms) plays the data from within a day after
+    ``start_ms`` (the data time it would start at, :func:`start_within`) on — the minute of the day ``now_ms`` is at.
+    Whole days keep the data's UTC days, times of day and the alignment of every kline interval up to ``1d``.
+
+    Returns ``(the shifted datasets, the shift in ms)``: a candle opening at ``t`` in the data opens at ``t + shift``.
+
+    Raises:
+        ValueError: the data ends before that minute (it needs a day after ``start_ms``).
+    """
+    offset_ms = (now_ms - start_ms) // DAY_MS * DAY_MS
+    end_ms = min(ds.end_ms for ds in datasets.values()) + INTERVAL_MS
+    if now_ms - offset_ms >= end_ms:
+        raise ValueError(
+            "time mode now needs the data to reach a day past the replay's start (it plays the data at today's time "
+            f"of day); it ends {(end_ms - start_ms) / 3_600_000:.1f} h after it"
+        )
+    return {symbol: ds.shifted(offset_ms) for symbol, ds in datasets.items()}, offset_ms
+
+
 class Market:
     """Datasets + :class:`ReplayClock` + :class:`RequestWeights`: the one object the routes share.
 

@@ -36,6 +36,11 @@ def latest_exits(cur: duckdb.DuckDBPyConnection) -> list[ExitRow]:
     ).fetchall()
 
 
+def candle_intervals(cur: duckdb.DuckDBPyConnection) -> list[str]:
+    """The kline intervals of the stored candles, sorted (``[]`` for a new database)."""
+    return [row[0] for row in cur.execute("SELECT DISTINCT interval FROM candles ORDER BY interval").fetchall()]
+
+
 def last_candles(cur: duckdb.DuckDBPyConnection) -> list[tuple[str, int, float]]:
     """``(symbol, open time of the last processed candle in Unix ms, its close)`` per symbol."""
     return cur.execute("SELECT symbol, epoch_ms(max(open_time)), arg_max(close, open_time) FROM candles GROUP BY symbol").fetchall()

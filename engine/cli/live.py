@@ -34,6 +34,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         if runtime.simulator is not None:
             venue += f" (embedded simulator: REST {runtime.simulator.rest_url}, WS {runtime.simulator.ws_url})"
         print(f"database {Path(settings.storage.path).resolve()}\nvenue    {venue}", flush=True)
+        print(f"strategy {settings.strategy.describe()} on {settings.trading.interval} candles", flush=True)
         if runtime.metrics_url is not None:
             print(f"metrics  {runtime.metrics_url} (health: /healthz, /readyz)", flush=True)
         announced = False
@@ -63,31 +64,49 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_sim(args: argparse.Namespace) -> int:
     """The simulated exchange over the bundled data, or ``--data`` / ``sim.data_dir``; when that data does not
     contain ``--start`` / ``sim.start``, the replay starts 300 minutes (the REST warm-up) after the data's start
-    (:func:`simulator.market.start_within`) and says so."""
+    (:func:`simulator.market.start_within`) and says so. In time mode ``now`` (``--time-mode`` / ``sim.time_mode``)
+    the data is moved forward to today and server time is the wall clock (:func:`simulator.market.shifted_to_now`)."""
+    import time
+
     from simulator.klines_files import load_datasets
-    from simulator.market import Market, start_within
+    from simulator.market import Market, shifted_to_now, start_within
     from simulator.replay import ReplayClock
     from simulator.server import SimulatorServer, SimulatorStartError
 
     settings = load_settings()
     symbols = tuple(s.upper() for s in args.symbols or settings.trading.symbols)
     start = args.start or settings.sim.start
-    speed = args.speed if args.speed is not None else settings.sim.speed
+    time_mode = args.time_mode or settings.sim.time_mode
+    speed = args.speed if args.speed is not None else 1.0 if time_mode == "now" else settings.sim.speed
+    if time_mode == "now" and speed != 1:
+        raise Refused(f"--speed {speed:g}: in time mode now the replay runs in real time (server time is the wall clock)")
     data_dir = args.data or settings.sim.data_dir
     try:
         datasets = load_datasets(symbols, data_dir)
         start_ms = start_within(datasets, ms(start))
-        market = Market(datasets, clock=ReplayClock(start_ms, speed))
+        clock_ms = start_ms
+        if time_mode == "now":
+            clock_ms = int(time.time() * 1000)
+            datasets, offset_ms = shifted_to_now(datasets, start_ms=start_ms, now_ms=clock_ms)
+        market = Market(datasets, clock=ReplayClock(clock_ms, speed))
         server = SimulatorServer(market, port=args.port, update_interval_ms=settings.sim.update_interval_ms).start()
     except (LookupError, ValueError, SimulatorStartError) as exc:
         raise Refused(f"cannot start the simulator: {exc}") from exc
     try:
         print(f"REST {server.rest_url}\nWS   {server.ws_url}", flush=True)
-        began = datetime.fromtimestamp(start_ms / 1000, tz=UTC)
         if start_ms != ms(start):
             print(f"{start.isoformat()} is outside the data; starting 300 minutes into it instead", flush=True)
         source = "the bundled data" if data_dir is None else str(data_dir)
-        print(f"replaying {', '.join(symbols)} ({source}) from {began.isoformat()} at {speed:g}x; Ctrl-C stops", flush=True)
+        if time_mode == "now":
+            played = datetime.fromtimestamp((clock_ms - offset_ms) / 1000, tz=UTC)
+            print(
+                f"replaying {', '.join(symbols)} ({source}) from {played.isoformat()} as now, in real time "
+                "(server time is the wall clock); Ctrl-C stops",
+                flush=True,
+            )
+        else:
+            began = datetime.fromtimestamp(start_ms / 1000, tz=UTC)
+            print(f"replaying {', '.join(symbols)} ({source}) from {began.isoformat()} at {speed:g}x; Ctrl-C stops", flush=True)
         wait_for_signal()
     finally:
         server.stop()

@@ -48,6 +48,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
             progress.close()
     print(f"replay of {', '.join(symbols)} into {args.db}" + ("" if data_dir is None else f" (data: {data_dir})"))
     print("\n".join(summary.lines()))
+    print(f"strategy         {settings.strategy.describe()}")
     return 0
 
 
@@ -140,7 +141,6 @@ def cmd_reset_breaker(args: argparse.Namespace) -> int:
     from engine.commands import Command, CommandKind
     from engine.core.core import TradingCore
     from engine.core.models import interval_ms
-    from engine.core.strategy import SmaCrossover
     from engine.recovery import restore
     from engine.sinks.record import RecordSink
     from storage.errors import StoreError, StoreLockedError
@@ -163,7 +163,7 @@ def cmd_reset_breaker(args: argparse.Namespace) -> int:
             restored = restore(cur, starting_balance=settings.trading.starting_balance)
         core = TradingCore(
             settings,
-            strategy=SmaCrossover(fast=settings.strategy.fast, slow=settings.strategy.slow),
+            strategy=settings.strategy.build(),
             portfolio=restored.portfolio,
             last_candle_ms=restored.last_candle_ms,
             paused=restored.paused,

@@ -96,3 +96,47 @@ class ATR:
         else:
             self.value = (self.value * (self.period - 1) + tr) / self.period
         return self.value
+
+
+class RSI:
+    """Relative Strength Index with Wilder's smoothing (J. W. Wilder, 1978), in [0, 100], over closes in units of
+    10⁻⁸ (integers, as :class:`MovingSum`).
+
+    Change = close − previous close (exact), gain = max(change, 0), loss = max(−change, 0). The first averages are the
+    plain means of the first ``period`` gains and losses (so the first value comes with the ``period + 1``-th close);
+    then average = (average·(n−1) + x) / n, in floats. RSI = 100 · average gain / (average gain + average loss), which
+    is Wilder's 100 − 100 / (1 + RS); ``None`` while both averages are 0 (no movement at all). A replay's column
+    computation feeds the same closes through this same class, so the values are the same to the last bit.
+    """
+
+    def __init__(self, period: int = 14) -> None:
+        self.period = period
+        self._previous: int | None = None
+        self._seed_gains = 0
+        self._seed_losses = 0
+        self._seen = 0
+        self._average_gain: float | None = None
+        self._average_loss = 0.0
+        self.value: float | None = None
+
+    def update(self, close_units: int) -> float | None:
+        """Feed the next close (units of 10⁻⁸); returns the RSI after it (``None`` before ``period + 1`` closes)."""
+        previous, self._previous = self._previous, close_units
+        if previous is None:
+            return None
+        change = close_units - previous
+        gain, loss = (change, 0) if change > 0 else (0, -change)
+        n = self.period
+        if self._average_gain is None:
+            self._seed_gains += gain
+            self._seed_losses += loss
+            self._seen += 1
+            if self._seen < n:
+                return None
+            self._average_gain, self._average_loss = self._seed_gains / n, self._seed_losses / n
+        else:
+            self._average_gain = (self._average_gain * (n - 1) + gain) / n
+            self._average_loss = (self._average_loss * (n - 1) + loss) / n
+        total = self._average_gain + self._average_loss
+        self.value = None if total == 0 else 100 * self._average_gain / total
+        return self.value

@@ -1,14 +1,16 @@
-"""Strategies: one small interface, and the classic SMA crossover.
+"""Strategies: one small interface, and the classic SMA crossover (the other shipped one is
+:class:`engine.core.rsi_reversion.RsiReversion`; :mod:`engine.core.strategy_loader` builds the configured one).
 
 A strategy sees each closed candle of each symbol in market-time order and may answer with a :class:`Signal`.
-It does not size orders or know about cash: risk checks and the broker do that.
+It does not size orders or know about cash: risk checks and the broker do that. ``docs/strategies.md`` shows how to
+write one.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
@@ -28,11 +30,18 @@ class Signal:
     reason: str
 
 
+@runtime_checkable
 class Strategy(Protocol):
     """The plug-in interface.
 
-    ``warmup`` is how many closed candles per symbol the strategy needs before it can signal
-    (the engine bootstraps at least that many over REST).
+    ``warmup`` is how many closed candles per symbol the strategy needs before it can signal (the engine bootstraps
+    at least that many over REST, and a replay feeds that many before trading).
+
+    :meth:`on_candle` is called once for every closed candle (of ``trading.interval``) of every traded symbol, in
+    market-time order — the warm-up candles included, whose signals are ignored — and its answer may depend only on
+    the candles it has been given: no clock, no I/O, no randomness (a replay and a restart must decide the same).
+    A signal names the candle's symbol. ENTER_LONG asks for an entry at the next candle's open (the risk checks may
+    deny it); EXIT_LONG sells an open position of the symbol (nothing without one).
     """
 
     warmup: int
@@ -45,14 +54,20 @@ class Strategy(Protocol):
 class SmaCrossover:
     """Long when the ``fast``-period SMA of closes crosses above the ``slow`` one; exit when it crosses below.
 
-    Parameters (``[strategy]`` in the config): ``fast`` (default 9) and ``slow`` (default 21) periods in candles.
+    Parameters (``[strategy.params]``): ``fast`` (default 9, at least 1) and ``slow`` (default 21, above ``fast``)
+    periods in candles.
     A cross is a change of sign of (fast SMA − slow SMA) between two consecutive closed candles. The sign is exact:
     closes in units of 10⁻⁸ (Binance prices have at most 8 decimals), sign(Σfast / fast − Σslow / slow) =
     sign(slow · Σfast − fast · Σslow) in integers, so no rounding can make or miss a cross — and a replay that
-    computes it over whole columns (:func:`engine.replay.signals.sma_crossover`) finds exactly the same ones.
+    computes it over whole columns (:meth:`signals`) finds exactly the same ones.
+
+    Raises:
+        ValueError: ``fast`` below 1, or not below ``slow``.
     """
 
     def __init__(self, *, fast: int = 9, slow: int = 21) -> None:
+        if fast < 1:
+            raise ValueError(f"fast period must be at least 1, got {fast}")
         if fast >= slow:
             raise ValueError(f"fast period ({fast}) must be below slow period ({slow})")
         self.fast, self.slow = fast, slow

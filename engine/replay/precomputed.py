@@ -3,10 +3,12 @@ and its ATR.
 
 The core keeps asking the same questions (:meth:`Strategy.on_candle`, ``atr[symbol].value`` after
 ``atr[symbol].on_candle``); the answers were computed in one pass per symbol — by the strategy's own column method
-when it has one (:meth:`engine.core.strategy.SmaCrossover.signals`: exact integer sums, the same crossings) or by
-feeding it every candle in the replay's order otherwise, and by :meth:`engine.core.indicators.ATR.series` (the
-same float operations as the candle-by-candle ATR). So the core may skip the candles on which nothing can happen
-(:meth:`engine.core.core.TradingCore.advance`) and still decide exactly as if it had seen each one.
+(:class:`ColumnStrategy`: :meth:`engine.core.strategy.SmaCrossover.signals`, exact integer sums, the same crossings;
+:meth:`engine.core.rsi_reversion.RsiReversion.signals`, the same RSI code over the same integers) and by
+:meth:`engine.core.indicators.ATR.series` (the same float operations as the candle-by-candle ATR). So the core may
+skip the candles on which nothing can happen (:meth:`engine.core.core.TradingCore.advance`) and still decide
+exactly as if it had seen each one. A strategy without a column method is not precomputed: the replay feeds it
+every candle through the core (:mod:`engine.replay.run`).
 """
 
 from __future__ import annotations
@@ -19,8 +21,8 @@ import numpy as np
 
 from engine.core.indicators import ATR
 from engine.core.models import Candle
-from engine.core.strategy import Signal, Strategy
-from engine.replay.columns import MergedOrder, SymbolColumns
+from engine.core.strategy import Signal
+from engine.replay.columns import SymbolColumns
 
 
 @runtime_checkable
@@ -58,26 +60,15 @@ class PrecomputedATR:
         self.value = self._values[bisect_left(self._open_ms, candle.open_time_ms)]
 
 
-def signals(strategy: Strategy, columns: Sequence[SymbolColumns], *, warmup: int, order: MergedOrder) -> dict[tuple[str, int], Signal]:
-    """Every signal ``strategy`` gives over the replay, keyed by ``(symbol, open time)``: from its column method, or
-    by feeding it the candles as the replay would (each symbol's first ``warmup`` ones, then ``order``)."""
-    if isinstance(strategy, ColumnStrategy):
-        found: dict[tuple[str, int], Signal] = {}
-        for col in columns:
-            for i, signal in strategy.signals(col.symbol, col.close_units).items():
-                if i >= warmup:  # a warm-up candle's signal is ignored, as the core ignores it
-                    found[(col.symbol, int(col.open_ms[i]))] = signal
-        return found
+def signals(strategy: ColumnStrategy, columns: Sequence[SymbolColumns], *, warmup: int) -> dict[tuple[str, int], Signal]:
+    """Every signal ``strategy`` gives over the replay, keyed by ``(symbol, open time)``, from its column method; the
+    signals of each symbol's first ``warmup`` candles are left out, as the core ignores them."""
+    found: dict[tuple[str, int], Signal] = {}
     for col in columns:
-        for i in range(min(warmup, len(col))):
-            strategy.on_candle(col.candle(i))
-    fed: dict[tuple[str, int], Signal] = {}
-    for s, row in zip(order.symbol.tolist(), order.row.tolist(), strict=True):
-        candle = columns[s].candle(row)
-        given = strategy.on_candle(candle)
-        if given is not None:
-            fed[(candle.symbol, candle.open_time_ms)] = given
-    return fed
+        for i, signal in strategy.signals(col.symbol, col.close_units).items():
+            if i >= warmup:
+                found[(col.symbol, int(col.open_ms[i]))] = signal
+    return found
 
 
 def atr(columns: SymbolColumns, *, period: int) -> PrecomputedATR:

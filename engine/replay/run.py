@@ -10,11 +10,13 @@ can matter:
    (ties: in the order of the datasets); the exchange rules come with them (the CLI passes the simulator's own, so
    rounding and LOT_SIZE / NOTIONAL rejections match ``sim``);
 2. the strategy's signals and the ATR are computed over whole columns beforehand (:mod:`engine.replay.precomputed`:
-   the same values as candle by candle), and the core asks those;
+   the same values as candle by candle), and the core asks those; a strategy that has no column method
+   (``signals``, as the shipped ones have) is fed every candle by the core instead, as live;
 3. the first ``max(strategy warm-up, ATR period + 1)`` candles of each symbol warm the core (``TradingCore.warm_up``,
    stored with source ``bootstrap``), as the live warm-up gap does over REST;
-4. every later candle (source ``replay``) on which something can happen — an entry signal, the first candle of a
-   UTC day, and every candle while a position is open or an order pending — goes to ``TradingCore.on_candle``; the
+4. every later candle (source ``replay``) on which something can happen — an entry signal (any candle, without
+   precomputed signals), the first candle of a UTC day, and every candle while a position is open or an order
+   pending — goes to ``TradingCore.on_candle``; the
    runs of candles in between (flat symbols, no entry signal) cannot change the account or make a decision, and
    are skipped at once (``TradingCore.advance``);
 5. the ``candles`` rows come straight from the columns, the ``equity`` rows from the core's marks plus one unchanged
@@ -49,7 +51,7 @@ from engine.core.events import CandleClosed, Marked
 from engine.core.filters import parse_exchange_info
 from engine.core.models import MINUTE_MS
 from engine.core.portfolio import DAY_MS, Portfolio
-from engine.core.strategy import SignalKind, SmaCrossover
+from engine.core.strategy import SignalKind, Strategy
 from engine.replay import precomputed
 from engine.replay.columns import CandleColumns, MergedOrder, SymbolColumns
 from engine.replay.equity import EquityColumns
@@ -135,12 +137,14 @@ def replay(
 
     Raises:
         FileExistsError: ``db_path`` exists and ``force`` is false (with ``force`` it is deleted first).
-        ValueError: no datasets, a symbol missing from ``exchange_info``, no candle in the window, or a close with
-            more than 8 decimals.
+        ValueError: no datasets, ``trading.interval`` is not ``1m``, a symbol missing from ``exchange_info``, no
+            candle in the window, or a close with more than 8 decimals.
         storage.errors.StoreError: the database cannot be created or written.
     """
     if not datasets:
         raise ValueError("replay needs at least one symbol")
+    if settings.trading.interval != "1m":
+        raise ValueError(f"the replay trades 1m candles; trading.interval is {settings.trading.interval} (run the engine for it)")
     symbols = tuple(ds.symbol for ds in datasets)
     filters = parse_exchange_info(dict(exchange_info))
     unknown = [s for s in symbols if s not in filters]
@@ -205,23 +209,31 @@ class _Run:
     def __init__(self, settings: Settings, columns: list[SymbolColumns]) -> None:
         self.columns = columns
         self.interval = settings.trading.interval
-        strategy = SmaCrossover(fast=settings.strategy.fast, slow=settings.strategy.slow)
+        strategy = settings.strategy.build()
         warmup = max(strategy.warmup, settings.trading.atr_period + 1)
         self.starts = [min(warmup, len(c)) for c in columns]
         self.warmed = sum(self.starts)
-        self.order = order = MergedOrder.of(columns, self.starts)
-        signals = precomputed.signals(strategy, columns, warmup=warmup, order=order)
+        self.order = MergedOrder.of(columns, self.starts)
+        deciding: Strategy = strategy
+        if isinstance(strategy, precomputed.ColumnStrategy):  # the signals over whole columns: the fast path
+            signals = precomputed.signals(strategy, columns, warmup=warmup)
+            deciding = precomputed.PrecomputedSignals(signals, warmup=strategy.warmup)
+            entries = {(s, t) for (s, t), signal in signals.items() if signal.kind is SignalKind.ENTER_LONG}
+            must_see = [np.isin(c.open_ms, [t for s, t in entries if s == c.symbol]) for c in columns]
+        else:  # signals one candle at a time: every candle goes to the core, which feeds the strategy itself
+            must_see = [np.ones(len(c), dtype=bool) for c in columns]
         self.core = TradingCore(
             settings,
-            strategy=precomputed.PrecomputedSignals(signals, warmup=strategy.warmup),
+            strategy=deciding,
             portfolio=Portfolio(settings.trading.starting_balance),
             atr={c.symbol: precomputed.atr(c, period=settings.trading.atr_period) for c in columns},
         )
         self._offsets = np.cumsum([0, *(len(c) for c in columns)])[:-1]
         self._all = {name: self._flat([getattr(c, name) for c in columns]) for name in ("open_ms", *_PRICES)}
         self._names = pa.array([c.symbol for c in columns], type=pa.string())
-        entries = {(s, t) for (s, t), signal in signals.items() if signal.kind is SignalKind.ENTER_LONG}
-        self._entries = self._flat([np.isin(c.open_ms, [t for s, t in entries if s == c.symbol]) for c in columns])
+        self._must_see = self._flat(must_see)
+        """Per candle (symbols one after the other): the core must see it whatever the account — an entry signal,
+        or any candle of a strategy without a column method."""
 
     def warm_up(self, bulk: BulkWriter, sink: RecordSink) -> None:
         """Each symbol's first candles warm the core (stored with source ``bootstrap``; the core's events for them
@@ -239,7 +251,7 @@ class _Run:
         day = order.open_ms // DAY_MS
         first_day = -1 if core.portfolio.day_index is None else core.portfolio.day_index
         new_day = day > np.maximum.accumulate(np.concatenate([[first_day], day]))[:-1]
-        matter = np.flatnonzero(self._entries[self._offsets[order.symbol] + order.row] | new_day).tolist()
+        matter = np.flatnonzero(self._must_see[self._offsets[order.symbol] + order.row] | new_day).tolist()
         self._symbol, self._row = order.symbol.tolist(), order.row.tolist()
         self._at = at = {c.symbol: np.flatnonzero(order.symbol == s).tolist() for s, c in enumerate(self.columns)}
         equity = self.equity = EquityColumns([c.symbol for c in self.columns], order, first=core.portfolio.snapshot(0))

@@ -29,7 +29,7 @@ WAIT_S = 10.0
 @pytest.fixture
 def fast_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Settings]:
     """``fast_settings(**sections)``: default settings with a private database, a fast replay (50 candles per
-    wall second), the metrics endpoint on any free port (unless ``metrics`` is given) and no ``PAPERTRADER_*``
+    wall second; unless ``sim`` is given), the metrics endpoint on any free port (unless ``metrics`` is given) and no ``PAPERTRADER_*``
     variable or stray ``papertrader.toml`` leaking in."""
     monkeypatch.chdir(tmp_path)
     for name in [n for n in os.environ if n.startswith("PAPERTRADER_")]:
@@ -38,8 +38,7 @@ def fast_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[.
     def make(**sections: Any) -> Settings:
         return Settings(
             storage=StorageSettings(path=tmp_path / "pt.duckdb"),
-            sim=SimSettings(speed=3000, update_interval_ms=20),
-            **{"metrics": MetricsSettings(port=0), **sections},
+            **{"sim": SimSettings(speed=3000, update_interval_ms=20), "metrics": MetricsSettings(port=0), **sections},
         )
 
     return make
@@ -60,16 +59,17 @@ def wait_for() -> Callable[..., None]:
 
 
 @pytest.fixture
-def assert_contiguous() -> Callable[[Any, str], None]:
-    """``assert_contiguous(cursor, symbol)``: the stored 1m series of ``symbol`` has no duplicate and no hole."""
+def assert_contiguous() -> Callable[..., None]:
+    """``assert_contiguous(cursor, symbol, step_ms=60_000)``: the stored series of ``symbol`` (1m by default) has no
+    duplicate and no hole: consecutive open times ``step_ms`` apart."""
 
-    def check(cur: Any, symbol: str) -> None:
+    def check(cur: Any, symbol: str, step_ms: int = MINUTE_MS) -> None:
         times = [r[0] for r in cur.execute(
             "SELECT epoch_ms(open_time) FROM candles WHERE symbol = ? ORDER BY open_time", [symbol]
         ).fetchall()]
         assert len(times) == len(set(times)), f"{symbol}: duplicate candles"
         steps = {later - earlier for earlier, later in itertools.pairwise(times)}
-        assert steps == {MINUTE_MS}, f"{symbol}: gaps {sorted(steps - {MINUTE_MS})[:5]}"
+        assert steps == {step_ms}, f"{symbol}: gaps {sorted(steps - {step_ms})[:5]}"
 
     return check
 

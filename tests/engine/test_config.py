@@ -60,7 +60,7 @@ def test_defaults_match_the_spec() -> None:
     assert s.trading.stop_atr_multiple == Decimal("1.5")
     assert s.trading.reward_risk == Decimal("2")  # take-profit at 2 × the stop distance
     assert (s.trading.trailing_stop, s.trading.trailing_activation) == (True, Decimal("1"))  # trail from 1 × the stop distance
-    assert (s.strategy.name, s.strategy.fast, s.strategy.slow) == ("sma_crossover", 9, 21)
+    assert (s.strategy.name, s.strategy.params, s.strategy.effective_params()) == ("sma_crossover", {}, {"fast": 9, "slow": 21})
     assert (s.metrics.enabled, s.metrics.host, s.metrics.port, s.metrics.allow_unauthenticated) == (True, "127.0.0.1", 9479, False)
     assert (s.alerts.weight_utilisation_pct, s.alerts.weight_utilisation_for_s) == (80.0, 60.0)  # above 80 % for a minute
     assert (s.alerts.retry_rate_pct, s.alerts.retry_rate_window_s) == (20.0, 300.0)  # above 20 % over 5 minutes
@@ -94,7 +94,7 @@ def test_toml_file_named_by_papertrader_config(monkeypatch: pytest.MonkeyPatch, 
         risk_pct = 1.0
         max_position_pct = 10.0
 
-        [strategy]
+        [strategy.params]
         fast = 5
         slow = 20
         """,
@@ -105,7 +105,7 @@ def test_toml_file_named_by_papertrader_config(monkeypatch: pytest.MonkeyPatch, 
 
     assert s.trading.symbols == ("BTCUSDT",)  # upper-cased
     assert (s.trading.risk_pct, s.trading.max_position_pct) == (Decimal("1"), Decimal("10"))
-    assert (s.strategy.fast, s.strategy.slow) == (5, 20)
+    assert s.strategy.params == {"fast": 5, "slow": 20}
     assert s.trading.taker_fee_pct == Decimal("0.1")  # untouched keys keep their defaults
 
 
@@ -149,9 +149,15 @@ def test_settings_are_frozen() -> None:
         pytest.param("[trading]\nmin_stop_pct = 150.0\n", "trading.min_stop_pct", id="min-stop-over-100"),
         pytest.param("[trading]\nsymbols = []\n", "trading.symbols", id="no-symbols"),
         pytest.param('[trading]\nsymbols = ["BTCUSDT", "btcusdt"]\n', "trading.symbols", id="duplicate-symbols"),
-        pytest.param("[strategy]\nfast = 21\nslow = 21\n", "strategy.fast", id="fast-equals-slow"),
-        pytest.param("[strategy]\nfast = 30\nslow = 21\n", "strategy.fast", id="fast-above-slow"),
+        pytest.param("[strategy.params]\nfast = 21\nslow = 21\n", "strategy.params", id="fast-equals-slow"),
+        pytest.param("[strategy.params]\nfast = 30\nslow = 21\n", "strategy.params", id="fast-above-slow"),
+        pytest.param('[strategy]\nname = "rsi_reversion"\n[strategy.params]\nperiod = "x"\n', "strategy.params", id="param-type"),
+        pytest.param('[strategy]\nname = "macd"\n', "strategy.name", id="unknown-strategy"),
         pytest.param("[sim]\nspeed = 0\n", "sim.speed", id="zero-speed"),
+        pytest.param('[sim]\ntime_mode = "now"\nspeed = 60.0\n', "sim.speed is 60, but with sim.time_mode", id="now-not-real-time"),
+        pytest.param('[sim]\ntime_mode = "later"\n', "sim.time_mode", id="unknown-time-mode"),
+        pytest.param('[trading]\ninterval = "1s"\n', "trading.interval", id="interval-below-1m"),
+        pytest.param('[trading]\ninterval = "1M"\n', "trading.interval", id="interval-above-1d"),
         pytest.param("[trading]\nrisk_pc = 1.0\n", "trading.risk_pc", id="unknown-key-typo"),
         pytest.param("[tradin]\nrisk_pct = 1.0\n", "tradin", id="unknown-section"),
         pytest.param('[venue]\nname = "kraken"\n', "venue.name", id="unknown-venue"),
@@ -181,12 +187,18 @@ def test_invalid_toml_is_refused_naming_the_key(monkeypatch: pytest.MonkeyPatch,
     assert key in str(info.value)
 
 
+def test_time_mode_now_runs_in_real_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PAPERTRADER_SIM__TIME_MODE", "now")
+
+    assert (Settings().sim.time_mode, Settings().sim.speed) == ("now", 1.0)  # the speed follows unless set
+
+
 @pytest.mark.parametrize(
     ("name", "value", "key"),
     [
         ("PAPERTRADER_TRADING__RISK_PCT", "-2", "trading.risk_pct"),
         ("PAPERTRADER_TRADING__MAX_POSITION_PCT", "120", "trading.max_position_pct"),
-        ("PAPERTRADER_STRATEGY__FAST", "50", "strategy.fast"),
+        ("PAPERTRADER_STRATEGY__PARAMS", '{"fast": 50}', "strategy.params"),
         ("PAPERTRADER_SIM__SPEED", "fast", "sim.speed"),
     ],
 )

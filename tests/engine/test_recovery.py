@@ -77,7 +77,7 @@ def test_a_new_database_restores_a_fresh_account(cur: duckdb.DuckDBPyConnection)
     assert state.portfolio.cash == D("10000")
     assert state.portfolio.positions == {}
     assert state.last_candle_ms == {}
-    assert state.resume_from_ms is None
+    assert state.resume_from_ms(MINUTE_MS) is None
     assert state.paused is False
     assert state.cancelled_orders == 0
 
@@ -166,7 +166,7 @@ def test_last_candle_per_symbol_sets_resume_point_and_mark(cur: duckdb.DuckDBPyC
     state = restore(cur, starting_balance=D("10000"), wall_now=WALL)
 
     assert state.last_candle_ms == {"BTCUSDT": T0_MS + 3 * MINUTE_MS, "ETHUSDT": T0_MS + 2 * MINUTE_MS}
-    assert state.resume_from_ms == T0_MS + 4 * MINUTE_MS  # the minute after the newest candle
+    assert state.resume_from_ms(MINUTE_MS) == T0_MS + 4 * MINUTE_MS  # the minute after the newest candle
     assert state.portfolio.marks["BTCUSDT"] == D("32500")
     assert state.portfolio.marks["ETHUSDT"] == D("2100")
     # equity 6,997 + 0.1 × 32,500 = 10,247

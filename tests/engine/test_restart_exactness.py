@@ -9,7 +9,6 @@ import pytest
 
 from engine.core.breaker import BreakerState, daily_loss_pct, drawdown_pct
 from engine.core.core import TradingCore
-from engine.core.strategy import SmaCrossover
 from engine.recovery import restore
 from storage.store import Store
 
@@ -33,7 +32,7 @@ def test_the_restored_account_and_breaker_equal_the_last_written_state_exactly(f
 
         restored = restore(cur, starting_balance=settings.trading.starting_balance)
 
-    strategy = SmaCrossover(fast=settings.strategy.fast, slow=settings.strategy.slow)
+    strategy = settings.strategy.build()
     core = TradingCore(settings, strategy=strategy, portfolio=restored.portfolio, breaker_state=restored.breaker_state)
     snapshot = core.portfolio.snapshot(ts_ms)
     # exactly, not approximately: Decimal == Decimal, every digit

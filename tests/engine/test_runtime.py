@@ -3,17 +3,20 @@ strategy → sizing → paper broker → portfolio → Recorder → DuckDB; then
 
 from __future__ import annotations
 
+import time
 from decimal import Decimal
 
 import pytest
 
 from engine.commands import Command, CommandKind
-from engine.config import Settings
+from engine.config import Settings, SimSettings
+from engine.errors import ConfigError
 from engine.runtime import Runtime
 from engine.sinks.status import EngineState
 from storage.store import Store
 
 MINUTE_MS = 60_000
+FIVE_MINUTES_MS = 5 * MINUTE_MS
 
 
 @pytest.fixture
@@ -68,6 +71,73 @@ def test_engine_trades_real_candles_and_persists_everything(settings: Settings, 
         # Every fill paid the 0.1 % taker fee on its notional (rounded to 1e-8).
         worst = cur.execute("SELECT max(abs(fee - quote_qty * 0.001)) FROM fills").fetchone()[0]
         assert worst <= Decimal("0.00000001")
+
+
+def test_a_5m_engine_trades_and_stores_5m_candles_without_gaps(fast_settings, wait_for, assert_contiguous) -> None:
+    """``trading.interval = "5m"``: bootstrapped, streamed and stored as 5m candles (the simulator aggregates its 1m
+    data), aligned, contiguous, traded on; a restart continues the 5m series."""
+    settings = fast_settings(trading={"interval": "5m"}, sim=SimSettings(speed=6000, update_interval_ms=20))
+    with Runtime(settings) as runtime:
+        wait_for(lambda: _count(runtime, "SELECT count(*) FROM fills") >= 2, "two fills on 5m candles", timeout_s=60)
+        last = dict(runtime.core.last_candle_ms)
+    with Runtime(settings) as restarted:
+        wait_for(
+            lambda: all(restarted.core.last_candle_ms[s] > last[s] + 10 * FIVE_MINUTES_MS for s in last), "5m candles after the restart"
+        )
+
+    with Store(settings.storage.path, read_only=True) as store, store.cursor() as cur:
+        assert cur.execute("SELECT DISTINCT interval FROM candles").fetchall() == [("5m",)]
+        assert cur.execute(
+            "SELECT count(*) FROM candles WHERE epoch_ms(open_time) % ? <> 0 OR epoch_ms(close_time) - epoch_ms(open_time) <> ?",
+            [FIVE_MINUTES_MS, FIVE_MINUTES_MS - 1],
+        ).fetchone() == (0,)
+        for symbol in settings.trading.symbols:
+            assert_contiguous(cur, symbol, step_ms=FIVE_MINUTES_MS)
+        assert {row[0] for row in cur.execute("SELECT DISTINCT source FROM candles").fetchall()} >= {"bootstrap", "stream"}
+        latest = "SELECT gap_id, arg_max(state, recorded_at) AS state FROM gaps GROUP BY gap_id"
+        assert cur.execute(f"SELECT count(*), count(*) FILTER (state <> 'CLOSED') FROM ({latest})").fetchone()[1] == 0  # all filled
+        # the fills happened at 5m candle opens (an entry fills at the next candle's open)
+        assert cur.execute("SELECT count(*) FROM fills WHERE side = 'BUY' AND epoch_ms(ts) % ? <> 0", [FIVE_MINUTES_MS]).fetchone() == (0,)
+
+
+def test_a_database_of_another_interval_is_refused(fast_settings, wait_for) -> None:
+    with Runtime(fast_settings()) as runtime:
+        wait_for(lambda: _count(runtime, "SELECT count(*) FROM candles") > 0, "1m candles stored")
+    with (
+        pytest.raises(ConfigError, match=r"trading.interval is 1h, but .*pt.duckdb holds 1m candles: a database keeps one interval"),
+        Runtime(fast_settings(trading={"interval": "1h"})),
+    ):
+        pass
+
+
+def test_in_time_mode_now_the_engine_stores_candles_of_today_up_to_the_wall_clock(fast_settings, wait_for, assert_contiguous) -> None:
+    """``sim.time_mode = "now"``: the warm-up history the engine bootstraps over REST is the last minutes before the
+    wall clock, contiguous, and the in-progress prices are of the current minute."""
+    settings = fast_settings(sim=SimSettings(time_mode="now", update_interval_ms=20))
+    warmup = 2 * (21 + 1)  # twice the SMA crossover's warm-up
+    with Runtime(settings) as runtime:
+        wait_for(lambda: _count(runtime, "SELECT count(*) FROM candles") >= 2 * warmup, "the warm-up history")
+        wait_for(lambda: _count(runtime, "SELECT count(*) FROM equity WHERE source = 'price'") > 0, "an in-progress price")
+        now_ms = time.time() * 1000
+
+    with Store(settings.storage.path, read_only=True) as store, store.cursor() as cur:
+        last, first = cur.execute("SELECT max(epoch_ms(open_time)), min(epoch_ms(open_time)) FROM candles").fetchone()
+        assert now_ms - 3 * MINUTE_MS < last <= now_ms - MINUTE_MS  # the last closed minute before the wall clock
+        assert first >= now_ms - (warmup + 3) * MINUTE_MS
+        for symbol in settings.trading.symbols:
+            assert_contiguous(cur, symbol)
+        price_ts = cur.execute("SELECT max(epoch_ms(ts)) FROM equity WHERE source = 'price'").fetchone()[0]
+        assert abs(price_ts - now_ms) < 5_000  # marked at market time = the wall clock
+
+
+def test_time_mode_now_refuses_a_database_that_ends_before_its_data(fast_settings, wait_for) -> None:
+    with Runtime(fast_settings()) as historical:  # candles of 2021
+        wait_for(lambda: _count(historical, "SELECT count(*) FROM candles") > 0, "candles of 2021 stored")
+    with (
+        pytest.raises(ConfigError, match=r"sim.time_mode: .*pt.duckdb continues at 2021-.*, before the simulator's data moved to today"),
+        Runtime(fast_settings(sim=SimSettings(time_mode="now"))),
+    ):
+        pass
 
 
 def test_restart_resumes_without_gap_duplicate_or_lost_fill(settings: Settings, wait_for, assert_contiguous) -> None:

@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -208,6 +209,27 @@ def test_sim_prints_its_urls_and_serves_them(tmp_path: Path, env: dict[str, str]
         assert proc.wait(timeout=20) == 0
 
 
+def test_sim_in_time_mode_now_answers_with_the_wall_clock(tmp_path: Path, env: dict[str, str]) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "engine", "sim", "--time-mode", "now"], env=env, cwd=tmp_path, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        lines = _read_until(proc, "as now, in real time")
+        rest = next(line.split()[1] for line in lines if line.startswith("REST "))
+        before_ms = time.time() * 1000
+        server_ms = httpx.get(f"{rest}/api/v3/time", timeout=5).json()["serverTime"]
+        assert before_ms - 1_000 <= server_ms <= time.time() * 1000 + 1_000
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=20) == 0
+
+
+def test_sim_in_time_mode_now_refuses_another_speed(tmp_path: Path, env: dict[str, str]) -> None:
+    line = refused(cli("sim", "--time-mode", "now", "--speed", "60", env=env, cwd=tmp_path))
+
+    assert line == "papertrader: --speed 60: in time mode now the replay runs in real time (server time is the wall clock)"
+
+
 def test_run_starts_headless_and_stops_cleanly_on_sigterm(tmp_path: Path, env: dict[str, str]) -> None:
     env |= {"PAPERTRADER_SIM__SPEED": "3000", "PAPERTRADER_SIM__UPDATE_INTERVAL_MS": "20"}
     proc = subprocess.Popen(
@@ -216,7 +238,9 @@ def test_run_starts_headless_and_stops_cleanly_on_sigterm(tmp_path: Path, env: d
     )
     try:
         # running, and the bootstrap history is in, not just asked for
-        lines = _read_until(proc, "engine RUNNING", "BTCUSDT: gap from", "ETHUSDT: gap from")
+        lines = _read_until(
+            proc, "engine RUNNING", "BTCUSDT: gap from", "ETHUSDT: gap from", "strategy sma_crossover(fast=9, slow=21) on 1m candles"
+        )
         metrics = next(line.split()[1] for line in lines if line.startswith("metrics  http://127.0.0.1:"))
         health = httpx.get(metrics.replace("/metrics", "/healthz"), timeout=5)
     finally:

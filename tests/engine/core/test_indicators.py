@@ -1,4 +1,4 @@
-"""The exact moving sum (the SMA crossover's) and Wilder's ATR on short hand-made series, each value worked out in a comment."""
+"""The exact moving sum (the SMA crossover's), Wilder's ATR and RSI on short hand-made series, each value worked out in a comment."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engine.core.indicators import ATR, MovingSum
+from engine.core.indicators import ATR, RSI, MovingSum
 
 
 def test_moving_sum_is_none_until_the_window_is_full_then_the_sum_of_the_last_period_values() -> None:
@@ -78,3 +78,52 @@ def test_atr_series_is_the_candle_by_candle_values_to_the_bit(bars: list[tuple[f
 
     columns = (np.array(highs), np.array(lows), np.array(closes))
     assert ATR(period).series(*columns) == [one_by_one.update(*bar) for bar in zip(highs, lows, closes, strict=True)]
+
+
+def test_rsi_seeds_with_plain_means_then_smooths_wilder_style() -> None:
+    """Closes 10, 11, 10.5, 12, 11 (units of 1e-8 below) with period 3: changes +1, −0.5, +1.5, −1."""
+    rsi = RSI(3)
+    values = [rsi.update(int(c * 10**8)) for c in (10, 11, 10.5, 12, 11)]
+
+    # seed after 3 changes: gain (1 + 1.5) / 3, loss 0.5 / 3 -> RSI = 100 · 2.5 / 3.0
+    # then gain = (2.5/3 · 2 + 0) / 3 = 5/9, loss = (0.5/3 · 2 + 1) / 3 = 4/9 -> RSI = 100 · 5/9 / 1 = 55.5…
+    assert values[:3] == [None, None, None]
+    assert values[3] == pytest.approx(100 * 2.5 / 3.0, abs=1e-12)
+    assert values[4] == pytest.approx(100 * 5 / 9, abs=1e-12)
+
+
+def test_rsi_of_a_series_without_movement_is_none_and_of_a_rising_one_100() -> None:
+    flat, rising = RSI(2), RSI(2)
+
+    assert [flat.update(5) for _ in range(5)] == [None] * 5
+    assert [rising.update(x) for x in (1, 2, 3, 4)] == [None, None, 100.0, 100.0]
+
+
+@given(
+    closes=st.lists(st.integers(min_value=1, max_value=10**13), min_size=0, max_size=60),
+    period=st.integers(min_value=2, max_value=10),
+)
+def test_rsi_matches_an_exact_model_of_wilders_formula(closes: list[int], period: int) -> None:
+    """Against the same formula in fractions: the float RSI is within 1e-9 of the exact one."""
+    from fractions import Fraction
+
+    rsi = RSI(period)
+    gains: list[int] = []
+    losses: list[int] = []
+    avg: tuple[Fraction, Fraction] | None = None
+    for i, close in enumerate(closes):
+        got = rsi.update(close)
+        if i == 0:
+            assert got is None
+            continue
+        change = close - closes[i - 1]
+        gains.append(max(change, 0))
+        losses.append(max(-change, 0))
+        if avg is None and len(gains) == period:
+            avg = (Fraction(sum(gains), period), Fraction(sum(losses), period))
+        elif avg is not None:
+            avg = ((avg[0] * (period - 1) + gains[-1]) / period, (avg[1] * (period - 1) + losses[-1]) / period)
+        if avg is None or avg[0] + avg[1] == 0:
+            assert got is None
+        else:
+            assert got is not None and abs(got - float(100 * avg[0] / (avg[0] + avg[1]))) < 1e-9
