@@ -24,6 +24,8 @@ bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
 	$(BIN)/python benchmarks/recorder_throughput.py
 	$(BIN)/python benchmarks/replay_speed.py
+	$(BIN)/python benchmarks/replay_speed.py --scaling
+	$(BIN)/python benchmarks/dashboard_queries.py
 	$(BIN)/python benchmarks/metrics_cost.py
 
 clean:
