@@ -28,7 +28,7 @@ from dashboard.market_events import add_market_events
 
 EQUITY_TITLE = "Equity (USDT)"
 DRAWDOWN_TITLE = "Drawdown below the all-time peak (%)"
-DAILY_PNL_TITLE = "Daily P&L (USDT, vs 00:00 UTC equity)"
+DAILY_PNL_TITLE = "Daily P&L (USDT)"
 
 _DRAWDOWN_COLOUR = "#e8574c"
 _DRAWDOWN_FILL = "rgba(232, 87, 76, 0.35)"
@@ -67,7 +67,7 @@ def equity_figure(curve: pd.DataFrame, events: pd.DataFrame | None = None) -> go
         )
     )
     if events is not None:
-        add_market_events(figure, events, end=curve["ts"].iloc[-1])
+        add_market_events(figure, events, start=curve["ts"].iloc[0], end=curve["ts"].iloc[-1])
     return figure
 
 
@@ -129,7 +129,8 @@ def drawdown_figure(curve: pd.DataFrame, *, breaker_limit_pct: float | None = No
             annotation_text=f"breaker trips at {breaker_limit_pct:g} %", annotation_position="bottom left",
         )
         figure.update_layout(
-            showlegend=True, legend={"orientation": "h", "x": 1.0, "xanchor": "right", "y": 1.0, "yanchor": "bottom"}
+            height=360, showlegend=True, legend={"orientation": "h", "x": 0.0, "y": -0.3, "yanchor": "top"},
+            margin={"l": 10, "r": 10, "t": 40, "b": 40},
         )
     return figure
 
@@ -150,7 +151,7 @@ def daily_pnl_figure(daily: pd.DataFrame) -> go.Figure:
             x=daily["day"], y=daily["pnl"], name="daily P&L",
             marker={"color": [GAIN_COLOUR if pnl >= 0 else LOSS_COLOUR for pnl in daily["pnl"]]},
             customdata=daily[["pnl_pct"]].to_numpy(),
-            hovertemplate="%{x|%Y-%m-%d}: %{y:+,.2f} (%{customdata[0]:+.2f} %)<extra></extra>",
+            hovertemplate="%{x|%Y-%m-%d}: %{y:+,.2f} (%{customdata[0]:+.2f} %) vs 00:00 UTC equity<extra></extra>",
         )
     )
     figure.update_xaxes(type="date", tickformat="%Y-%m-%d", dtick=86_400_000)

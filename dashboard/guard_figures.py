@@ -12,6 +12,8 @@ The Guards page's drawdown chart is :func:`dashboard.figures.drawdown_figure`.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pandas as pd
 import plotly.graph_objects as go
 
@@ -84,7 +86,7 @@ def _gauge(value: float, *, title: str, trip: float, column: int, warning: float
         value=value,
         title={"text": title, "font": {"size": 15}},
         number={"suffix": " %", "valueformat": ".2f"},
-        domain={"x": [0.04, 0.44] if column == 0 else [0.56, 0.96], "y": [0.0, 0.85]},
+        domain={"x": [0.04, 0.40] if column == 0 else [0.60, 0.96], "y": [0.0, 0.85]},
         gauge={
             "axis": {"range": [0, top], "ticksuffix": "%"},
             "bar": {"color": colour},
@@ -219,12 +221,14 @@ def ws_timeline_figure(spans: pd.DataFrame) -> go.Figure:
     return figure
 
 
-def denials_figure(denials: pd.DataFrame) -> go.Figure:
+def denials_figure(denials: pd.DataFrame, *, span: tuple[datetime, datetime] | None = None) -> go.Figure:
     """Risk denials over market time as stacked bars, one colour per ``reason · symbol``.
 
     Args:
         denials: ``storage.denial_queries.denials_over_time``: ``ts`` (bucket open, market time), ``width_s``,
             ``reason_code``, ``symbol``, ``denials``.
+        span: the market time the x axis shows at least (e.g. the equity curve's), so a few denials are seen
+            within the run rather than stretched over the whole chart; ``None``: the bars' own span.
 
     Returns:
         One bar trace per (reason, symbol), bars spanning their bucket, stacked; none when ``denials`` is empty.
@@ -242,6 +246,9 @@ def denials_figure(denials: pd.DataFrame) -> go.Figure:
                 hovertemplate=f"{reason} · {symbol}: %{{y}}<extra></extra>",
             )
         )
+    if span is not None:
+        ends = denials["ts"] + pd.to_timedelta(denials["width_s"], unit="s")
+        figure.update_xaxes(range=[min(span[0], denials["ts"].min()), max(span[1], ends.max())])
     return figure
 
 

@@ -86,13 +86,15 @@ def reset_today(account: Mapping[str, Any]) -> bool:
 
 
 def breaker_baselines(account: Mapping[str, Any] | None) -> tuple[str, str]:
-    """What the breaker's two figures count from, as gauge subtitles: ``(daily loss, drawdown)``, e.g.
-    ``("since reset 01:23 UTC", "below its peak since reset 2021-04-23 01:23 UTC")``."""
+    """What the breaker's two figures count from, as short subtitles: ``(daily loss, drawdown)``, e.g.
+    ``("since reset 01:23 UTC", "since reset 01:23 UTC")`` on the day of a reset, ``("since 00:00 UTC",
+    "since reset 2021-04-22")`` after it, ``("since 00:00 UTC", "below the all-time peak")`` without one."""
     if account is None or account["last_reset_ts"] is None:
         return "since 00:00 UTC", "below the all-time peak"
     at = account["last_reset_ts"]
-    daily = f"since reset {at:%H:%M} UTC" if reset_today(account) else "since 00:00 UTC"
-    return daily, f"below its peak since reset {at:%Y-%m-%d %H:%M} UTC"
+    if reset_today(account):
+        return f"since reset {at:%H:%M} UTC", f"since reset {at:%H:%M} UTC"
+    return "since 00:00 UTC", f"since reset {at:%Y-%m-%d}"
 
 
 def _portfolio_kpis(account: Mapping[str, Any] | None, *, starting_balance: float) -> list[Kpi]:

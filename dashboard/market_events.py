@@ -27,10 +27,10 @@ EVENT_COLUMNS = ("start", "end", "kind", "label", "detail", "wall")
 VENUE_COMMANDS = ("PRICE_SHOCK", "SET_FAULTS", "RESET_FAULTS")
 """The audit-log commands :func:`market_events` reads."""
 
-_STYLE = {
-    "trip": ("#e8574c", "solid"),
-    "reset": ("#3fb950", "solid"),
-    "shock": ("#f0b429", "dot"),
+_STYLE = {  # colour, dash, height of the label (paper coordinates)
+    "trip": ("#e8574c", "solid", 1.0),
+    "reset": ("#3fb950", "solid", 1.0),
+    "shock": ("#f0b429", "dot", 0.9),
 }
 _FAULT_FILL = "rgba(163, 113, 247, 0.14)"
 _FAULT_TEXT = "#a371f7"
@@ -91,18 +91,16 @@ def _row(start: object, end: object, kind: str, label: str, detail: str, wall: o
     return {"start": start, "end": end, "kind": kind, "label": label, "detail": detail, "wall": wall}
 
 
-def add_market_events(figure: go.Figure, events: pd.DataFrame, *, end: datetime | pd.Timestamp | None = None) -> go.Figure:
-    """Draw ``events`` (:func:`market_events`) on ``figure``: trips, resets and shocks as vertical lines labelled at
-    the top, fault windows as shaded bands (an open one to ``end``, or the last instant drawn when ``end`` is None).
-    Returns ``figure``."""
-    for event in events.to_dict("records"):
-        if pd.isna(event["start"]):
-            continue
+def add_market_events(figure: go.Figure, events: pd.DataFrame, *, start: datetime, end: datetime) -> go.Figure:
+    """Draw the ``events`` (:func:`market_events`) that touch the chart's span [``start``, ``end``] on ``figure``:
+    trips, resets and shocks as vertical lines labelled at the top (shocks a little lower, so a trip right after one
+    stays readable), fault windows as shaded bands clipped to the span (one still open reaches ``end``), so no event
+    widens the chart. Returns ``figure``."""
+    for event in within(events, start=start, end=end).to_dict("records"):
         hover = f"{event['detail']}<br>market {utc_text(event['start'])}<br>wall {utc_text(event['wall'])}"
         if event["kind"] == "fault":
-            stop = event["end"] if not pd.isna(event["end"]) else end if end is not None else event["start"]
             figure.add_shape(
-                type="rect", xref="x", yref="paper", x0=event["start"], x1=stop, y0=0, y1=1,
+                type="rect", xref="x", yref="paper", x0=event["start"], x1=event["end"], y0=0, y1=1,
                 fillcolor=_FAULT_FILL, line={"width": 0}, layer="below",
             )
             figure.add_annotation(
@@ -110,16 +108,31 @@ def add_market_events(figure: go.Figure, events: pd.DataFrame, *, end: datetime 
                 text=event["label"], showarrow=False, font={"size": 10, "color": _FAULT_TEXT}, hovertext=hover,
             )
             continue
-        colour, dash = _STYLE[event["kind"]]
+        colour, dash, label_y = _STYLE[event["kind"]]
         figure.add_shape(
             type="line", xref="x", yref="paper", x0=event["start"], x1=event["start"], y0=0, y1=1,
             line={"color": colour, "width": 1.5, "dash": dash},
         )
         figure.add_annotation(
-            x=event["start"], xref="x", y=1.0, yref="paper", yanchor="bottom", text=event["label"], showarrow=False,
-            font={"size": 10, "color": colour}, hovertext=hover,
+            x=event["start"], xref="x", y=label_y, yref="paper", yanchor="bottom", text=event["label"], showarrow=False,
+            font={"size": 10, "color": colour}, hovertext=hover, bgcolor="rgba(13, 17, 23, 0.6)",
         )
     return figure
+
+
+def within(events: pd.DataFrame, *, start: datetime, end: datetime) -> pd.DataFrame:
+    """The events that touch [``start``, ``end``]; fault windows clipped to it (one still open ends at ``end``)."""
+    if events.empty:
+        return events
+    start, end = pd.Timestamp(start), pd.Timestamp(end)
+    faults = events["kind"] == "fault"
+    stops = pd.to_datetime(events["end"], utc=True).fillna(end).where(faults, events["start"])
+    touching = (events["start"] <= end) & (stops >= start)
+    kept = events[touching]
+    return kept.assign(
+        start=kept["start"].where(~faults[touching] | (kept["start"] >= start), start),
+        end=stops[touching].where(~faults[touching] | (stops[touching] <= end), end),
+    )
 
 
 def add_gaps(figure: go.Figure, gaps: pd.DataFrame) -> go.Figure:

@@ -11,8 +11,6 @@ the refresh.
 
 from __future__ import annotations
 
-from datetime import datetime
-
 import pandas as pd
 import plotly.graph_objects as go
 
@@ -59,8 +57,8 @@ def price_figure(
     """
     figure = base_figure(price_title(bars.symbol), revision=f"price-{bars.symbol}")
     figure.update_layout(height=420, hovermode="closest", showlegend=True,
-                         legend={"orientation": "h", "y": 1.0, "yanchor": "bottom", "x": 1.0, "xanchor": "right"},
-                         margin={"l": 10, "r": 10, "t": 64, "b": 10})
+                         legend={"orientation": "h", "y": -0.18, "yanchor": "top", "x": 0.0},
+                         margin={"l": 10, "r": 10, "t": 48, "b": 10})
     figure.update_xaxes(rangeslider_visible=False, title_text=f"{MARKET_AXIS_TITLE} · {bars.interval} candles")
     if bars.bars.empty:
         return waiting(figure, NO_CANDLES_TEXT)
@@ -76,7 +74,7 @@ def price_figure(
     _add_markers(figure, markers, price_format=price_format)
     _add_levels(figure, levels, end=end, price_format=price_format)
     add_gaps(figure, gaps)
-    add_market_events(figure, _within(events, frame["ts"].iloc[0], end), end=end)
+    add_market_events(figure, events, start=frame["ts"].iloc[0], end=end)
     figure.update_yaxes(title_text="price", tickformat=price_format)
     return figure
 
@@ -134,15 +132,3 @@ def _add_levels(figure: go.Figure, levels: pd.DataFrame, *, end: pd.Timestamp, p
                 hovertemplate=f"{name} %{{y:{price_format}}}<extra></extra>",
             )
         )
-
-
-def _within(events: pd.DataFrame, start: datetime, end: datetime) -> pd.DataFrame:
-    """The events that touch [``start``, ``end``], fault windows clipped to it (a window still open reaches ``end``),
-    so no event widens the chart beyond its candles."""
-    if events.empty:
-        return events
-    faults = events["kind"] == "fault"
-    stops = pd.to_datetime(events["end"], utc=True).fillna(pd.Timestamp(end)).where(faults, events["start"])
-    kept = events[(events["start"] <= end) & (stops >= start)]
-    starts = kept["start"].where(~faults[kept.index], kept["start"].where(kept["start"] >= start, pd.Timestamp(start)))
-    return kept.assign(start=starts)

@@ -18,8 +18,14 @@ NO_SYMBOL = "—"
 """The ``symbol`` of a denial whose bad input named none (stored as NULL)."""
 
 
-def denials_over_time(cur: duckdb.DuckDBPyConnection, *, max_buckets: int = 60) -> pd.DataFrame:
+def denials_over_time(
+    cur: duckdb.DuckDBPyConnection, *, max_buckets: int = 60, chart_span_s: float = 0.0
+) -> pd.DataFrame:
     """Risk denials (table ``risk_denials``) counted per time bucket, reason code and symbol.
+
+    The bucket is the shortest interval that cuts the longer of the denials' own span and ``chart_span_s`` (the
+    span the chart shows, seconds) into at most ``max_buckets``: a few denials in a long run get bars that can be
+    seen on its axis.
 
     Returns:
         Ascending by ``ts``: ``ts`` (bucket open, UTC market time), ``width_s`` (bucket width, seconds),
@@ -30,7 +36,8 @@ def denials_over_time(cur: duckdb.DuckDBPyConnection, *, max_buckets: int = 60) 
         ValueError: ``max_buckets`` < 2.
     """
     [(lo, hi)] = cur.sql("SELECT epoch_us(min(ts)), epoch_us(max(ts)) FROM risk_denials").fetchall()
-    _, width_s = interval_for(0 if lo is None else (hi - lo) / 1e6, max_buckets=max_buckets)
+    own_span_s = 0 if lo is None else (hi - lo) / 1e6
+    _, width_s = interval_for(max(own_span_s, chart_span_s), max_buckets=max_buckets)
     return frame(
         cur,
         """

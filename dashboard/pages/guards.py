@@ -51,17 +51,18 @@ def _live(cur: duckdb.DuckDBPyConnection) -> None:
     now = datetime.now(UTC)
     clock = clock_queries.clock_map(cur)
     anchor = present(status, wall=now)
-    _breaker(cur, status)
+    curve = queries.equity_curve(cur)
+    _breaker(cur, status, curve)
     _rest(cur, now, clock, anchor)
     _stream(cur, status, now, clock, anchor)
     _gaps(cur, status, now)
-    _denials(cur, status)
+    _denials(cur, status, curve)
 
 
 Anchor = tuple[datetime, datetime] | None
 
 
-def _breaker(cur: duckdb.DuckDBPyConnection, status: EngineStatus) -> None:
+def _breaker(cur: duckdb.DuckDBPyConnection, status: EngineStatus, curve: pd.DataFrame) -> None:
     limits = runtime.settings.breaker
     st.subheader("Portfolio breaker")
     state = status.breaker_state
@@ -110,7 +111,7 @@ def _breaker(cur: duckdb.DuckDBPyConnection, status: EngineStatus) -> None:
         theme=None,
     )
     right.plotly_chart(
-        figures.drawdown_figure(queries.equity_curve(cur), breaker_limit_pct=float(limits.drawdown_pct)),
+        figures.drawdown_figure(curve, breaker_limit_pct=float(limits.drawdown_pct)),
         key="guards_drawdown_chart",
         theme=None,
     )
@@ -193,11 +194,15 @@ def _gaps(cur: duckdb.DuckDBPyConnection, status: EngineStatus, now: datetime) -
         show_table(gap_ledger_table(guard_queries.gap_history(cur, limit=50)), key="gap_ledger_table", empty="No gap recorded yet")
 
 
-def _denials(cur: duckdb.DuckDBPyConnection, status: EngineStatus) -> None:
+def _denials(cur: duckdb.DuckDBPyConnection, status: EngineStatus, curve: pd.DataFrame) -> None:
     st.subheader("Risk denials")
     st.caption(f"{status.risk_denials:,} since the engine started")
     chart, totals = st.columns([3, 1])
-    chart.plotly_chart(guard_figures.denials_figure(denial_queries.denials_over_time(cur)), key="denials_chart", theme=None)
+    span = None if curve.empty else (curve["ts"].iloc[0], curve["ts"].iloc[-1])
+    denials = denial_queries.denials_over_time(
+        cur, chart_span_s=0.0 if span is None else (span[1] - span[0]).total_seconds()
+    )
+    chart.plotly_chart(guard_figures.denials_figure(denials, span=span), key="denials_chart", theme=None)
     with totals:
         show_table(denial_totals_table(guard_queries.denials_by_reason(cur)), key="denial_totals_table", empty="No denials yet")
 

@@ -1,11 +1,12 @@
-"""Overview: headline KPIs (with the breaker state and, when it tripped, why), the controls, equity and drawdown, the
-price chart of a symbol, open positions, recent trades, daily P&L and the audit log — all on market time.
+"""Overview: headline KPIs (with the breaker state and, when it tripped, why), the controls, equity, drawdown and daily
+P&L, the price chart of a symbol, open positions, recent trades and the audit log — all on market time.
 
 Layout only: numbers come from the ``storage`` query modules and ``dashboard.kpis``, charts from
 ``dashboard.figures`` and ``dashboard.price_figure``, tables from ``dashboard.tables``, buttons from
-``dashboard.controls``. The live parts sit in fragments that rerun each second; the controls sit outside them, so an
-open confirmation dialog is not closed by the refresh. When the engine or breaker state the controls were drawn for
-changes (e.g. the breaker trips), the live fragment reruns the whole page once, so the buttons follow within a refresh.
+``dashboard.controls``. The live parts sit in two fragments that rerun each second (the headline, and the charts and
+tables, which share one read of the events); the controls sit outside them, so an open confirmation dialog is not
+closed by the refresh. When the engine or breaker state the controls were drawn for changes (e.g. the breaker trips),
+the headline reruns the whole page once, so the buttons follow within a refresh.
 """
 
 from __future__ import annotations
@@ -74,44 +75,44 @@ def controls() -> None:
         control_buttons(runtime, status, current_gate())
 
 
-def _events(cur: duckdb.DuckDBPyConnection, status: EngineStatus) -> pd.DataFrame:
-    """Breaker trips and resets, price shocks and fault windows on market time."""
-    return market_events(
-        guard_queries.breaker_history(cur, limit=50),
-        audit_queries.audit_log(cur, commands=VENUE_COMMANDS, limit=200),
-        clock_queries.clock_map(cur),
-        now=present(status),
-    )
-
-
 @st.fragment(run_every=1)
-def curves() -> None:
+def live() -> None:
+    """Charts and tables: one read of the events (and the clock map) for all of them."""
     status = runtime.status()
     with store_cursor(runtime) as cur:
-        curve = queries.equity_curve(cur)
-        events = _events(cur, status)
+        clock = clock_queries.clock_map(cur)
+        events = market_events(
+            guard_queries.breaker_history(cur, limit=50),
+            audit_queries.audit_log(cur, commands=VENUE_COMMANDS, limit=200),
+            clock,
+            now=present(status),
+        )
+        _curves(cur, events)
+        _price_chart(cur, status, events)
+        _tables(cur, status, clock)
+
+
+def _curves(cur: duckdb.DuckDBPyConnection, events: pd.DataFrame) -> None:
+    curve = queries.equity_curve(cur)
     if curve.empty:
         waiting = "Waiting for the first candle… the charts appear once the engine has marked the portfolio."
         st.info(waiting, icon=":material/hourglass_top:")
         return
-    left, right = st.columns(2)
-    left.plotly_chart(figures.equity_figure(curve, events), key="equity_chart", theme=None)
-    right.plotly_chart(figures.drawdown_figure(curve), key="drawdown_chart", theme=None)
+    equity, drawdown, days = st.columns([5, 5, 3])
+    equity.plotly_chart(figures.equity_figure(curve, events), key="equity_chart", theme=None)
+    drawdown.plotly_chart(figures.drawdown_figure(curve), key="drawdown_chart", theme=None)
+    days.plotly_chart(figures.daily_pnl_figure(queries.daily_pnl(cur)), key="daily_pnl_chart", theme=None)
 
 
-@st.fragment(run_every=1)
-def price_chart() -> None:
+def _price_chart(cur: duckdb.DuckDBPyConnection, status: EngineStatus, events: pd.DataFrame) -> None:
     st.subheader("Price")
     symbols = list(runtime.settings.trading.symbols)
     pick, span = st.columns([3, 2])
     symbol = pick.segmented_control("Symbol", symbols, default=symbols[0], key="price_symbol") or symbols[0]
     window = WINDOWS[span.segmented_control("Span (market time)", list(WINDOWS), default="6 h", key="price_window") or "6 h"]
-    status = runtime.status()
-    with store_cursor(runtime) as cur:
-        bars = price_queries.price_bars(cur, symbol, window_s=window)
-        markers = price_queries.fill_markers(cur, symbol, since=bars.since)
-        levels = price_queries.position_levels(cur, symbol)
-        events = _events(cur, status)
+    bars = price_queries.price_bars(cur, symbol, window_s=window)
+    markers = price_queries.fill_markers(cur, symbol, since=bars.since)
+    levels = price_queries.position_levels(cur, symbol)
     gaps = pd.DataFrame(
         [
             {"start": pd.Timestamp(g.first_ms, unit="ms", tz="UTC"), "end": pd.Timestamp(g.last_ms + 60_000, unit="ms", tz="UTC")}
@@ -125,30 +126,16 @@ def price_chart() -> None:
     )
 
 
-@st.fragment(run_every=1)
-def tables() -> None:
-    status = runtime.status()
-    with store_cursor(runtime) as cur:
-        positions = position_queries.open_positions(cur)
-        trades = queries.recent_trades(cur, limit=20)
-        daily = queries.daily_pnl(cur)
-        commands = on_market_time(
-            queries.recent_commands(cur, limit=20), clock_queries.clock_map(cur), {"ts": "market"}, now=present(status)
-        )
+def _tables(cur: duckdb.DuckDBPyConnection, status: EngineStatus, clock: pd.DataFrame) -> None:
     st.subheader("Open positions")
-    show_table(positions_table(positions), key="positions_table", empty="No open positions")
+    show_table(positions_table(position_queries.open_positions(cur)), key="positions_table", empty="No open positions")
     st.subheader("Recent trades")
-    show_table(trades_table(trades), key="recent_trades_table", empty="No closed trades yet")
-    left, right = st.columns([2, 3])
-    with left:
-        st.plotly_chart(figures.daily_pnl_figure(daily), key="daily_pnl_chart", theme=None)
-    with right:
-        st.subheader("Audit log")
-        show_table(audit_table(commands), key="overview_audit_table", empty="No commands yet")
+    show_table(trades_table(queries.recent_trades(cur, limit=20)), key="recent_trades_table", empty="No closed trades yet")
+    st.subheader("Audit log")
+    commands = on_market_time(queries.recent_commands(cur, limit=20), clock, {"ts": "market"}, now=present(status))
+    show_table(audit_table(commands), key="overview_audit_table", empty="No commands yet")
 
 
 headline()
 controls()
-curves()
-price_chart()
-tables()
+live()

@@ -101,6 +101,8 @@ def test_denials_are_stacked_bars_over_market_time_per_reason_and_symbol() -> No
     assert figure.layout.barmode == "stack"
     assert [t.name for t in figure.data] == ["DATA_GAP · BTCUSDT", "DATA_GAP · ETHUSDT", "MAX_POSITIONS · BTCUSDT"]
     assert pd.Timestamp(figure.data[2].x[0], tz="UTC") == MARKET[1] + pd.Timedelta(minutes=30)
+    day = (MARKET[0] - pd.Timedelta(hours=5), MARKET[2] + pd.Timedelta(hours=5))
+    assert tuple(pd.Timestamp(x) for x in guard_figures.denials_figure(denials, span=day).layout.xaxis.range) == day
 
 
 GUARD_FIGURES = [

@@ -97,14 +97,14 @@ def test_the_reset_note_and_gauge_baselines_name_the_reset() -> None:
     note = reset_note(RESET_DAY)
     assert note is not None
     assert "Breaker reset at 2021-04-23 09:15:00 UTC by dashboard" in note and "9,300.00 USDT" in note
-    assert breaker_baselines(RESET_DAY) == ("since reset 09:15 UTC", "below its peak since reset 2021-04-23 09:15 UTC")
+    assert breaker_baselines(RESET_DAY) == ("since reset 09:15 UTC", "since reset 09:15 UTC")
     assert breaker_daily_loss_pct({**RESET_DAY, "equity": 9_207.0}) == pytest.approx(1.0)
 
 
 def test_a_reset_on_an_earlier_day_leaves_the_daily_figure_at_midnight() -> None:
     account = {**RESET_DAY, "last_reset_ts": datetime(2021, 4, 22, 23, 0, tzinfo=UTC)}
     assert reset_note(account) is None
-    assert breaker_baselines(account) == ("since 00:00 UTC", "below its peak since reset 2021-04-22 23:00 UTC")
+    assert breaker_baselines(account) == ("since 00:00 UTC", "since reset 2021-04-22")
     assert breaker_baselines(ACCOUNT) == ("since 00:00 UTC", "below the all-time peak")
     assert breaker_baselines(None) == ("since 00:00 UTC", "below the all-time peak")
 

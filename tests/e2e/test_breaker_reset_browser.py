@@ -100,7 +100,7 @@ def test_shock_trips_the_breaker_and_a_reset_needs_reason_and_token(app, browser
 
     _go(page, "Overview")
     expect(_metric(page, "Breaker")).to_have_text("TRIPPED", timeout=5_000)
-    expect(page.locator(".js-plotly-plot")).to_have_count(2, timeout=10_000)
+    expect(page.locator(".js-plotly-plot")).to_have_count(4, timeout=10_000)  # equity, drawdown, daily P&L, price
     reset = page.get_by_role("button", name="Reset breaker")
     expect(reset).to_be_enabled(timeout=5_000)
     page.screenshot(path=str(artifacts / "overview-tripped.png"), full_page=True)

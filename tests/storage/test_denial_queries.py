@@ -31,6 +31,13 @@ def test_counts_per_bucket_reason_and_symbol(cur, write, rows) -> None:
     assert frame["ts"].iloc[0] == pd.Timestamp(rows.at(0))
 
 
+def test_the_charts_span_widens_the_buckets(cur, write, rows) -> None:
+    """One denial in a day-long chart: a 30m bucket (a day in at most 60), not a 1m sliver."""
+    write("risk_denials", _denial(rows, 0, "DATA_GAP"))
+    frame = denials_over_time(cur, chart_span_s=86_400)
+    assert frame["width_s"].tolist() == [1_800.0]
+
+
 def test_no_denials_is_an_empty_frame_with_its_columns(cur) -> None:
     frame = denials_over_time(cur)
     assert frame.empty and list(frame.columns) == list(DENIAL_COLUMNS)
