@@ -160,16 +160,16 @@ def fills_table(fills: pd.DataFrame) -> TableView:
 
 
 def audit_table(commands: pd.DataFrame) -> TableView:
-    """The audit log (``storage.audit_queries.audit_log`` with ``market`` added), newest first: market time,
-    command, result, who, reason, detail (fault switches by their names), wall time."""
+    """The audit log (``storage.audit_queries.audit_log`` with ``market`` added), newest first: market time and wall
+    time side by side, command, result, who, reason, detail (fault switches by their names; last, as the longest)."""
     frame = pd.DataFrame({
         "Market time": commands["market"],
+        "Wall time": commands["ts"],
         "Command": commands["command"],
         "Result": commands["result"],
         "Who": commands["actor"],
         "Reason": commands["reason"],
         "Detail": commands["detail"].map(human_detail),
-        "Wall time": commands["ts"],
     })
     return TableView(
         frame,
@@ -228,6 +228,7 @@ def ws_events_table(events: pd.DataFrame) -> TableView:
     """Market-stream events (``storage.guard_queries.ws_timeline`` with ``market`` added), newest first."""
     frame = pd.DataFrame({
         "Market time": events["market"],
+        "Wall time": events["ts"],
         "Event": events["event"],
         "Close code": events["code"],
         "Reason": events["reason"],
@@ -235,7 +236,6 @@ def ws_events_table(events: pd.DataFrame) -> TableView:
         "Attempt": events["attempt"],
         "Candles": events["candles"],
         "URL": events["url"],
-        "Wall time": events["ts"],
     })
     return TableView(
         frame, {"Market time": TIME_FORMAT, "Retry in (s)": "%.1f", "Close code": "%d", "Candles": "%d", "Wall time": TIME_FORMAT}

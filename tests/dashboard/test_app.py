@@ -202,7 +202,7 @@ def test_audit_page_lists_commands_newest_first_and_filters(db_path: Path) -> No
     at = at.switch_page("pages/audit.py").run()
     frame = at.dataframe[0].value
     assert list(frame["Command"]) == ["RESUME", "PAUSE"]
-    assert list(frame.columns) == ["Market time", "Command", "Result", "Who", "Reason", "Detail", "Wall time"]
+    assert list(frame.columns) == ["Market time", "Wall time", "Command", "Result", "Who", "Reason", "Detail"]
     assert frame["Market time"].notna().all()  # placed on the engine's market clock
     at = at.multiselect(key="audit_commands").select("PAUSE").run()
     assert list(at.dataframe[0].value["Command"]) == ["PAUSE"]

@@ -92,7 +92,7 @@ def test_the_audit_log_puts_market_time_first_and_wall_time_beside_it() -> None:
 
     view = tables.audit_table(commands)
 
-    assert list(view.frame.columns) == ["Market time", "Command", "Result", "Who", "Reason", "Detail", "Wall time"]
+    assert list(view.frame.columns) == ["Market time", "Wall time", "Command", "Result", "Who", "Reason", "Detail"]
     assert view.frame["Detail"].tolist() == ["faults: REST 429 storm = True"]
 
 
