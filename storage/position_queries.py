@@ -59,8 +59,12 @@ def open_positions(cur: duckdb.DuckDBPyConnection) -> pd.DataFrame:
 
 def _marks(cur: duckdb.DuckDBPyConnection, positions: pd.DataFrame) -> pd.DataFrame:
     """``symbol``, ``mark``, ``marked_at`` of each symbol in ``positions``, from the ``equity`` rows since the oldest
-    opening (a constant bound, so DuckDB skips the older row groups)."""
-    since = positions["opened"].min() if not positions.empty else None
+    opening (a constant bound, so DuckDB skips the older row groups); no read at all without positions."""
+    if positions.empty:
+        return pd.DataFrame({
+            "symbol": pd.Series(dtype="object"), "mark": pd.Series(dtype="float64"),
+            "marked_at": pd.Series(dtype="datetime64[us, UTC]"),
+        })
     return frame(
         cur,
         """
@@ -69,5 +73,5 @@ def _marks(cur: duckdb.DuckDBPyConnection, positions: pd.DataFrame) -> pd.DataFr
         WHERE ts >= $since AND price IS NOT NULL AND list_contains($symbols, symbol)
         GROUP BY symbol
         """,
-        {"since": since, "symbols": positions["symbol"].tolist()},
+        {"since": positions["opened"].min(), "symbols": positions["symbol"].tolist()},
     )
