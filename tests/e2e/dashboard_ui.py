@@ -3,11 +3,13 @@ Streamlit inputs committed with Enter, Plotly charts by title, and screenshots o
 
 from __future__ import annotations
 
+import contextlib
 import re
 from pathlib import Path
 from typing import Any
 
 from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 WIDTH = 1440
 """The laptop width every screenshot is taken at."""
@@ -67,17 +69,18 @@ def commit(field: Locator, text: str, *, shown: str | None = None, tries: int = 
 def click_until(button: Locator, outcome: Locator, *, tries: int = 3) -> None:
     """Click ``button`` until ``outcome`` shows. A click that lands while a rerun redraws the page or a dialog can be
     dropped, so a person (and this test) clicks again; only for clicks whose repetition after they worked does no
-    harm (the button is gone by then, or a second one changes nothing the test relies on)."""
+    harm (the button is gone by then, or a second one changes nothing the test relies on). A button that vanishes
+    while it is being clicked (the click worked and its rerun closed the dialog) ends the clicking: the outcome tells."""
     button.wait_for(state="visible", timeout=10_000)
     for _ in range(tries):
-        if not button.is_visible():
-            break
-        button.click()
+        with contextlib.suppress(PlaywrightTimeoutError):
+            button.click(timeout=5_000)
         try:
             expect(outcome).to_be_visible(timeout=8_000)
             return
         except AssertionError:
-            continue
+            if not button.is_visible():
+                break
     expect(outcome).to_be_visible(timeout=10_000)
 
 

@@ -4,11 +4,13 @@ audit log holds the reset. Screenshots of every page go to ``test-artifacts/``."
 
 from __future__ import annotations
 
+import contextlib
 import re
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from storage.store import Store
 
@@ -57,15 +59,15 @@ def _click_until(button: Locator, outcome: Locator, *, tries: int = 3) -> None:
     that change nothing when repeated after they worked (the button is gone, or the outcome is a refusal)."""
     button.wait_for(state="visible", timeout=5_000)
     for _ in range(tries):
-        if not button.is_visible():
-            break
-        button.click()
+        with contextlib.suppress(PlaywrightTimeoutError):  # it vanished mid-click: that click worked and its rerun closed the dialog
+            button.click(timeout=5_000)
         try:
-            expect(outcome).to_be_visible(timeout=3_000)
+            expect(outcome).to_be_visible(timeout=8_000)
             return
         except AssertionError:
-            continue
-    expect(outcome).to_be_visible(timeout=5_000)
+            if not button.is_visible():
+                break
+    expect(outcome).to_be_visible(timeout=10_000)
 
 
 def _shock_until_tripped(page: Page) -> None:
