@@ -96,7 +96,7 @@ def add_market_events(figure: go.Figure, events: pd.DataFrame, *, start: datetim
     trips, resets and shocks as vertical lines labelled at the top (shocks a little lower, so a trip right after one
     stays readable), fault windows as shaded bands clipped to the span (one still open reaches ``end``), so no event
     widens the chart. Returns ``figure``."""
-    for event in within(events, start=start, end=end).to_dict("records"):
+    for event in _within(events, start=start, end=end).to_dict("records"):
         hover = f"{event['detail']}<br>market {utc_text(event['start'])}<br>wall {utc_text(event['wall'])}"
         if event["kind"] == "fault":
             figure.add_shape(
@@ -120,7 +120,7 @@ def add_market_events(figure: go.Figure, events: pd.DataFrame, *, start: datetim
     return figure
 
 
-def within(events: pd.DataFrame, *, start: datetime, end: datetime) -> pd.DataFrame:
+def _within(events: pd.DataFrame, *, start: datetime, end: datetime) -> pd.DataFrame:
     """The events that touch [``start``, ``end``]; fault windows clipped to it (one still open ends at ``end``)."""
     if events.empty:
         return events
