@@ -56,9 +56,9 @@ def price_figure(
         and ``target`` when there are any; none (and a note) without candles.
     """
     figure = base_figure(price_title(bars.symbol), revision=f"price-{bars.symbol}")
-    figure.update_layout(height=420, hovermode="closest", showlegend=True,
-                         legend={"orientation": "h", "y": -0.18, "yanchor": "top", "x": 0.0},
-                         margin={"l": 10, "r": 10, "t": 48, "b": 10})
+    figure.update_layout(height=440, hovermode="closest", showlegend=True,
+                         legend={"orientation": "h", "y": -0.25, "yanchor": "top", "x": 0.0},
+                         margin={"l": 10, "r": 10, "t": 48, "b": 40})
     figure.update_xaxes(rangeslider_visible=False, title_text=f"{MARKET_AXIS_TITLE} · {bars.interval} candles")
     if bars.bars.empty:
         return waiting(figure, NO_CANDLES_TEXT)

@@ -119,6 +119,8 @@ def screenshot(page: Page, path: Path, *, bottom: Locator) -> None:
     )
     page.set_viewport_size({"width": WIDTH, "height": max(900, int(height))})
     page.wait_for_timeout(500)  # cosmetic: Plotly redraws on its resize handler; nothing is asserted on the image
+    # a moment when no element is greyed out as stale by a rerun in flight
+    page.wait_for_function("() => !document.querySelector('[data-stale=\"true\"]')", timeout=15_000)
     path.parent.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(path), full_page=True)
     page.set_viewport_size({"width": WIDTH, "height": 1000})
