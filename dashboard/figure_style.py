@@ -9,6 +9,7 @@ instead of an error.
 from __future__ import annotations
 
 import plotly.graph_objects as go
+import plotly.io as pio
 
 TEMPLATE = "plotly_dark"
 WAITING_TEXT = "Waiting for the first candle…"
@@ -20,10 +21,15 @@ LIMIT_COLOUR = "#e8574c"
 
 
 def base_figure(title: str, *, revision: str) -> go.Figure:
-    """An empty figure with ``title``, the dark template and ``uirevision`` = ``revision``."""
-    figure = go.Figure()
+    """An empty figure with ``title``, the dark template and ``uirevision`` = ``revision``.
+
+    Built without plotly's property validation (``_validate=False``): validating the template's every trace default
+    took ~8 ms of the ~10 ms a figure cost, per figure, per session, per refresh (4 charts on the Overview, 6 on
+    Guards); the traces added later are validated when they are constructed (``go.Scatter(...)``), and the template
+    object is plotly's own."""
+    figure = go.Figure(_validate=False)
     figure.update_layout(
-        template=TEMPLATE,
+        template=pio.templates[TEMPLATE],
         title={"text": title},
         uirevision=revision,
         height=320,

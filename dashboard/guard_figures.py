@@ -5,22 +5,26 @@ the dark template and a constant ``uirevision``, so a user's zoom and pan surviv
 once-a-second refresh; the shared look is :mod:`dashboard.figure_style`.
 
 An empty frame gives a figure with no traces and a "waiting" or "nothing yet" note instead of an error.
-Limit lines (breaker levels, the rate limit) are layout shapes, not traces.
+Limit lines (breaker levels, the rate limit) are layout shapes, not traces. Every time axis is market time: frames
+of wall-time rows come with their market time added (``dashboard.clock.on_market_time``), the wall time is in the hover.
 The Guards page's drawdown chart is :func:`dashboard.figures.drawdown_figure`.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pandas as pd
 import plotly.graph_objects as go
 
+from dashboard.clock import MARKET_AXIS_TITLE
 from dashboard.figure_style import EQUITY_COLOUR, GAIN_COLOUR, LIMIT_COLOUR, LOSS_COLOUR, base_figure, waiting
 
-BREAKER_TITLE = "Portfolio breaker"
+BREAKER_TITLE = "The breaker's figures vs its limits"
 RATE_LIMIT_TITLE = "REST request weight (% of limit)"
 RETRY_TITLE = "Failed REST attempts by endpoint and reason"
 WS_TITLE = "Market stream connection"
-DENIALS_TITLE = "Risk denials by reason"
+DENIALS_TITLE = "Risk denials by reason and symbol"
 NO_SAMPLES_TEXT = "No rate-limit samples yet"
 NO_RETRIES_TEXT = "No failed REST attempts"
 NO_WS_TEXT = "No connection events yet"
@@ -31,9 +35,16 @@ _MUTED_COLOUR = "#8b949e"
 
 
 def breaker_gauges_figure(
-    gauges: pd.DataFrame, *, warning_pct: float, daily_loss_pct: float, drawdown_pct: float
+    gauges: pd.DataFrame,
+    *,
+    warning_pct: float,
+    daily_loss_pct: float,
+    drawdown_pct: float,
+    daily_since: str = "since 00:00 UTC",
+    drawdown_since: str = "below the all-time peak",
 ) -> go.Figure:
-    """Two gauges: today's loss against the warning and trip levels, drawdown against its trip level.
+    """Two gauges of the breaker's own figures: its daily loss against the warning and trip levels, its drawdown
+    against its trip level. A reset re-bases both, so each gauge says what it counts from.
 
     Args:
         gauges: ``storage.guard_queries.breaker_gauges``: one row with ``daily_loss_pct`` and ``drawdown_pct``
@@ -41,23 +52,26 @@ def breaker_gauges_figure(
         warning_pct: daily loss that raises WARNING (percent).
         daily_loss_pct: daily loss that trips the breaker (percent); the red threshold of the first gauge.
         drawdown_pct: drawdown from peak that trips the breaker (percent); the red threshold of the second gauge.
+        daily_since, drawdown_since: what each figure counts from (e.g. "since reset 01:23 UTC"), under its title.
 
     Returns:
         Two ``Indicator`` traces (daily loss, drawdown), each axis running to 1.5 × its trip level, or none when
         ``gauges`` is empty.
     """
     figure = base_figure(BREAKER_TITLE, revision="breaker_gauges")
-    figure.update_layout(height=260, hovermode=False)
+    figure.update_layout(height=280, hovermode=False, margin={"l": 40, "r": 40, "t": 40, "b": 10})
     if gauges.empty:
         return waiting(figure)
     row = gauges.iloc[0]
     figure.add_trace(
         _gauge(
-            float(row["daily_loss_pct"]), title="Daily loss (%)", trip=daily_loss_pct, warning=warning_pct,
-            column=0,
+            float(row["daily_loss_pct"]), title=f"Daily loss<br><sub>{daily_since}</sub>", trip=daily_loss_pct,
+            warning=warning_pct, column=0,
         )
     )
-    figure.add_trace(_gauge(float(row["drawdown_pct"]), title="Drawdown (%)", trip=drawdown_pct, column=1))
+    figure.add_trace(
+        _gauge(float(row["drawdown_pct"]), title=f"Drawdown<br><sub>{drawdown_since}</sub>", trip=drawdown_pct, column=1)
+    )
     return figure
 
 
@@ -70,9 +84,9 @@ def _gauge(value: float, *, title: str, trip: float, column: int, warning: float
     return go.Indicator(
         mode="gauge+number",
         value=value,
-        title={"text": title},
+        title={"text": title, "font": {"size": 15}},
         number={"suffix": " %", "valueformat": ".2f"},
-        domain={"x": [0.0, 0.46] if column == 0 else [0.54, 1.0], "y": [0.0, 1.0]},
+        domain={"x": [0.04, 0.40] if column == 0 else [0.60, 0.96], "y": [0.0, 0.85]},
         gauge={
             "axis": {"range": [0, top], "ticksuffix": "%"},
             "bar": {"color": colour},
@@ -83,10 +97,11 @@ def _gauge(value: float, *, title: str, trip: float, column: int, warning: float
 
 
 def rate_limit_figure(series: pd.DataFrame, *, warn_pct: float = 80.0, weight_limit: int | None = None) -> go.Figure:
-    """REST request-weight utilisation over wall time, one line per host, with the limit (100 %) and warning lines.
+    """REST request-weight utilisation over market time, one line per host, with the limit (100 %) and warning lines.
 
     Args:
-        series: ``storage.guard_queries.rate_limit_series``: ``ts``, ``host``, ``utilisation_pct`` (local view, percent),
+        series: ``storage.guard_queries.rate_limit_series`` with ``market`` added (``dashboard.clock.on_market_time``):
+            ``ts`` (wall time, in the hover), ``market``, ``host``, ``utilisation_pct`` (local view, percent),
             ``server_used_weight`` and ``weight_limit`` (the server's ``X-MBX-USED-WEIGHT-1M`` is drawn dotted as
             a percent of the limit when known).
         warn_pct: the warning level (percent), a dashed line.
@@ -98,21 +113,23 @@ def rate_limit_figure(series: pd.DataFrame, *, warn_pct: float = 80.0, weight_li
     """
     figure = base_figure(RATE_LIMIT_TITLE, revision="rate_limit")
     figure.update_yaxes(range=[0, 110], ticksuffix="%")
+    figure.update_xaxes(title_text=MARKET_AXIS_TITLE)
     if series.empty:
         return waiting(figure, NO_SAMPLES_TEXT)
     for host, rows in series.groupby("host", sort=True):
+        wall = _wall_text(rows["ts"])
         figure.add_trace(
             go.Scatter(
-                x=rows["ts"], y=rows["utilisation_pct"], name=f"{host} local", mode="lines",
-                line={"color": EQUITY_COLOUR, "width": 1.5},
-                hovertemplate=f"{host} %{{y:.1f}}%<extra></extra>",
+                x=rows["market"], y=rows["utilisation_pct"], name=f"{host} local", mode="lines",
+                line={"color": EQUITY_COLOUR, "width": 1.5}, customdata=wall,
+                hovertemplate=f"{host} %{{y:.1f}}% · wall %{{customdata}}<extra></extra>",
             )
         )
         server = rows["server_used_weight"].astype(float) / rows["weight_limit"].astype(float) * 100
         if server.notna().any():
             figure.add_trace(
                 go.Scatter(
-                    x=rows["ts"], y=server, name=f"{host} server", mode="lines",
+                    x=rows["market"], y=server, name=f"{host} server", mode="lines",
                     line={"color": _MUTED_COLOUR, "width": 1, "dash": "dot"},
                     hovertemplate=f"{host} server %{{y:.1f}}%<extra></extra>",
                 )
@@ -129,65 +146,74 @@ def rate_limit_figure(series: pd.DataFrame, *, warn_pct: float = 80.0, weight_li
 
 
 def retry_counts_figure(counts: pd.DataFrame) -> go.Figure:
-    """Failed REST attempts per time bucket as stacked bars, one colour per ``endpoint · reason``.
+    """Failed REST attempts per time bucket as stacked bars over market time, one colour per ``endpoint · reason``.
 
     Args:
-        counts: ``storage.guard_queries.retry_counts``: ``ts`` (bucket start, UTC), ``width_s``, ``endpoint``,
-            ``reason``, ``calls``.
+        counts: ``storage.guard_queries.retry_counts`` with the bucket placed on market time
+            (``dashboard.clock.on_market_time``): ``ts`` (wall bucket start), ``width_s``, ``endpoint``, ``reason``,
+            ``calls``, ``market`` and ``market_end`` (market time at the bucket's start and end).
 
     Returns:
-        One bar trace per (endpoint, reason), bars spanning their bucket, stacked; none when ``counts`` is empty.
+        One bar trace per (endpoint, reason), each bar spanning its bucket's market time (at least a minute), stacked;
+        none when ``counts`` is empty.
     """
     figure = base_figure(RETRY_TITLE, revision="retry_counts")
-    figure.update_layout(barmode="stack", showlegend=True, legend={"orientation": "h", "y": -0.2})
+    figure.update_layout(barmode="stack", showlegend=True, legend={"orientation": "h", "y": -0.3})
+    figure.update_xaxes(title_text=MARKET_AXIS_TITLE)
     if counts.empty:
         return waiting(figure, NO_RETRIES_TEXT)
-    width = pd.to_timedelta(counts["width_s"], unit="s")
-    for (endpoint, reason), rows in counts.assign(mid=counts["ts"] + width / 2).groupby(["endpoint", "reason"]):
+    for (endpoint, reason), rows in counts.groupby(["endpoint", "reason"]):
+        x, width_ms = _bars(rows["market"], rows["market_end"])
         figure.add_trace(
             go.Bar(
-                x=rows["mid"], y=rows["calls"], name=f"{endpoint} · {reason}",
-                width=rows["width_s"] * 1000 * 0.9,
-                hovertemplate=f"{endpoint} · {reason}: %{{y}}<extra></extra>",
+                x=x, y=rows["calls"], name=f"{endpoint} · {reason}", width=width_ms,
+                customdata=_wall_text(rows["ts"]),
+                hovertemplate=f"{endpoint} · {reason}: %{{y}} · wall %{{customdata}}<extra></extra>",
             )
         )
     return figure
 
 
 def ws_timeline_figure(spans: pd.DataFrame) -> go.Figure:
-    """The market stream's connection as a Gantt-like timeline: green connected, red disconnected, ▲ reconnects.
+    """The market stream's connection over market time as a Gantt-like timeline: green connected, red disconnected,
+    ▲ reconnects.
 
     Args:
-        spans: ``storage.guard_queries.ws_spans``: ``start``, ``end`` (UTC), ``state`` (connected | disconnected),
-            ``events``, ``reconnect``.
+        spans: ``storage.guard_queries.ws_spans`` with ``market_start`` and ``market_end`` added (the market time at
+            ``start`` and ``end``, wall times): ``state`` (connected | disconnected), ``events``, ``reconnect``.
 
     Returns:
-        Up to three traces: a horizontal bar trace per state present (bars from ``start`` to ``end``) and a
-        marker trace at the start of each reconnect; none when ``spans`` is empty.
+        Up to three traces: a horizontal bar trace per state present (bars from ``market_start`` to ``market_end``)
+        and a marker trace at the start of each reconnect; none when ``spans`` is empty.
     """
     figure = base_figure(WS_TITLE, revision="ws_timeline")
     figure.update_layout(height=220, barmode="overlay", hovermode="closest")
+    figure.update_xaxes(title_text=MARKET_AXIS_TITLE)
     if spans.empty:
         return waiting(figure, NO_WS_TEXT)
     for state, colour in (("connected", GAIN_COLOUR), ("disconnected", LOSS_COLOUR)):
         rows = spans[spans["state"] == state]
         if rows.empty:
             continue
-        duration_ms = (rows["end"] - rows["start"]).dt.total_seconds() * 1000
+        duration_ms = (rows["market_end"] - rows["market_start"]).dt.total_seconds() * 1000
+        wall_s = (rows["end"] - rows["start"]).dt.total_seconds()
         figure.add_trace(
             go.Bar(
-                base=rows["start"], x=duration_ms, y=[state] * len(rows), orientation="h", name=state,
-                marker={"color": colour}, customdata=rows[["events"]].to_numpy(),
-                hovertemplate=f"{state} from %{{base|%H:%M:%S}} for %{{x:,.0f}} ms<extra></extra>",
+                base=rows["market_start"], x=duration_ms, y=[state] * len(rows), orientation="h", name=state,
+                marker={"color": colour}, customdata=pd.DataFrame({"wall": _wall_text(rows["start"]), "s": wall_s}).to_numpy(),
+                hovertemplate=(
+                    f"{state} from %{{base|%Y-%m-%d %H:%M}} (wall %{{customdata[0]}}) for %{{customdata[1]:,.0f}} s"
+                    "<extra></extra>"
+                ),
             )
         )
     reconnects = spans[spans["reconnect"]]
     if not reconnects.empty:
         figure.add_trace(
             go.Scatter(
-                x=reconnects["start"], y=["connected"] * len(reconnects), mode="markers", name="reconnect",
-                marker={"symbol": "triangle-up", "size": 10, "color": _WARN_COLOUR},
-                hovertemplate="reconnected %{x|%H:%M:%S}<extra></extra>",
+                x=reconnects["market_start"], y=["connected"] * len(reconnects), mode="markers", name="reconnect",
+                marker={"symbol": "triangle-up", "size": 10, "color": _WARN_COLOUR}, customdata=_wall_text(reconnects["start"]),
+                hovertemplate="reconnected %{x|%Y-%m-%d %H:%M} (wall %{customdata})<extra></extra>",
             )
         )
     figure.update_xaxes(type="date")
@@ -195,19 +221,44 @@ def ws_timeline_figure(spans: pd.DataFrame) -> go.Figure:
     return figure
 
 
-def denials_figure(denials: pd.DataFrame) -> go.Figure:
-    """Risk denials per reason code, one bar each, most frequent first.
+def denials_figure(denials: pd.DataFrame, *, span: tuple[datetime, datetime] | None = None) -> go.Figure:
+    """Risk denials over market time as stacked bars, one colour per ``reason · symbol``.
 
     Args:
-        denials: ``storage.guard_queries.denials_by_reason``: ``reason_code``, ``denials``.
+        denials: ``storage.denial_queries.denials_over_time``: ``ts`` (bucket open, market time), ``width_s``,
+            ``reason_code``, ``symbol``, ``denials``.
+        span: the market time the x axis shows at least (e.g. the equity curve's), so a few denials are seen
+            within the run rather than stretched over the whole chart; ``None``: the bars' own span.
+
+    Returns:
+        One bar trace per (reason, symbol), bars spanning their bucket, stacked; none when ``denials`` is empty.
     """
     figure = base_figure(DENIALS_TITLE, revision="denials")
+    figure.update_layout(barmode="stack", showlegend=True, legend={"orientation": "h", "y": -0.3})
+    figure.update_xaxes(title_text=MARKET_AXIS_TITLE)
     if denials.empty:
         return waiting(figure, NO_DENIALS_TEXT)
-    figure.add_trace(
-        go.Bar(
-            x=denials["reason_code"], y=denials["denials"], name="denials", marker={"color": _WARN_COLOUR},
-            hovertemplate="%{x}: %{y}<extra></extra>",
+    for (reason, symbol), rows in denials.groupby(["reason_code", "symbol"]):
+        x, width_ms = _bars(rows["ts"], rows["ts"] + pd.to_timedelta(rows["width_s"], unit="s"))
+        figure.add_trace(
+            go.Bar(
+                x=x, y=rows["denials"], name=f"{reason} · {symbol}", width=width_ms,
+                hovertemplate=f"{reason} · {symbol}: %{{y}}<extra></extra>",
+            )
         )
-    )
+    if span is not None:
+        ends = denials["ts"] + pd.to_timedelta(denials["width_s"], unit="s")
+        figure.update_xaxes(range=[min(span[0], denials["ts"].min()), max(span[1], ends.max())])
     return figure
+
+
+def _bars(start: pd.Series, end: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Bar centres and widths (ms, 90 % of the span, at least a minute's worth) for buckets [start, end)."""
+    minute = pd.Timedelta(minutes=1)
+    span = (end - start).where(end - start >= minute, minute)
+    return start + span / 2, span.dt.total_seconds() * 1000 * 0.9
+
+
+def _wall_text(wall: pd.Series) -> list[str]:
+    """Wall times as ``HH:MM:SS UTC`` for a hover."""
+    return [moment.strftime("%H:%M:%S UTC") for moment in pd.to_datetime(wall, utc=True)]

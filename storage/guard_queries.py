@@ -21,7 +21,7 @@ import pandas as pd
 from storage.frames import check_limit, frame
 
 BREAKER_HISTORY_COLUMNS = (
-    "ts", "kind", "state_from", "state_to", "equity", "daily_loss_pct", "drawdown_pct", "reason", "actor",
+    "ts", "kind", "state_from", "state_to", "equity", "daily_loss_pct", "drawdown_pct", "reason", "actor", "recorded_at",
 )
 BREAKER_GAUGE_COLUMNS = ("ts", "equity", "day_start_equity", "peak_equity", "daily_loss_pct", "drawdown_pct")
 RATE_LIMIT_COLUMNS = ("ts", "host", "used_weight", "server_used_weight", "weight_limit", "utilisation_pct")
@@ -44,7 +44,8 @@ def breaker_history(cur: duckdb.DuckDBPyConnection, *, limit: int = 50) -> pd.Da
 
     Returns:
         ``ts`` (UTC), ``kind`` (WarningTriggered, BreakerTripped, BreakerReset ...), ``state_from``, ``state_to``,
-        ``equity`` (quote asset), ``daily_loss_pct``, ``drawdown_pct`` (percent), ``reason``, ``actor``.
+        ``equity`` (quote asset), ``daily_loss_pct``, ``drawdown_pct`` (percent), ``reason``, ``actor``,
+        ``recorded_at`` (UTC wall time it was written).
     """
     return frame(
         cur,

@@ -21,7 +21,8 @@ def fills(
     cur: duckdb.DuckDBPyConnection, *, symbols: Sequence[str] = (), side: str | None = None, since: datetime | None = None
 ) -> pd.DataFrame:
     """Fills, newest first: ``ts`` (market time), ``symbol``, ``side``, ``quantity`` (base), ``price``, ``quote_qty``,
-    ``fee``, ``reference_price``, ``order_id``, ``fill_id``."""
+    ``fee``, ``reference_price``, ``order_id``, ``fill_id``, ``exit_reason`` (sells: STOP, TARGET, TRAILING, SIGNAL,
+    FLATTEN; None for buys)."""
     where, params = _filters(symbols=symbols, since=since, time_column="ts")
     if side is not None:
         where.append("side = $side")
@@ -30,7 +31,7 @@ def fills(
         cur,
         f"""
         SELECT ts, symbol, side, quantity::DOUBLE AS quantity, price::DOUBLE AS price, quote_qty::DOUBLE AS quote_qty,
-               fee::DOUBLE AS fee, reference_price::DOUBLE AS reference_price, order_id, fill_id
+               fee::DOUBLE AS fee, reference_price::DOUBLE AS reference_price, order_id, fill_id, exit_reason
         FROM fills {_where(where)} ORDER BY ts DESC, recorded_at DESC LIMIT {MAX_ROWS}
         """,
         params,

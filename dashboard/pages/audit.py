@@ -1,15 +1,20 @@
 """Audit log: every command a person sent (who, when, reason, result, detail), newest first, filterable by command.
 
 Rows are written by the engine when it applies a command (``engine.loop.EngineLoop.apply_command``, through the
-core's ``TradingCore.apply``).
+core's ``TradingCore.apply``) at a wall time; each is placed on market time (where the engine's market clock was then,
+``dashboard.clock``) with the wall time beside it.
 """
 
 from __future__ import annotations
 
 import streamlit as st
 
+from dashboard.clock import on_market_time, present
 from dashboard.runtime import get_runtime, store_cursor
+from dashboard.show_table import show_table
+from dashboard.tables import audit_table
 from engine.commands import CommandKind
+from storage import clock_queries
 from storage.audit_queries import audit_log
 
 LIMIT = 1000
@@ -22,25 +27,16 @@ kinds = st.multiselect("Command", [k.value for k in CommandKind], key="audit_com
 
 @st.fragment(run_every=2)
 def log_table() -> None:
+    status = runtime.status()
     with store_cursor(runtime) as cur:
-        frame = audit_log(cur, commands=kinds, limit=LIMIT)
+        frame = on_market_time(
+            audit_log(cur, commands=kinds, limit=LIMIT), clock_queries.clock_map(cur), {"ts": "market"}, now=present(status)
+        )
     if frame.empty:
         st.caption("No commands match" if kinds else "No commands yet")
         return
     st.caption(f"{len(frame):,} command(s), newest first" + (f" (the newest {LIMIT:,})" if len(frame) == LIMIT else ""))
-    st.dataframe(
-        frame,
-        hide_index=True,
-        key="audit_table",
-        column_config={
-            "ts": st.column_config.DatetimeColumn("When (UTC)", format="YYYY-MM-DD HH:mm:ss"),
-            "command": "Command",
-            "actor": "Who",
-            "reason": "Reason",
-            "result": "Result",
-            "detail": "Detail",
-        },
-    )
+    show_table(audit_table(frame), key="audit_table", empty="", height=min(700, 40 + 35 * len(frame)))
 
 
 log_table()

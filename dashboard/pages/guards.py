@@ -3,7 +3,10 @@ connection and the gap ledger, and pre-trade risk denials (``../shared/SPEC.md``
 
 Layout only: numbers come from ``storage.guard_queries`` (the equity curve from ``storage.queries``) and the engine
 status, charts from ``dashboard.guard_figures`` (the drawdown from ``dashboard.figures``), limits from the Runtime's
-settings. Everything live sits in one fragment that reruns each second.
+settings. Everything live sits in one fragment that reruns each second. Everything is placed on market time: the
+wall-time rows (rate-limit samples, REST attempts, stream events) through the engine's clock map
+(``dashboard.clock``), their wall time in the hovers and tables beside it. The breaker's gauges show the breaker's
+own figures, which a reset re-bases, and say what they count from.
 """
 
 from __future__ import annotations
@@ -15,10 +18,19 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import figures, guard_figures, tables
-from dashboard.kpis import DeltaColor
+from dashboard.clock import on_market_time, present
+from dashboard.kpis import DeltaColor, breaker_alert, breaker_baselines
 from dashboard.runtime import get_runtime, store_cursor
+from dashboard.show_table import show_table
+from dashboard.tables import (
+    api_totals_table,
+    breaker_table,
+    denial_totals_table,
+    gap_ledger_table,
+    ws_events_table,
+)
 from engine.sinks.status import EngineStatus
-from storage import guard_queries, queries
+from storage import account_queries, clock_queries, denial_queries, guard_queries, queries
 
 runtime = get_runtime()
 
@@ -37,37 +49,54 @@ def live() -> None:
 def _live(cur: duckdb.DuckDBPyConnection) -> None:
     status = runtime.status()
     now = datetime.now(UTC)
-    _breaker(cur, status)
-    _rest(cur, now)
-    _stream(cur, status, now)
+    clock = clock_queries.clock_map(cur)
+    anchor = present(status, wall=now)
+    curve = queries.equity_curve(cur)
+    _breaker(cur, status, curve)
+    _rest(cur, now, clock, anchor)
+    _stream(cur, status, now, clock, anchor)
     _gaps(cur, status, now)
-    _denials(cur, status)
+    _denials(cur, status, curve)
 
 
-def _breaker(cur: duckdb.DuckDBPyConnection, status: EngineStatus) -> None:
+Anchor = tuple[datetime, datetime] | None
+
+
+def _breaker(cur: duckdb.DuckDBPyConnection, status: EngineStatus, curve: pd.DataFrame) -> None:
     limits = runtime.settings.breaker
     st.subheader("Portfolio breaker")
     state = status.breaker_state
     gauges = guard_queries.breaker_gauges(cur)
+    account = account_queries.account_figures(cur)
+    history = guard_queries.breaker_history(cur, limit=50)
+    daily_since, drawdown_since = breaker_baselines(account)
     tiles = st.columns(4)
     tiles[0].metric(
         "Breaker", state, "latched" if state == "TRIPPED" else "armed", _BREAKER_COLOUR.get(state, "gray"), delta_arrow="off",
         help="ACTIVE → WARNING → TRIPPED (latched until reset)",
     )
     if gauges.empty:
-        tiles[1].metric("Daily loss", "—")
-        tiles[2].metric("Drawdown", "—")
+        tiles[1].metric("Breaker's daily loss", "—")
+        tiles[2].metric("Breaker's drawdown", "—")
     else:
-        tiles[1].metric("Daily loss", f"{gauges['daily_loss_pct'].iloc[0]:.2f} %", help="vs equity at 00:00 UTC (market time)")
-        tiles[2].metric("Drawdown", f"{gauges['drawdown_pct'].iloc[0]:.2f} %", help="below peak equity")
+        tiles[1].metric(
+            "Breaker's daily loss", f"{gauges['daily_loss_pct'].iloc[0]:.2f} %", daily_since, "off", delta_arrow="off",
+            help="The loss the breaker judges: from its day-start baseline (equity at 00:00 UTC, market time, "
+            "or at its last reset that day)",
+        )
+        tiles[2].metric(
+            "Breaker's drawdown", f"{gauges['drawdown_pct'].iloc[0]:.2f} %", drawdown_since, "off", delta_arrow="off",
+            help="The drawdown the breaker judges: below its peak (the all-time peak, or the equity at its last reset)",
+        )
     tiles[3].metric(
         "Limits",
         f"{limits.daily_loss_pct:g} % / {limits.drawdown_pct:g} %",
         help=f"Warning at {limits.warning_pct:g} % daily loss; trips at {limits.daily_loss_pct:g} % daily loss "
         f"or {limits.drawdown_pct:g} % drawdown; flatten on trip: {'on' if limits.flatten_on_trip else 'off'}",
     )
-    if state == "TRIPPED":
-        st.error("The breaker is tripped: no new entries until a person resets it.", icon=":material/block:")
+    alert = breaker_alert(state, history)
+    if alert is not None:
+        (st.error if state == "TRIPPED" else st.warning)(alert, icon=":material/block:")
     left, right = st.columns(2)
     left.plotly_chart(
         guard_figures.breaker_gauges_figure(
@@ -75,26 +104,27 @@ def _breaker(cur: duckdb.DuckDBPyConnection, status: EngineStatus) -> None:
             warning_pct=float(limits.warning_pct),
             daily_loss_pct=float(limits.daily_loss_pct),
             drawdown_pct=float(limits.drawdown_pct),
+            daily_since=daily_since,
+            drawdown_since=drawdown_since,
         ),
         key="breaker_gauges_chart",
         theme=None,
     )
     right.plotly_chart(
-        figures.drawdown_figure(queries.equity_curve(cur), limit_pct=float(limits.drawdown_pct)),
+        figures.drawdown_figure(curve, breaker_limit_pct=float(limits.drawdown_pct)),
         key="guards_drawdown_chart",
         theme=None,
     )
     st.markdown("**Trip / reset history**")
-    _table(guard_queries.breaker_history(cur, limit=50), empty="No breaker events yet")
+    show_table(breaker_table(history), key="breaker_history_table", empty="No breaker events yet")
 
 
-def _rest(cur: duckdb.DuckDBPyConnection, now: datetime) -> None:
+def _rest(cur: duckdb.DuckDBPyConnection, now: datetime, clock: pd.DataFrame, anchor: Anchor) -> None:
     rest = runtime.settings.rest
     st.subheader("REST rate limit and retries")
+    series = on_market_time(guard_queries.rate_limit_series(cur), clock, {"ts": "market"}, now=anchor)
     st.plotly_chart(
-        guard_figures.rate_limit_figure(
-            guard_queries.rate_limit_series(cur), warn_pct=rest.warn_pct, weight_limit=rest.weight_limit_per_minute
-        ),
+        guard_figures.rate_limit_figure(series, warn_pct=rest.warn_pct, weight_limit=rest.weight_limit_per_minute),
         key="rate_limit_chart",
         theme=None,
     )
@@ -112,12 +142,18 @@ def _rest(cur: duckdb.DuckDBPyConnection, now: datetime) -> None:
                 st.error(f"{text} · banned (HTTP 418) for another {row['ban_left_s']:.0f} s", icon=":material/gpp_bad:")
             else:
                 st.markdown(text)
-    st.plotly_chart(guard_figures.retry_counts_figure(guard_queries.retry_counts(cur)), key="retry_chart", theme=None)
+    counts = guard_queries.retry_counts(cur)
+    counts = on_market_time(
+        counts.assign(end=counts["ts"] + pd.to_timedelta(counts["width_s"], unit="s")), clock,
+        {"ts": "market", "end": "market_end"}, now=anchor,
+    )
+    st.plotly_chart(guard_figures.retry_counts_figure(counts), key="retry_chart", theme=None)
     with st.expander("REST attempts by endpoint, outcome and reason"):
-        _table(guard_queries.api_call_totals(cur), empty="No REST calls yet")
+        totals = on_market_time(guard_queries.api_call_totals(cur), clock, {"last_ts": "market"}, now=anchor)
+        show_table(api_totals_table(totals), key="api_totals_table", empty="No REST calls yet")
 
 
-def _stream(cur: duckdb.DuckDBPyConnection, status: EngineStatus, now: datetime) -> None:
+def _stream(cur: duckdb.DuckDBPyConnection, status: EngineStatus, now: datetime, clock: pd.DataFrame, anchor: Anchor) -> None:
     st.subheader("Market stream")
     counts = guard_queries.ws_event_counts(cur)
     tiles = st.columns(4)
@@ -125,9 +161,13 @@ def _stream(cur: duckdb.DuckDBPyConnection, status: EngineStatus, now: datetime)
     tiles[1].metric("Reconnects", f"{counts['reconnects']:,}", help=f"{counts['disconnects']:,} disconnects recorded in all")
     tiles[2].metric("Backfilled candles", f"{status.backfilled_candles:,}", help=f"since start; {counts['backfilled_candles']:,} in all")
     tiles[3].metric("Bad messages", f"{status.bad_messages:,}", help=f"since start; {counts['bad_messages']:,} in all")
-    st.plotly_chart(guard_figures.ws_timeline_figure(guard_queries.ws_spans(cur, now=now)), key="ws_timeline_chart", theme=None)
+    spans = on_market_time(
+        guard_queries.ws_spans(cur, now=now), clock, {"start": "market_start", "end": "market_end"}, now=anchor
+    )
+    st.plotly_chart(guard_figures.ws_timeline_figure(spans), key="ws_timeline_chart", theme=None)
     with st.expander("Connection events"):
-        _table(guard_queries.ws_timeline(cur, limit=500), empty="No connection events yet")
+        events = on_market_time(guard_queries.ws_timeline(cur, limit=500), clock, {"ts": "market"}, now=anchor)
+        show_table(ws_events_table(events), key="ws_events_table", empty="No connection events yet")
 
 
 def _gaps(cur: duckdb.DuckDBPyConnection, status: EngineStatus, now: datetime) -> None:
@@ -149,22 +189,22 @@ def _gaps(cur: duckdb.DuckDBPyConnection, status: EngineStatus, now: datetime) -
             "retried after each Retry-After, ban or backoff until it fills; stops, targets and the breaker keep running.",
             icon=":material/timelapse:",
         )
-        _table(tables.open_gaps_table(status.gaps, now_s=now.timestamp()), empty="")
+        st.dataframe(tables.open_gaps_table(status.gaps, now_s=now.timestamp()), hide_index=True, key="open_gaps_table")
     with st.expander("Gap ledger (latest 50)"):
-        _table(guard_queries.gap_history(cur, limit=50), empty="No gap recorded yet")
+        show_table(gap_ledger_table(guard_queries.gap_history(cur, limit=50)), key="gap_ledger_table", empty="No gap recorded yet")
 
 
-def _denials(cur: duckdb.DuckDBPyConnection, status: EngineStatus) -> None:
+def _denials(cur: duckdb.DuckDBPyConnection, status: EngineStatus, curve: pd.DataFrame) -> None:
     st.subheader("Risk denials")
     st.caption(f"{status.risk_denials:,} since the engine started")
-    st.plotly_chart(guard_figures.denials_figure(guard_queries.denials_by_reason(cur)), key="denials_chart", theme=None)
-
-
-def _table(frame: pd.DataFrame, *, empty: str) -> None:
-    if frame.empty:
-        st.caption(empty)
-    else:
-        st.dataframe(frame, hide_index=True)
+    chart, totals = st.columns([3, 1])
+    span = None if curve.empty else (curve["ts"].iloc[0], curve["ts"].iloc[-1])
+    denials = denial_queries.denials_over_time(
+        cur, chart_span_s=0.0 if span is None else (span[1] - span[0]).total_seconds()
+    )
+    chart.plotly_chart(guard_figures.denials_figure(denials, span=span), key="denials_chart", theme=None)
+    with totals:
+        show_table(denial_totals_table(guard_queries.denials_by_reason(cur)), key="denial_totals_table", empty="No denials yet")
 
 
 live()

@@ -1,11 +1,12 @@
-"""Overview: headline KPIs (with the breaker state), the controls, equity and drawdown, open positions, recent trades
-and the audit log.
+"""Overview: headline KPIs (with the breaker state and, when it tripped, why), the controls, equity, drawdown and daily
+P&L, the price chart of a symbol, open positions, recent trades and the audit log — all on market time.
 
-Layout only: numbers come from ``storage.queries`` and ``dashboard.kpis``, charts from ``dashboard.figures``,
-buttons from ``dashboard.controls``. The live parts sit in fragments that rerun each second; the controls sit
-outside them, so an open confirmation dialog is not closed by the refresh. When the engine or breaker state the
-controls were drawn for changes (e.g. the breaker trips), the live fragment reruns the whole page once, so the
-buttons follow within a refresh.
+Layout only: numbers come from the ``storage`` query modules and ``dashboard.kpis``, charts from
+``dashboard.figures`` and ``dashboard.price_figure``, tables from ``dashboard.tables``, buttons from
+``dashboard.controls``. The live parts sit in two fragments that rerun each second (the headline, and the charts and
+tables, which share one read of the events); the controls sit outside them, so an open confirmation dialog is not
+closed by the refresh. When the engine or breaker state the controls were drawn for changes (e.g. the breaker trips),
+the headline reruns the whole page once, so the buttons follow within a refresh.
 """
 
 from __future__ import annotations
@@ -16,13 +17,20 @@ import streamlit as st
 
 from dashboard import figures
 from dashboard.auth import current_gate
+from dashboard.clock import on_market_time, present
 from dashboard.controls import control_buttons
-from dashboard.kpis import market_time_text, overview_kpis
+from dashboard.kpis import breaker_alert, market_time_text, overview_kpis, reset_note
+from dashboard.market_events import VENUE_COMMANDS, market_events
+from dashboard.price_figure import price_figure
 from dashboard.runtime import get_runtime, store_cursor
+from dashboard.show_table import show_table
+from dashboard.tables import audit_table, decimals, positions_table, trades_table
 from engine.sinks.status import EngineStatus
-from storage import queries
+from storage import account_queries, audit_queries, clock_queries, guard_queries, position_queries, price_queries, queries
 
 _DRAWN_FOR_KEY = "overview_controls_drawn_for"
+# price-chart spans: market time before the newest candle, by label (a comment: a bare string would be drawn)
+WINDOWS = {"2 h": 2 * 3600, "6 h": 6 * 3600, "1 day": 86_400, "7 days": 7 * 86_400, "All": None}
 
 runtime = get_runtime()
 
@@ -42,12 +50,19 @@ def headline() -> None:
     if st.session_state.get(_DRAWN_FOR_KEY) != _control_state(status):
         st.rerun(scope="app")
     with store_cursor(runtime) as cur:
-        latest = queries.latest_equity(cur)
-    tiles = overview_kpis(latest, status, starting_balance=float(runtime.settings.trading.starting_balance))
+        account = account_queries.account_figures(cur)
+        last = guard_queries.breaker_history(cur, limit=1)
+    tiles = overview_kpis(account, status, starting_balance=float(runtime.settings.trading.starting_balance))
     money, states = tiles[:4], tiles[4:]  # two rows, so no value is cut off on a laptop screen
     for row in (money, states):
         for column, kpi in zip(st.columns(4), row, strict=False):
             column.metric(kpi.label, kpi.value, kpi.delta, kpi.delta_color, delta_arrow=kpi.delta_arrow, help=kpi.help)
+    alert = breaker_alert(status.breaker_state, last)
+    if alert is not None:
+        (st.error if status.breaker_state == "TRIPPED" else st.warning)(alert, icon=":material/block:")
+    note = reset_note(account)
+    if note is not None:
+        st.info(note, icon=":material/restart_alt:")
     st.caption(market_time_text(status))
 
 
@@ -62,36 +77,63 @@ def controls() -> None:
 
 @st.fragment(run_every=1)
 def live() -> None:
+    """Charts and tables: one read of the events (and the clock map) for all of them."""
+    status = runtime.status()
     with store_cursor(runtime) as cur:
-        _live(cur)
+        clock = clock_queries.clock_map(cur)
+        events = market_events(
+            guard_queries.breaker_history(cur, limit=50),
+            audit_queries.audit_log(cur, commands=VENUE_COMMANDS, limit=200),
+            clock,
+            now=present(status),
+        )
+        _curves(cur, events)
+        _price_chart(cur, status, events)
+        _tables(cur, status, clock)
 
 
-def _live(cur: duckdb.DuckDBPyConnection) -> None:
-    if queries.latest_equity(cur) is None:
+def _curves(cur: duckdb.DuckDBPyConnection, events: pd.DataFrame) -> None:
+    curve = queries.equity_curve(cur)
+    if curve.empty:
         waiting = "Waiting for the first candle… the charts appear once the engine has marked the portfolio."
         st.info(waiting, icon=":material/hourglass_top:")
-    else:
-        curve = queries.equity_curve(cur)
-        left, right = st.columns(2)
-        left.plotly_chart(figures.equity_figure(curve), key="equity_chart", theme=None)
-        right.plotly_chart(figures.drawdown_figure(curve), key="drawdown_chart", theme=None)
+        return
+    equity, drawdown, days = st.columns([5, 5, 3])
+    equity.plotly_chart(figures.equity_figure(curve, events), key="equity_chart", theme=None)
+    drawdown.plotly_chart(figures.drawdown_figure(curve), key="drawdown_chart", theme=None)
+    days.plotly_chart(figures.daily_pnl_figure(queries.daily_pnl(cur)), key="daily_pnl_chart", theme=None)
 
-    positions, trades = st.columns(2)
-    with positions:
-        st.subheader("Open positions")
-        _table(queries.open_positions(cur), empty="No open positions")
-    with trades:
-        st.subheader("Recent trades")
-        _table(queries.recent_trades(cur, limit=20), empty="No closed trades yet")
+
+def _price_chart(cur: duckdb.DuckDBPyConnection, status: EngineStatus, events: pd.DataFrame) -> None:
+    st.subheader("Price")
+    symbols = list(runtime.settings.trading.symbols)
+    pick, span = st.columns([3, 2])
+    symbol = pick.segmented_control("Symbol", symbols, default=symbols[0], key="price_symbol") or symbols[0]
+    window = WINDOWS[span.segmented_control("Span (market time)", list(WINDOWS), default="6 h", key="price_window") or "6 h"]
+    bars = price_queries.price_bars(cur, symbol, window_s=window)
+    markers = price_queries.fill_markers(cur, symbol, since=bars.since)
+    levels = price_queries.position_levels(cur, symbol)
+    gaps = pd.DataFrame(
+        [
+            {"start": pd.Timestamp(g.first_ms, unit="ms", tz="UTC"), "end": pd.Timestamp(g.last_ms + 60_000, unit="ms", tz="UTC")}
+            for g in status.gaps if g.symbol == symbol
+        ],
+        columns=["start", "end"],
+    )
+    places = decimals([*bars.bars["close"], *markers["price"]], at_least=2)
+    st.plotly_chart(
+        price_figure(bars, markers, levels, events, gaps, price_format=f",.{places}f"), key="price_chart", theme=None
+    )
+
+
+def _tables(cur: duckdb.DuckDBPyConnection, status: EngineStatus, clock: pd.DataFrame) -> None:
+    st.subheader("Open positions")
+    show_table(positions_table(position_queries.open_positions(cur)), key="positions_table", empty="No open positions")
+    st.subheader("Recent trades")
+    show_table(trades_table(queries.recent_trades(cur, limit=20)), key="recent_trades_table", empty="No closed trades yet")
     st.subheader("Audit log")
-    _table(queries.recent_commands(cur, limit=20), empty="No commands yet")
-
-
-def _table(frame: pd.DataFrame, *, empty: str) -> None:
-    if frame.empty:
-        st.caption(empty)
-    else:
-        st.dataframe(frame, hide_index=True)
+    commands = on_market_time(queries.recent_commands(cur, limit=20), clock, {"ts": "market"}, now=present(status))
+    show_table(audit_table(commands), key="overview_audit_table", empty="No commands yet")
 
 
 headline()

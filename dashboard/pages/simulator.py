@@ -1,6 +1,7 @@
 """Simulator (venue ``sim`` only): the fault-injection switches, the replay speed and a price shock.
 
-Switches are drawn from :class:`simulator.faults.FaultSettings` (their help is the ``simulator.faults`` docstring).
+Switches are drawn from :class:`simulator.faults.FaultSettings`, labelled by their human names
+(:mod:`dashboard.fault_names`); their help is the ``simulator.faults`` docstring.
 Applying them, switching every fault off and a price shock are engine commands (SET_FAULTS, RESET_FAULTS,
 PRICE_SHOCK): they pass :func:`dashboard.auth.authorise`, and the engine applies them to the embedded exchange and
 writes the audit row, like Pause or Reset.
@@ -17,6 +18,7 @@ import streamlit as st
 
 from dashboard.auth import authorise, current_gate, sidebar_token
 from dashboard.controls import ACTOR, show_notice, submit
+from dashboard.fault_names import fault_name
 from dashboard.runtime import get_runtime, store_cursor
 from engine.commands import Command, CommandKind
 from simulator import faults as faults_module
@@ -55,7 +57,11 @@ def market_state() -> None:
         positions = len(queries.open_positions(cur))
     speed, clock, open_positions, breaker = st.columns(4)
     speed.metric("Replay speed", f"{runtime.settings.sim.speed:g}×", help="Market seconds per wall second (sim.speed)")
-    clock.metric("Market time", _utc(market.now_ms())[:16], help="UTC, of the replayed market")
+    now = datetime.fromtimestamp(market.now_ms() / 1000, tz=UTC)
+    clock.metric(
+        "Market time (UTC)", f"{now:%H:%M:%S}", f"{now:%a %Y-%m-%d}", "gray", delta_arrow="off",
+        help=f"Of the replayed market: {_utc(market.now_ms())}",
+    )
     open_positions.metric("Open positions", positions)
     breaker.metric("Breaker", runtime.status().breaker_state)
 
@@ -71,7 +77,7 @@ with st.form("faults_form"):
     columns = st.columns(3)
     for index, (name, field) in enumerate(FaultSettings.model_fields.items()):
         value = getattr(current, name)
-        label, help_text, key = name, _HELP.get(name), f"fault_{name}"
+        label, help_text, key = fault_name(name), f"`{name}`: {_HELP.get(name, '')}", f"fault_{name}"
         with columns[index % 3]:
             if field.annotation is bool:
                 values[name] = st.toggle(label, value=value, help=help_text, key=key)
@@ -92,7 +98,7 @@ if apply:
     else:
         _apply(CommandKind.SET_FAULTS, **changes)
 active = {k: v for k, v in simulator.faults.settings.model_dump().items() if v != getattr(FaultSettings(), k)}
-st.caption("Active faults: " + (", ".join(f"`{k}={v}`" for k, v in active.items()) if active else "none"))
+st.caption("Active faults: " + (", ".join(f"{fault_name(k)} = {v}" for k, v in active.items()) if active else "none"))
 if st.button("Switch every fault off", key="faults_reset", disabled=not gate.enabled or not active):
     refused = authorise(gate, given=sidebar_token())
     if refused is not None:
@@ -115,7 +121,9 @@ if button_col.button("Price shock", key="price_shock", type="primary", disabled=
         _apply(CommandKind.PRICE_SHOCK, pct=pct, candles=candles)
 if market.shocks:
     st.dataframe(
-        pd.DataFrame([{"from (market time)": _utc(s.start_ms), "pct": s.pct, "candles": s.candles} for s in market.shocks]),
+        pd.DataFrame(
+            [{"From (market time)": _utc(s.start_ms), "Fall (%)": s.pct, "Over candles": s.candles} for s in market.shocks]
+        ),
         hide_index=True,
         key="shocks_table",
     )

@@ -1,6 +1,10 @@
-"""Trades: fills and closed trades with filters (symbol, side, time range), totals, and CSV / Parquet downloads.
+"""Trades: closed trades and fills with filters (symbol, side, time range), totals, and CSV / Parquet downloads.
 
-Time ranges are in market time, counted back from the newest fill (the simulator replays past days).
+Live: the totals and tables sit in a fragment that re-reads them each second, so a trade closed while the page is
+open shows up without navigating away; the filters sit outside it (changing one reruns the page). Time ranges are in
+market time, counted back from the newest fill (the simulator replays past days). The downloads hold the rows as
+shown when clicked (the query's columns, exact names), generated only then. A table shows the newest
+:data:`SHOWN_ROWS` rows, so a refresh stays light; totals and downloads cover every row matching the filters.
 """
 
 from __future__ import annotations
@@ -12,10 +16,13 @@ import streamlit as st
 
 from dashboard.exports import csv_bytes, fill_totals, parquet_bytes, trade_totals
 from dashboard.runtime import get_runtime, store_cursor
+from dashboard.show_table import show_table
+from dashboard.tables import fills_table, trades_table
 from storage import trade_queries
 
 RANGES = {"All": None, "Last hour": timedelta(hours=1), "Last 24 hours": timedelta(days=1), "Last 7 days": timedelta(days=7)}
 SIDES = {"Both": None, "Buy": "BUY", "Sell": "SELL"}
+SHOWN_ROWS = 1_000
 
 runtime = get_runtime()
 
@@ -28,48 +35,53 @@ symbols = symbol_filter.multiselect(
 side = SIDES[side_filter.segmented_control("Side (fills)", list(SIDES), default="Both", key="trades_side") or "Both"]
 span = RANGES[range_filter.selectbox("Time range (market time)", list(RANGES), key="trades_range")]
 
-with store_cursor(runtime) as cur:
-    newest = trade_queries.newest_fill_time(cur)
-    since = None if span is None or newest is None else newest - span
-    fills = trade_queries.fills(cur, symbols=symbols, side=side, since=since)
-    trades = trade_queries.closed_trades(cur, symbols=symbols, since=since)
-
 
 def _downloads(frame: pd.DataFrame, *, name: str) -> None:
     csv, parquet, _ = st.columns([1, 1, 4])
     csv.download_button(
-        "CSV", csv_bytes(frame), file_name=f"{name}.csv", mime="text/csv", key=f"{name}_csv", icon=":material/download:"
+        "CSV", lambda: csv_bytes(frame), file_name=f"{name}.csv", mime="text/csv", key=f"{name}_csv",
+        icon=":material/download:", on_click="ignore",
     )
     parquet.download_button(
-        "Parquet", parquet_bytes(frame), file_name=f"{name}.parquet", mime="application/vnd.apache.parquet",
-        key=f"{name}_parquet", icon=":material/download:",
+        "Parquet", lambda: parquet_bytes(frame), file_name=f"{name}.parquet", mime="application/vnd.apache.parquet",
+        key=f"{name}_parquet", icon=":material/download:", on_click="ignore",
     )
 
 
-st.subheader("Closed trades")
-totals = trade_totals(trades)
-count, win_rate, pnl, fees = st.columns(4)
-count.metric("Trades", f"{totals.count:,}", help=f"{totals.wins} won (P&L > 0)")
-win_rate.metric("Win rate", "—" if totals.win_rate_pct is None else f"{totals.win_rate_pct:.1f} %")
-pnl.metric("Net P&L (USDT)", f"{totals.pnl:+,.2f}", help="Net of fees")
-fees.metric("Fees (USDT)", f"{totals.fees:,.2f}", help="Entry + exit taker fees")
-if trades.empty:
-    st.caption("No closed trades match the filters")
-else:
-    st.dataframe(trades, hide_index=True, key="trades_table")
-    _downloads(trades, name="trades")
+@st.fragment(run_every=1)
+def live() -> None:
+    with store_cursor(runtime) as cur:
+        newest = trade_queries.newest_fill_time(cur)
+        since = None if span is None or newest is None else newest - span
+        fills = trade_queries.fills(cur, symbols=symbols, side=side, since=since)
+        trades = trade_queries.closed_trades(cur, symbols=symbols, since=since)
 
-st.subheader("Fills")
-ftotals = fill_totals(fills)
-count, sides, volume, fees = st.columns(4)
-count.metric("Fills", f"{ftotals.count:,}")
-sides.metric("Buys / sells", f"{ftotals.buys:,} / {ftotals.sells:,}")
-volume.metric("Volume (USDT)", f"{ftotals.volume:,.2f}", help="Sum of price × quantity")
-fees.metric("Fees (USDT)", f"{ftotals.fees:,.2f}")
-if fills.empty:
-    st.caption("No fills match the filters")
-else:
-    st.dataframe(fills, hide_index=True, key="fills_table")
-    _downloads(fills, name="fills")
-if max(len(fills), len(trades)) >= trade_queries.MAX_ROWS:
-    st.caption(f"Showing the newest {trade_queries.MAX_ROWS:,} rows; narrow the filters to see older ones.")
+    st.subheader("Closed trades")
+    totals = trade_totals(trades)
+    count, win_rate, pnl, fees = st.columns(4)
+    count.metric("Trades", f"{totals.count:,}", help=f"{totals.wins} won (P&L > 0)")
+    win_rate.metric("Win rate", "—" if totals.win_rate_pct is None else f"{totals.win_rate_pct:.1f} %")
+    pnl.metric("Net P&L (USDT)", f"{totals.pnl:+,.2f}", help="Net of fees")
+    fees.metric("Fees (USDT)", f"{totals.fees:,.2f}", help="Entry + exit taker fees")
+    show_table(trades_table(trades.head(SHOWN_ROWS)), key="trades_table", empty="No closed trades match the filters")
+    if not trades.empty:
+        _downloads(trades, name="trades")
+
+    st.subheader("Fills")
+    ftotals = fill_totals(fills)
+    count, sides, volume, fees = st.columns(4)
+    count.metric("Fills", f"{ftotals.count:,}")
+    sides.metric("Buys / sells", f"{ftotals.buys:,} / {ftotals.sells:,}")
+    volume.metric("Volume (USDT)", f"{ftotals.volume:,.2f}", help="Sum of price × quantity")
+    fees.metric("Fees (USDT)", f"{ftotals.fees:,.2f}")
+    show_table(fills_table(fills.head(SHOWN_ROWS)), key="fills_table", empty="No fills match the filters")
+    if not fills.empty:
+        _downloads(fills, name="fills")
+    if max(len(fills), len(trades)) > SHOWN_ROWS:
+        st.caption(f"The tables show the newest {SHOWN_ROWS:,} rows; the totals and downloads cover "
+                   f"{min(max(len(fills), len(trades)), trade_queries.MAX_ROWS):,}.")
+    if max(len(fills), len(trades)) >= trade_queries.MAX_ROWS:
+        st.caption(f"Totals and downloads stop at the newest {trade_queries.MAX_ROWS:,} rows; narrow the filters to see older ones.")
+
+
+live()

@@ -43,15 +43,36 @@ def test_equity_hover_carries_realised_and_unrealised_pnl(curve: pd.DataFrame) -
     assert figure.data[0].customdata.tolist() == [[0.0, 0.0], [0.0, 100.0], [-50.0, -52.0]]
 
 
-def test_drawdown_figure_is_underwater_area_below_zero(curve: pd.DataFrame) -> None:
-    """Drawdown percent is plotted negated and filled to y = 0, with 0 always on the axis."""
+def test_drawdown_figure_is_an_underwater_area_of_positive_percentages_drawn_downwards(curve: pd.DataFrame) -> None:
+    """One sign convention: the drawdown is positive (2 % below the peak is 2.0), the y axis is reversed so it still
+    hangs below 0, and 0 is always on the axis."""
     figure = figures.drawdown_figure(curve)
 
     assert len(figure.data) == 1
     trace = figure.data[0]
     assert trace.fill == "tozeroy"
-    assert list(trace.y) == [0.0, 0.0, -2.0]
-    assert figure.layout.yaxis.rangemode == "tozero"
+    assert list(trace.y) == pytest.approx([0.0, 0.0, 2.0])
+    assert (figure.layout.yaxis.autorange, figure.layout.yaxis.rangemode) == ("reversed", "tozero")
+    assert figure.layout.xaxis.title.text == "market time (UTC)"
+
+
+def test_drawdown_is_from_the_all_time_peak_not_the_breakers_rebased_one() -> None:
+    """Equity 10,000 → 9,300 (a 7 % loss), the breaker is reset (its drawdown re-based to 0), then 9,337: the
+    chart stays 6.63 % under water; the breaker's own line (Guards) drops to 0 at the reset."""
+    curve = pd.DataFrame({
+        "ts": pd.to_datetime(["2021-04-20 00:00", "2021-04-20 00:01", "2021-04-20 00:02", "2021-04-20 00:03"], utc=True),
+        "equity": [10_000.0, 9_300.0, 9_300.0, 9_337.0],
+        "realised_pnl": [0.0] * 4, "unrealised_pnl": [0.0] * 4,
+        "drawdown_pct": [0.0, 7.0, 0.0, 0.0],
+    })
+
+    overview = figures.drawdown_figure(curve)
+    guards = figures.drawdown_figure(curve, breaker_limit_pct=15.0)
+
+    assert list(overview.data[0].y) == pytest.approx([0.0, 7.0, 7.0, 6.63])
+    assert [t.name for t in guards.data] == ["below the all-time peak", "breaker's drawdown (since its last reset)"]
+    assert list(guards.data[1].y) == [0.0, 7.0, 0.0, 0.0]
+    assert figures.all_time_drawdown(curve)["peak"].tolist() == [10_000.0] * 4
 
 
 @pytest.mark.parametrize(
@@ -87,14 +108,28 @@ def _frame(**columns) -> pd.DataFrame:
 TS = pd.to_datetime(["2025-06-01 00:00", "2025-06-01 00:01", "2025-06-01 00:02"], utc=True)
 
 
-def test_drawdown_limit_is_a_dashed_line_at_minus_the_limit(curve: pd.DataFrame) -> None:
-    """The breaker's drawdown level is a layout shape, so the figure keeps its one trace."""
-    figure = figures.drawdown_figure(curve, limit_pct=15.0)
+def test_the_breakers_drawdown_limit_is_a_dashed_line_at_the_limit(curve: pd.DataFrame) -> None:
+    """The breaker's drawdown level is a layout shape at +15 (the same sign as the drawdown)."""
+    figure = figures.drawdown_figure(curve, breaker_limit_pct=15.0)
 
-    assert len(figure.data) == 1
     [line] = figure.layout.shapes
-    assert (line.y0, line.y1, line.line.dash) == (-15.0, -15.0, "dash")
+    assert (line.y0, line.y1, line.line.dash) == (15.0, 15.0, "dash")
     assert figures.drawdown_figure(curve).layout.shapes == ()
+
+
+def test_equity_figure_draws_the_market_events(curve: pd.DataFrame) -> None:
+    """A trip is a vertical line labelled TRIPPED whose hover gives the market and the wall time."""
+    events = pd.DataFrame({
+        "start": [curve["ts"].iloc[1]], "end": [pd.NaT], "kind": ["trip"], "label": ["TRIPPED"],
+        "detail": ["breaker tripped: daily loss"], "wall": [pd.Timestamp("2026-01-01 10:00", tz="UTC")],
+    })
+
+    figure = figures.equity_figure(curve, events)
+
+    [line] = figure.layout.shapes
+    assert line.x0 == curve["ts"].iloc[1]
+    [note] = figure.layout.annotations
+    assert note.text == "TRIPPED" and "wall 2026-01-01 10:00:00 UTC" in note.hovertext
 
 
 def test_daily_pnl_is_bars_with_gains_green_and_losses_red() -> None:
@@ -103,20 +138,8 @@ def test_daily_pnl_is_bars_with_gains_green_and_losses_red() -> None:
     assert colours[0] != colours[1] and list(daily.data[0].y) == [12.5, -3.0]
 
 
-def test_price_figure_marks_entries_and_exits_on_the_close_line() -> None:
-    prices = _frame(ts=TS, close=[42_000.0, 42_100.0, 41_900.0])
-    markers = _frame(ts=TS[[0, 2]], side=["BUY", "SELL"], kind=["entry", "exit"], price=[42_001.0, 41_899.0], quantity=[0.1, 0.1])
-
-    figure = figures.price_figure(prices, markers, symbol="BTCUSDT")
-
-    assert [trace.name for trace in figure.data] == ["close", "entry", "exit"]
-    assert figure.data[1].marker.symbol == "triangle-up" and list(figure.data[2].y) == [41_899.0]
-    assert figure.layout.title.text == figures.price_title("BTCUSDT")
-
-
 OVERVIEW_FIGURES = [
     (figures.daily_pnl_figure, figures.DAILY_PNL_TITLE, "daily_pnl"),
-    (lambda f: figures.price_figure(f, f, symbol="ETHUSDT"), figures.price_title("ETHUSDT"), "price-ETHUSDT"),
 ]
 
 

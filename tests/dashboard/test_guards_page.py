@@ -101,5 +101,5 @@ def test_open_gaps_show_with_their_span_attempts_and_last_error(db_path: Path) -
     assert set(open_table["Symbol"]) <= {"BTCUSDT", "ETHUSDT"} and not open_table.empty
     assert open_table["Attempts"].max() >= 1
     assert open_table["Last error"].str.contains("HTTP 5").any()
-    ledger = next(df.value for df in at.dataframe if "first_open_time" in df.value.columns)
-    assert "OPEN" in set(ledger["state"])
+    ledger = next(df.value for df in at.dataframe if "Found (wall)" in df.value.columns)
+    assert "OPEN" in set(ledger["State"])

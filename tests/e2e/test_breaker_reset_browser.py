@@ -4,11 +4,13 @@ audit log holds the reset. Screenshots of every page go to ``test-artifacts/``."
 
 from __future__ import annotations
 
+import contextlib
 import re
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from storage.store import Store
 
@@ -57,15 +59,15 @@ def _click_until(button: Locator, outcome: Locator, *, tries: int = 3) -> None:
     that change nothing when repeated after they worked (the button is gone, or the outcome is a refusal)."""
     button.wait_for(state="visible", timeout=5_000)
     for _ in range(tries):
-        if not button.is_visible():
-            break
-        button.click()
+        with contextlib.suppress(PlaywrightTimeoutError):  # it vanished mid-click: that click worked and its rerun closed the dialog
+            button.click(timeout=5_000)
         try:
-            expect(outcome).to_be_visible(timeout=3_000)
+            expect(outcome).to_be_visible(timeout=8_000)
             return
         except AssertionError:
-            continue
-    expect(outcome).to_be_visible(timeout=5_000)
+            if not button.is_visible():
+                break
+    expect(outcome).to_be_visible(timeout=10_000)
 
 
 def _shock_until_tripped(page: Page) -> None:
@@ -102,7 +104,7 @@ def test_shock_trips_the_breaker_and_a_reset_needs_reason_and_token(app, browser
 
     _go(page, "Overview")
     expect(_metric(page, "Breaker")).to_have_text("TRIPPED", timeout=5_000)
-    expect(page.locator(".js-plotly-plot")).to_have_count(2, timeout=10_000)
+    expect(page.locator(".js-plotly-plot")).to_have_count(4, timeout=10_000)  # equity, drawdown, daily P&L, price
     reset = page.get_by_role("button", name="Reset breaker")
     expect(reset).to_be_enabled(timeout=5_000)
     page.screenshot(path=str(artifacts / "overview-tripped.png"), full_page=True)
