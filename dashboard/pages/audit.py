@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard.runtime import get_runtime, store_cursor
+from dashboard.reads import read
+from dashboard.runtime import get_runtime
 from engine.commands import CommandKind
 from storage.audit_queries import audit_log
 
@@ -22,8 +23,7 @@ kinds = st.multiselect("Command", [k.value for k in CommandKind], key="audit_com
 
 @st.fragment(run_every=2)
 def log_table() -> None:
-    with store_cursor(runtime) as cur:
-        frame = audit_log(cur, commands=kinds, limit=LIMIT)
+    frame = read(runtime, audit_log, commands=kinds, limit=LIMIT)
     if frame.empty:
         st.caption("No commands match" if kinds else "No commands yet")
         return

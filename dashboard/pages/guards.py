@@ -8,15 +8,15 @@ settings. Everything live sits in one fragment that reruns each second.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
-import duckdb
 import pandas as pd
 import streamlit as st
 
 from dashboard import figures, guard_figures, tables
 from dashboard.kpis import DeltaColor
-from dashboard.runtime import get_runtime, store_cursor
+from dashboard.reads import Read, shared_reads, tick_now
+from dashboard.runtime import get_runtime
 from engine.sinks.status import EngineStatus
 from storage import guard_queries, queries
 
@@ -30,25 +30,24 @@ _API_BREAKER_COLOUR = {"CLOSED": "green", "HALF_OPEN": "orange", "OPEN": "red"}
 
 @st.fragment(run_every=1)
 def live() -> None:
-    with store_cursor(runtime) as cur:
-        _live(cur)
+    _live(shared_reads(runtime).read)
 
 
-def _live(cur: duckdb.DuckDBPyConnection) -> None:
+def _live(read: Read) -> None:
     status = runtime.status()
-    now = datetime.now(UTC)
-    _breaker(cur, status)
-    _rest(cur, now)
-    _stream(cur, status, now)
-    _gaps(cur, status, now)
-    _denials(cur, status)
+    now = tick_now()
+    _breaker(read, status)
+    _rest(read, now)
+    _stream(read, status, now)
+    _gaps(read, status, now)
+    _denials(read, status)
 
 
-def _breaker(cur: duckdb.DuckDBPyConnection, status: EngineStatus) -> None:
+def _breaker(read: Read, status: EngineStatus) -> None:
     limits = runtime.settings.breaker
     st.subheader("Portfolio breaker")
     state = status.breaker_state
-    gauges = guard_queries.breaker_gauges(cur)
+    gauges = read(guard_queries.breaker_gauges)
     tiles = st.columns(4)
     tiles[0].metric(
         "Breaker", state, "latched" if state == "TRIPPED" else "armed", _BREAKER_COLOUR.get(state, "gray"), delta_arrow="off",
@@ -80,26 +79,26 @@ def _breaker(cur: duckdb.DuckDBPyConnection, status: EngineStatus) -> None:
         theme=None,
     )
     right.plotly_chart(
-        figures.drawdown_figure(queries.equity_curve(cur), limit_pct=float(limits.drawdown_pct)),
+        figures.drawdown_figure(read(queries.equity_curve), limit_pct=float(limits.drawdown_pct)),
         key="guards_drawdown_chart",
         theme=None,
     )
     st.markdown("**Trip / reset history**")
-    _table(guard_queries.breaker_history(cur, limit=50), empty="No breaker events yet")
+    _table(read(guard_queries.breaker_history, limit=50), empty="No breaker events yet")
 
 
-def _rest(cur: duckdb.DuckDBPyConnection, now: datetime) -> None:
+def _rest(read: Read, now: datetime) -> None:
     rest = runtime.settings.rest
     st.subheader("REST rate limit and retries")
     st.plotly_chart(
         guard_figures.rate_limit_figure(
-            guard_queries.rate_limit_series(cur), warn_pct=rest.warn_pct, weight_limit=rest.weight_limit_per_minute
+            read(guard_queries.rate_limit_series), warn_pct=rest.warn_pct, weight_limit=rest.weight_limit_per_minute
         ),
         key="rate_limit_chart",
         theme=None,
     )
     st.markdown("**API breaker per host**")
-    hosts = guard_queries.api_breaker_states(cur, now=now)
+    hosts = read(guard_queries.api_breaker_states, now=now)
     if hosts.empty:
         st.caption("No REST telemetry yet")
     else:
@@ -112,25 +111,25 @@ def _rest(cur: duckdb.DuckDBPyConnection, now: datetime) -> None:
                 st.error(f"{text} · banned (HTTP 418) for another {row['ban_left_s']:.0f} s", icon=":material/gpp_bad:")
             else:
                 st.markdown(text)
-    st.plotly_chart(guard_figures.retry_counts_figure(guard_queries.retry_counts(cur)), key="retry_chart", theme=None)
+    st.plotly_chart(guard_figures.retry_counts_figure(read(guard_queries.retry_counts)), key="retry_chart", theme=None)
     with st.expander("REST attempts by endpoint, outcome and reason"):
-        _table(guard_queries.api_call_totals(cur), empty="No REST calls yet")
+        _table(read(guard_queries.api_call_totals), empty="No REST calls yet")
 
 
-def _stream(cur: duckdb.DuckDBPyConnection, status: EngineStatus, now: datetime) -> None:
+def _stream(read: Read, status: EngineStatus, now: datetime) -> None:
     st.subheader("Market stream")
-    counts = guard_queries.ws_event_counts(cur)
+    counts = read(guard_queries.ws_event_counts)
     tiles = st.columns(4)
     tiles[0].metric("Stream", "connected" if status.market_connected else "disconnected")
     tiles[1].metric("Reconnects", f"{counts['reconnects']:,}", help=f"{counts['disconnects']:,} disconnects recorded in all")
     tiles[2].metric("Backfilled candles", f"{status.backfilled_candles:,}", help=f"since start; {counts['backfilled_candles']:,} in all")
     tiles[3].metric("Bad messages", f"{status.bad_messages:,}", help=f"since start; {counts['bad_messages']:,} in all")
-    st.plotly_chart(guard_figures.ws_timeline_figure(guard_queries.ws_spans(cur, now=now)), key="ws_timeline_chart", theme=None)
+    st.plotly_chart(guard_figures.ws_timeline_figure(read(guard_queries.ws_spans, now=now)), key="ws_timeline_chart", theme=None)
     with st.expander("Connection events"):
-        _table(guard_queries.ws_timeline(cur, limit=500), empty="No connection events yet")
+        _table(read(guard_queries.ws_timeline, limit=500), empty="No connection events yet")
 
 
-def _gaps(cur: duckdb.DuckDBPyConnection, status: EngineStatus, now: datetime) -> None:
+def _gaps(read: Read, status: EngineStatus, now: datetime) -> None:
     st.subheader("Data gaps")
     tiles = st.columns(4)
     tiles[0].metric("Open gaps", f"{len(status.gaps):,}", help="Holes in a symbol's closed-candle series, until backfilled")
@@ -151,13 +150,13 @@ def _gaps(cur: duckdb.DuckDBPyConnection, status: EngineStatus, now: datetime) -
         )
         _table(tables.open_gaps_table(status.gaps, now_s=now.timestamp()), empty="")
     with st.expander("Gap ledger (latest 50)"):
-        _table(guard_queries.gap_history(cur, limit=50), empty="No gap recorded yet")
+        _table(read(guard_queries.gap_history, limit=50), empty="No gap recorded yet")
 
 
-def _denials(cur: duckdb.DuckDBPyConnection, status: EngineStatus) -> None:
+def _denials(read: Read, status: EngineStatus) -> None:
     st.subheader("Risk denials")
     st.caption(f"{status.risk_denials:,} since the engine started")
-    st.plotly_chart(guard_figures.denials_figure(guard_queries.denials_by_reason(cur)), key="denials_chart", theme=None)
+    st.plotly_chart(guard_figures.denials_figure(read(guard_queries.denials_by_reason)), key="denials_chart", theme=None)
 
 
 def _table(frame: pd.DataFrame, *, empty: str) -> None:

@@ -10,7 +10,6 @@ buttons follow within a refresh.
 
 from __future__ import annotations
 
-import duckdb
 import pandas as pd
 import streamlit as st
 
@@ -18,7 +17,8 @@ from dashboard import figures
 from dashboard.auth import current_gate
 from dashboard.controls import control_buttons
 from dashboard.kpis import market_time_text, overview_kpis
-from dashboard.runtime import get_runtime, store_cursor
+from dashboard.reads import read
+from dashboard.runtime import get_runtime
 from engine.sinks.status import EngineStatus
 from storage import queries
 
@@ -41,8 +41,7 @@ def headline() -> None:
     status = runtime.status()
     if st.session_state.get(_DRAWN_FOR_KEY) != _control_state(status):
         st.rerun(scope="app")
-    with store_cursor(runtime) as cur:
-        latest = queries.latest_equity(cur)
+    latest = read(runtime, queries.latest_equity)
     tiles = overview_kpis(latest, status, starting_balance=float(runtime.settings.trading.starting_balance))
     money, states = tiles[:4], tiles[4:]  # two rows, so no value is cut off on a laptop screen
     for row in (money, states):
@@ -62,16 +61,11 @@ def controls() -> None:
 
 @st.fragment(run_every=1)
 def live() -> None:
-    with store_cursor(runtime) as cur:
-        _live(cur)
-
-
-def _live(cur: duckdb.DuckDBPyConnection) -> None:
-    if queries.latest_equity(cur) is None:
+    if read(runtime, queries.latest_equity) is None:
         waiting = "Waiting for the first candle… the charts appear once the engine has marked the portfolio."
         st.info(waiting, icon=":material/hourglass_top:")
     else:
-        curve = queries.equity_curve(cur)
+        curve = read(runtime, queries.equity_curve)
         left, right = st.columns(2)
         left.plotly_chart(figures.equity_figure(curve), key="equity_chart", theme=None)
         right.plotly_chart(figures.drawdown_figure(curve), key="drawdown_chart", theme=None)
@@ -79,12 +73,12 @@ def _live(cur: duckdb.DuckDBPyConnection) -> None:
     positions, trades = st.columns(2)
     with positions:
         st.subheader("Open positions")
-        _table(queries.open_positions(cur), empty="No open positions")
+        _table(read(runtime, queries.open_positions), empty="No open positions")
     with trades:
         st.subheader("Recent trades")
-        _table(queries.recent_trades(cur, limit=20), empty="No closed trades yet")
+        _table(read(runtime, queries.recent_trades, limit=20), empty="No closed trades yet")
     st.subheader("Audit log")
-    _table(queries.recent_commands(cur, limit=20), empty="No commands yet")
+    _table(read(runtime, queries.recent_commands, limit=20), empty="No commands yet")
 
 
 def _table(frame: pd.DataFrame, *, empty: str) -> None:

@@ -17,7 +17,8 @@ import streamlit as st
 
 from dashboard.auth import authorise, current_gate, sidebar_token
 from dashboard.controls import ACTOR, show_notice, submit
-from dashboard.runtime import get_runtime, store_cursor
+from dashboard.reads import read
+from dashboard.runtime import get_runtime
 from engine.commands import Command, CommandKind
 from simulator import faults as faults_module
 from simulator.faults import FaultSettings
@@ -51,8 +52,7 @@ def _apply(kind: CommandKind, **params: Any) -> None:
 @st.fragment(run_every=1)
 def market_state() -> None:
     """Replay speed and market time, with what a shock would hit: open positions and the breaker."""
-    with store_cursor(runtime) as cur:
-        positions = len(queries.open_positions(cur))
+    positions = len(read(runtime, queries.open_positions))
     speed, clock, open_positions, breaker = st.columns(4)
     speed.metric("Replay speed", f"{runtime.settings.sim.speed:g}×", help="Market seconds per wall second (sim.speed)")
     clock.metric("Market time", _utc(market.now_ms())[:16], help="UTC, of the replayed market")

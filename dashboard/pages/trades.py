@@ -11,7 +11,8 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.exports import csv_bytes, fill_totals, parquet_bytes, trade_totals
-from dashboard.runtime import get_runtime, store_cursor
+from dashboard.reads import read
+from dashboard.runtime import get_runtime
 from storage import trade_queries
 
 RANGES = {"All": None, "Last hour": timedelta(hours=1), "Last 24 hours": timedelta(days=1), "Last 7 days": timedelta(days=7)}
@@ -28,11 +29,10 @@ symbols = symbol_filter.multiselect(
 side = SIDES[side_filter.segmented_control("Side (fills)", list(SIDES), default="Both", key="trades_side") or "Both"]
 span = RANGES[range_filter.selectbox("Time range (market time)", list(RANGES), key="trades_range")]
 
-with store_cursor(runtime) as cur:
-    newest = trade_queries.newest_fill_time(cur)
-    since = None if span is None or newest is None else newest - span
-    fills = trade_queries.fills(cur, symbols=symbols, side=side, since=since)
-    trades = trade_queries.closed_trades(cur, symbols=symbols, since=since)
+newest = read(runtime, trade_queries.newest_fill_time)
+since = None if span is None or newest is None else newest - span
+fills = read(runtime, trade_queries.fills, symbols=symbols, side=side, since=since)
+trades = read(runtime, trade_queries.closed_trades, symbols=symbols, since=since)
 
 
 def _downloads(frame: pd.DataFrame, *, name: str) -> None:

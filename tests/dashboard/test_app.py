@@ -11,7 +11,7 @@ import pytest
 from streamlit import config as st_config
 from streamlit.testing.v1 import AppTest
 
-from dashboard.runtime import get_runtime
+from dashboard.runtime import get_runtime, stop_engine
 from engine.runtime import Runtime
 from storage import queries
 from storage.store import Store
@@ -58,7 +58,7 @@ def _trip(runtime: Runtime) -> None:
 
 
 def _audit(db_path: Path) -> list[tuple[str, str, str, str]]:
-    get_runtime.clear()
+    stop_engine()
     with Store(db_path, read_only=True) as store, store.cursor() as cur:
         return cur.execute("SELECT command, actor, reason, result FROM commands ORDER BY ts").fetchall()
 
