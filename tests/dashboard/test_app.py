@@ -154,6 +154,19 @@ def test_flatten_all_asks_for_confirmation_and_is_audited(db_path: Path) -> None
     assert result in ("OK", "IGNORED")
 
 
+def test_the_dialog_never_prefills_the_token(db_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The token typed in the sidebar is not drawn into the dialog's field: a value the server sets travels back to
+    the browser. (That the dialog falls back to the sidebar's token is a browser test: AppTest drops the sidebar's
+    value on a fragment rerun, which a browser does not.)"""
+    monkeypatch.setenv("PAPERTRADER_ADMIN_TOKEN", TOKEN)
+    at = _app()
+    at = at.sidebar.text_input(key="admin_token_input").input(TOKEN).run()
+    at = at.button(key="flatten").click().run()
+    field = at.text_input(key="flatten_token")
+    assert (field.value, field.proto.default) == ("", "")
+    assert TOKEN not in str(field.proto)
+
+
 def test_pause_with_a_wrong_token_is_refused(db_path: Path) -> None:
     """A token from ``st.secrets``: Pause with the wrong one shows "Refused" and sends nothing."""
     at = AppTest.from_file(str(APP), default_timeout=30)
