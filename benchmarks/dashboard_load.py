@@ -10,7 +10,7 @@ speed 60: server CPU ≤ 1 core, each page's refresh median ≤ 1.5 s and max �
 
 Methodology, for each page count N (a fresh server and database each time):
 
-1. The dashboard is started as ``make run`` starts it (``python -m dashboard.serve``; ``--no-launcher``:
+1. The dashboard is started as ``make run`` starts it (``streamlit run dashboard/serve.py``; ``--no-launcher``:
    ``streamlit run dashboard/app.py``, the engine then starting at the first page view) on a free port, with its own
    temporary database, ``PAPERTRADER_SIM__SPEED`` set, and its operations endpoint on a free port.
 2. One headless Debian Chromium (``/usr/bin/chromium``, or ``PAPERTRADER_CHROMIUM``) opens N pages of the Overview,
@@ -25,8 +25,9 @@ Methodology, for each page count N (a fresh server and database each time):
      the same refresh: its charts land one after the other), and the time between two refreshes is that page's
      refresh interval (1 s when the 1 Hz refresh keeps up with data arriving every wall second). Per page: median
      and max; reported: the worst page's median and max;
-   - **blank charts**: a sample in which a page shows fewer charts than it showed before, or a chart without any
-     points (a chart cleared while it refreshes);
+   - **blank charts**: checked at every animation frame of each page: a chart's place in the layout showing no
+     drawn chart (none, one still hidden, or one without points), e.g. a chart re-created rather than updated
+     mid-refresh. Reported: how many times it happened and the share of page-time it lasted;
    - **engine data lag**: ``papertrader_data_lag_seconds`` (wall seconds since the last market message) scraped
      from ``/metrics`` once a second: max;
    - **bytes per page**: WebSocket bytes the server sent to each page per second (mean over pages).
@@ -68,13 +69,26 @@ TARGET_LAG_S = 2.0
 
 SAMPLER_JS = """() => {
     if (window.__bench) return;
-    const bench = window.__bench = {updates: [], blanks: 0, charts: 0, last: null};
+    const bench = window.__bench = {updates: [], blanks: 0, blankMs: 0, last: null};
     const COALESCE_MS = 400;
     const last = (a) => (a && a.length ? String(a[a.length - 1]) : '');
+    const drawn = (p) => p && Array.isArray(p._fullData) && getComputedStyle(p).visibility !== 'hidden'
+        && p._fullData.some(t => t.x && t.x.length);
+    let blankSince = null, lastFrame = performance.now();
+    const frame = () => {
+        const now = performance.now();
+        // a chart slot in the layout showing no drawn chart: blank (e.g. its chart re-created mid-refresh)
+        const blank = [...document.querySelectorAll('[data-testid="stPlotlyChart"]')]
+            .some(c => c.getBoundingClientRect().height > 0 && !drawn(c.querySelector('.js-plotly-plot')));
+        if (blank && blankSince === null) { blankSince = now; bench.blanks++; }
+        if (blank) bench.blankMs += now - lastFrame;
+        if (!blank) blankSince = null;
+        lastFrame = now;
+        requestAnimationFrame(frame);
+    };
+    requestAnimationFrame(frame);
     setInterval(() => {
-        const plots = [...document.querySelectorAll('.js-plotly-plot')].filter(p => Array.isArray(p._fullData));
-        if (plots.length < bench.charts || plots.some(p => !p._fullData.some(t => t.x && t.x.length))) bench.blanks++;
-        bench.charts = Math.max(bench.charts, plots.length);
+        const plots = [...document.querySelectorAll('.js-plotly-plot')].filter(p => drawn(p));
         const signature = plots.map(p => p._fullData.map(t => `${t.x ? t.x.length : 0}:${last(t.x)}:${last(t.y)}`).join()).join('|');
         const now = performance.now();
         if (signature !== bench.last) {
@@ -97,6 +111,7 @@ class Result:
     medians_s: list[float]
     maxima_s: list[float]
     blanks: int
+    blank_share: float
     max_lag_s: float
     bytes_per_page_s: float
     load_before: str
@@ -156,12 +171,10 @@ def server(*, speed: float, launcher: bool, workdir: Path) -> Iterator[tuple[sub
         "PAPERTRADER_STORAGE__PATH": str(workdir / "bench.duckdb"),
         "PAPERTRADER_SIM__SPEED": str(speed),
         "PAPERTRADER_METRICS__PORT": str(metrics_port),
-        "STREAMLIT_SERVER_PORT": str(port),
         "PYTHONPATH": str(REPO),
     }
-    command = [sys.executable, "-m", "dashboard.serve"] if launcher else [
-        sys.executable, "-m", "streamlit", "run", "dashboard/app.py", "--server.port", str(port)
-    ]
+    script = "dashboard/serve.py" if launcher else "dashboard/app.py"
+    command = [sys.executable, "-m", "streamlit", "run", script, "--server.port", str(port)]
     log = (workdir / "server.log").open("wb")
     process = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
@@ -220,7 +233,7 @@ def run(browser: Browser, *, pages: int, seconds: float, speed: float, launcher:
         start_bytes = sum(received)
         cpu0, browser0, wall0 = cpu_seconds(process.pid), tree_cpu_seconds(browser_pid), time.monotonic()
         for page in opened:
-            page.evaluate("() => { window.__bench.updates = []; window.__bench.blanks = 0; }")
+            page.evaluate("() => { Object.assign(window.__bench, {updates: [], blanks: 0, blankMs: 0}); }")
         lags: list[float] = []
         while time.monotonic() - wall0 < seconds:
             lag = data_lag_s(metrics_url)
@@ -231,7 +244,7 @@ def run(browser: Browser, *, pages: int, seconds: float, speed: float, launcher:
         server_cores = (cpu_seconds(process.pid) - cpu0) / wall
         browser_cores = (tree_cpu_seconds(browser_pid) - browser0) / wall
         byte_rate = (sum(received) - start_bytes) / wall / pages
-        medians, maxima, blanks = [], [], 0
+        medians, maxima, blanks, blank_ms = [], [], 0, 0.0
         for page in opened:
             bench = page.evaluate("() => window.__bench")
             stamps = bench["updates"]
@@ -239,12 +252,14 @@ def run(browser: Browser, *, pages: int, seconds: float, speed: float, launcher:
             medians.append(statistics.median(gaps))
             maxima.append(max(gaps))
             blanks += bench["blanks"]
+            blank_ms += bench["blankMs"]
             if os.environ.get("BENCH_DEBUG"):
                 print([round(g, 2) for g in gaps])
         for page in opened:
             page.context.close()
         return Result(
-            pages, wall, server_cores, browser_cores, medians, maxima, blanks, max(lags, default=float("nan")),
+            pages, wall, server_cores, browser_cores, medians, maxima, blanks, blank_ms / 1000 / wall / pages,
+            max(lags, default=float("nan")),
             byte_rate, load_before, loadavg(),
         )
 
@@ -279,7 +294,8 @@ def report(result: Result) -> None:
     print(
         f"{result.pages:>3} page(s), {result.seconds:.0f} s: server {result.server_cores:.2f} core(s), "
         f"browser {result.browser_cores:.2f} core(s); refresh median (worst page) {max(result.medians_s):.2f} s, "
-        f"max {max(result.maxima_s):.2f} s; blank-chart samples {result.blanks}; engine data lag max "
+        f"max {max(result.maxima_s):.2f} s; blank charts {result.blanks} times ({result.blank_share:.1%} of the time); "
+        f"engine data lag max "
         f"{result.max_lag_s:.2f} s; {result.bytes_per_page_s / 1000:.1f} kB/s per page — {result.verdict()}"
     )
     print(f"      before: {result.load_before}; after: {result.load_after}")
