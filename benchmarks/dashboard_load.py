@@ -253,8 +253,6 @@ def run(browser: Browser, *, pages: int, seconds: float, speed: float, launcher:
             maxima.append(max(gaps))
             blanks += bench["blanks"]
             blank_ms += bench["blankMs"]
-            if os.environ.get("BENCH_DEBUG"):
-                print([round(g, 2) for g in gaps])
         for page in opened:
             page.context.close()
         return Result(
@@ -309,6 +307,7 @@ def main() -> None:
     parser.add_argument("--warmup-timeout", type=float, default=120.0)
     parser.add_argument("--no-launcher", action="store_true", help="streamlit run dashboard/app.py (the engine starts at the first view)")
     args = parser.parse_args()
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]  # each result as soon as it is measured
     if not Path(CHROMIUM).exists():
         raise SystemExit(f"no Chromium at {CHROMIUM}: apt-get install chromium (or set PAPERTRADER_CHROMIUM)")
     print(f"machine: {loadavg()}")

@@ -8,7 +8,8 @@ keeps the latest result of each (query, arguments) and decides when to compute i
 
 - a result is reused while it is younger than ``ttl_s`` (1 s: the dashboard's refresh period), whatever the
   sessions asking, and for as long as the recorder has committed nothing since (its flush version,
-  :attr:`storage.recorder.RecorderStatus.flushes`, is unchanged: the database holds the same rows);
+  :attr:`storage.recorder.RecorderStatus.flushes`, is unchanged: the database holds the same rows), up to
+  ``max_age_s`` (30 s, a bound for anything that changes without a flush);
 - when it is due, the first session to ask computes it while the others asking for the same result wait for that
   computation instead of starting their own (one computation per query per tick, not one per session);
 - the ``max_entries`` most recently used results are kept (queries with filters make one entry per filter).
@@ -38,6 +39,7 @@ import pandas as pd
 from engine.runtime import Runtime
 
 TTL_S = 1.0
+MAX_AGE_S = 30.0
 MAX_ENTRIES = 256
 
 P = ParamSpec("P")
@@ -66,6 +68,7 @@ class SharedReads:
         version: the database's version, a number that changes whenever rows are committed (the recorder's flush
             count).
         ttl_s: seconds a result is reused even when the version has moved on.
+        max_age_s: seconds a result is reused at most, even when the version has not moved.
         max_entries: results kept, least recently used dropped first.
         clock: monotonic seconds.
 
@@ -78,14 +81,16 @@ class SharedReads:
         version: Callable[[], int],
         *,
         ttl_s: float = TTL_S,
+        max_age_s: float = MAX_AGE_S,
         max_entries: int = MAX_ENTRIES,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        if ttl_s < 0 or max_entries < 1:
-            raise ValueError("ttl_s must be ≥ 0 and max_entries ≥ 1")
+        if not 0 <= ttl_s <= max_age_s or max_entries < 1:
+            raise ValueError("need 0 ≤ ttl_s ≤ max_age_s and max_entries ≥ 1")
         self._cursor = cursor
         self._version = version
         self._ttl_s = ttl_s
+        self._max_age_s = max_age_s
         self._max_entries = max_entries
         self._clock = clock
         self._lock = threading.Lock()
@@ -122,7 +127,8 @@ class SharedReads:
             entry = self._entries.get(key)
             if entry is None:
                 return None
-            if self._clock() - entry.computed_at < self._ttl_s or entry.version == self._version():
+            age = self._clock() - entry.computed_at
+            if age < self._ttl_s or (age < self._max_age_s and entry.version == self._version()):
                 self._entries.move_to_end(key)
                 return entry
             return None

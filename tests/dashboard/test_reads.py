@@ -88,13 +88,16 @@ def test_a_result_is_recomputed_once_the_tick_is_over_and_rows_were_committed(da
     assert reads.computations == 2
 
 
-def test_without_new_rows_a_result_lives_on_after_its_tick(database: duckdb.DuckDBPyConnection) -> None:
+def test_without_new_rows_a_result_lives_on_after_its_tick_up_to_max_age(database: duckdb.DuckDBPyConnection) -> None:
     clock = Clock()
     reads = _reads(database, clock, Version())
     reads.read(latest)
-    clock.now += 3600
+    clock.now += 29.9
     assert reads.read(latest) == {"equity": 101.0}
     assert reads.computations == 1
+    clock.now += 0.1
+    reads.read(latest)
+    assert reads.computations == 2
 
 
 def test_each_set_of_arguments_is_its_own_result(database: duckdb.DuckDBPyConnection) -> None:
