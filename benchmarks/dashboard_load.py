@@ -2,15 +2,17 @@
 
 Run::
 
-    .venv/bin/python benchmarks/dashboard_load.py [--pages 1 10 20] [--seconds 60] [--warmup-timeout 120]
-        [--speed 60] [--no-launcher]
+    .venv/bin/python benchmarks/dashboard_load.py [--pages 1 10 20] [--seconds 60] [--warmup-timeout 240]
+        [--speed 60] [--history-days 10] [--no-launcher]
 
 Target (issue 11, ``../shared/SPEC.md`` §5): 20 Overview pages refreshing at 1 Hz on one server process at replay
 speed 60: server CPU ≤ 1 core, each page's refresh median ≤ 1.5 s and max ≤ 3 s, engine data lag < 2 s.
 
 Methodology, for each page count N (a fresh server and database each time):
 
-1. The dashboard is started as ``make run`` starts it (``streamlit run dashboard/serve.py``; ``--no-launcher``:
+1. A database with ``--history-days`` of history is made first (``papertrader replay --end``, the bundled data from
+   2021-04-20; 0: none), so the charts are at their point cap as on a long run; then the dashboard is started as
+   ``make run`` starts it (``streamlit run dashboard/serve.py``; ``--no-launcher``:
    ``streamlit run dashboard/app.py``, the engine then starting at the first page view) on a free port, with its own
    temporary database, ``PAPERTRADER_SIM__SPEED`` set, and its operations endpoint on a free port.
 2. One headless Debian Chromium (``/usr/bin/chromium``, or ``PAPERTRADER_CHROMIUM``) opens N pages of the Overview,
@@ -54,6 +56,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -66,6 +69,7 @@ TARGET_CPU_CORES = 1.0
 TARGET_MEDIAN_S = 1.5
 TARGET_MAX_S = 3.0
 TARGET_LAG_S = 2.0
+HISTORY_START = datetime(2021, 4, 20, tzinfo=UTC)
 
 SAMPLER_JS = """() => {
     if (window.__bench) return;
@@ -162,12 +166,26 @@ def loadavg() -> str:
     return f"load average {one} {five} {fifteen} on {os.cpu_count()} CPUs"
 
 
+def history(database: Path, *, days: int) -> None:
+    """``days`` of replayed history in ``database`` (the live engine then resumes after its last candle)."""
+    if days:
+        end = (HISTORY_START + timedelta(days=days)).isoformat()
+        subprocess.run(
+            [sys.executable, "-m", "engine", "replay", "--db", str(database), "--end", end, "--no-progress"],
+            cwd=REPO, env={**clean_env(), "PYTHONPATH": str(REPO)}, check=True, stdout=subprocess.DEVNULL,
+        )
+
+
+def clean_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith("PAPERTRADER_")}
+
+
 @contextlib.contextmanager
 def server(*, speed: float, launcher: bool, workdir: Path) -> Iterator[tuple[subprocess.Popen[bytes], str, str]]:
     """The dashboard on a free port: ``(process, app URL, metrics URL)``; stopped with SIGTERM afterwards."""
     port, metrics_port = free_port(), free_port()
     env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("PAPERTRADER_")},
+        **clean_env(),
         "PAPERTRADER_STORAGE__PATH": str(workdir / "bench.duckdb"),
         "PAPERTRADER_SIM__SPEED": str(speed),
         "PAPERTRADER_METRICS__PORT": str(metrics_port),
@@ -206,7 +224,7 @@ def data_lag_s(metrics_url: str) -> float | None:
     return None
 
 
-def open_page(browser: Browser, url: str, received: list[int]) -> Page:
+def open_page(browser: Browser, url: str, received: list[int], *, timeout_s: float) -> Page:
     page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
     slot = len(received)
     received.append(0)
@@ -215,51 +233,61 @@ def open_page(browser: Browser, url: str, received: list[int]) -> Page:
         received[slot] += len(payload)
 
     page.on("websocket", lambda ws: ws.on("framereceived", count))
-    page.goto(url)
+    page.goto(url, wait_until="commit", timeout=timeout_s * 1000)
+    page.wait_for_load_state("load", timeout=timeout_s * 1000)
     page.evaluate(SAMPLER_JS)
     return page
 
 
-def run(browser: Browser, *, pages: int, seconds: float, speed: float, launcher: bool, warmup_timeout_s: float) -> Result:
-    with tempfile.TemporaryDirectory(prefix="pt-load-") as tmp, server(speed=speed, launcher=launcher, workdir=Path(tmp)) as (
-        process, url, metrics_url
-    ):
-        received: list[int] = []
-        opened = [open_page(browser, url, received) for _ in range(pages)]
-        for page in opened:
-            page.wait_for_function(WARM_JS, timeout=warmup_timeout_s * 1000, polling=500)
-        browser_pid = browser_process_pid()
-        load_before = loadavg()
-        start_bytes = sum(received)
-        cpu0, browser0, wall0 = cpu_seconds(process.pid), tree_cpu_seconds(browser_pid), time.monotonic()
-        for page in opened:
-            page.evaluate("() => { Object.assign(window.__bench, {updates: [], blanks: 0, blankMs: 0}); }")
-        lags: list[float] = []
-        while time.monotonic() - wall0 < seconds:
-            lag = data_lag_s(metrics_url)
-            if lag is not None:
-                lags.append(lag)
-            opened[0].wait_for_timeout(1000)  # lets Playwright deliver the WebSocket frame events meanwhile
-        wall = time.monotonic() - wall0
-        server_cores = (cpu_seconds(process.pid) - cpu0) / wall
-        browser_cores = (tree_cpu_seconds(browser_pid) - browser0) / wall
-        byte_rate = (sum(received) - start_bytes) / wall / pages
-        medians, maxima, blanks, blank_ms = [], [], 0, 0.0
-        for page in opened:
-            bench = page.evaluate("() => window.__bench")
-            stamps = bench["updates"]
-            gaps = [(b - a) / 1000 for a, b in itertools.pairwise(stamps)] or [wall]
-            medians.append(statistics.median(gaps))
-            maxima.append(max(gaps))
-            blanks += bench["blanks"]
-            blank_ms += bench["blankMs"]
-        for page in opened:
-            page.context.close()
-        return Result(
-            pages, wall, server_cores, browser_cores, medians, maxima, blanks, blank_ms / 1000 / wall / pages,
-            max(lags, default=float("nan")),
-            byte_rate, load_before, loadavg(),
-        )
+def run(
+    browser: Browser, *, pages: int, seconds: float, speed: float, launcher: bool, warmup_timeout_s: float, history_days: int
+) -> Result:
+    with tempfile.TemporaryDirectory(prefix="pt-load-") as tmp:
+        history(Path(tmp) / "bench.duckdb", days=history_days)
+        with server(speed=speed, launcher=launcher, workdir=Path(tmp)) as (process, url, metrics_url):
+            return measure(browser, process, url, metrics_url, pages=pages, seconds=seconds, warmup_timeout_s=warmup_timeout_s)
+
+
+def measure(
+    browser: Browser, process: subprocess.Popen[bytes], url: str, metrics_url: str, *, pages: int, seconds: float,
+    warmup_timeout_s: float,
+) -> Result:
+    received: list[int] = []
+    opened = [open_page(browser, url, received, timeout_s=warmup_timeout_s) for _ in range(pages)]
+    for page in opened:
+        page.wait_for_function(WARM_JS, timeout=warmup_timeout_s * 1000, polling=500)
+    browser_pid = browser_process_pid()
+    load_before = loadavg()
+    start_bytes = sum(received)
+    cpu0, browser0, wall0 = cpu_seconds(process.pid), tree_cpu_seconds(browser_pid), time.monotonic()
+    for page in opened:
+        page.evaluate("() => { Object.assign(window.__bench, {updates: [], blanks: 0, blankMs: 0}); }")
+    lags: list[float] = []
+    while time.monotonic() - wall0 < seconds:
+        lag = data_lag_s(metrics_url)
+        if lag is not None:
+            lags.append(lag)
+        opened[0].wait_for_timeout(1000)  # lets Playwright deliver the WebSocket frame events meanwhile
+    wall = time.monotonic() - wall0
+    server_cores = (cpu_seconds(process.pid) - cpu0) / wall
+    browser_cores = (tree_cpu_seconds(browser_pid) - browser0) / wall
+    byte_rate = (sum(received) - start_bytes) / wall / pages
+    medians, maxima, blanks, blank_ms = [], [], 0, 0.0
+    for page in opened:
+        bench = page.evaluate("() => window.__bench")
+        stamps = bench["updates"]
+        gaps = [(b - a) / 1000 for a, b in itertools.pairwise(stamps)] or [wall]
+        medians.append(statistics.median(gaps))
+        maxima.append(max(gaps))
+        blanks += bench["blanks"]
+        blank_ms += bench["blankMs"]
+    for page in opened:
+        page.context.close()
+    return Result(
+        pages, wall, server_cores, browser_cores, medians, maxima, blanks, blank_ms / 1000 / wall / pages,
+        max(lags, default=float("nan")),
+        byte_rate, load_before, loadavg(),
+    )
 
 
 def browser_process_pid() -> int:
@@ -304,7 +332,8 @@ def main() -> None:
     parser.add_argument("--pages", type=int, nargs="+", default=[1, 10, 20])
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--speed", type=float, default=60.0)
-    parser.add_argument("--warmup-timeout", type=float, default=120.0)
+    parser.add_argument("--warmup-timeout", type=float, default=240.0)
+    parser.add_argument("--history-days", type=int, default=10, help="days replayed into the database first (0: none)")
     parser.add_argument("--no-launcher", action="store_true", help="streamlit run dashboard/app.py (the engine starts at the first view)")
     args = parser.parse_args()
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]  # each result as soon as it is measured
@@ -322,7 +351,7 @@ def main() -> None:
                 report(
                     run(
                         browser, pages=pages, seconds=args.seconds, speed=args.speed, launcher=not args.no_launcher,
-                        warmup_timeout_s=args.warmup_timeout,
+                        warmup_timeout_s=args.warmup_timeout, history_days=args.history_days,
                     )
                 )
         finally:

@@ -18,6 +18,12 @@ A read must depend only on the database and its arguments: a query that measures
 time as an argument, and pages pass :func:`tick_now` (the time rounded down to the tick) so that every session of a
 tick asks for the same result. Each caller gets its own copy of a DataFrame result (a deep copy of anything else),
 so a page may change what it got without another session seeing it.
+
+What a page builds from a result can be shared the same way: :func:`derived` (``derived(runtime,
+figures.equity_figure, queries.equity_curve)``) builds a chart once per tick for every session; building a Plotly
+figure costs more than its query once the charts hold their thousands of points. A derived value is shared as it
+is, not copied (copying a figure costs as much as building it): hand it to ``st.plotly_chart``, which only reads it,
+and change nothing in it. A builder with options is bound with :class:`Bound`, so that equal options are one key.
 """
 
 from __future__ import annotations
@@ -31,7 +37,7 @@ from collections.abc import Callable, Hashable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
+from typing import Any, Concatenate, Generic, ParamSpec, Protocol, TypeVar
 
 import duckdb
 import pandas as pd
@@ -44,6 +50,7 @@ MAX_ENTRIES = 256
 
 P = ParamSpec("P")
 T = TypeVar("T")
+U = TypeVar("U")
 Query = Callable[Concatenate[duckdb.DuckDBPyConnection, P], T]
 
 
@@ -97,7 +104,7 @@ class SharedReads:
         self._entries: OrderedDict[Hashable, _Entry] = OrderedDict()
         self._computing: dict[Hashable, threading.Lock] = {}
         self.computations = 0
-        """How many times a query has actually run (for tests and benchmarks)."""
+        """How many values have been computed (queries run and values derived), for tests and benchmarks."""
 
     def read(self, query: Query[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
         """``query(cursor, *args, **kwargs)``, shared: see the module docstring. Returns the caller's own copy.
@@ -106,7 +113,27 @@ class SharedReads:
             TypeError: an argument that cannot be a key (lists, tuples, sets and dicts of hashable values can).
             Whatever ``query`` raises (nothing is stored then; the next caller tries again).
         """
-        key = (query, _frozen(args), _frozen(kwargs))
+
+        def compute() -> T:
+            with self._cursor() as cur:
+                return query(cur, *args, **kwargs)
+
+        return _copy(self._shared((query, _frozen(args), _frozen(kwargs)), compute))
+
+    def derived(self, build: Callable[[T], U], query: Query[P, T], /, *args: P.args, **kwargs: P.kwargs) -> U:
+        """``build(query(cursor, *args, **kwargs))``, shared like a read but **not copied** (see the module docstring);
+        the query's result is the one :meth:`read` shares. ``build`` must be hashable and equal for every session (a
+        module-level function, or :class:`Bound`).
+
+        Raises:
+            TypeError: as :meth:`read`, or ``build`` is not hashable.
+            Whatever ``query`` or ``build`` raises (nothing is stored then).
+        """
+        key = ("derived", build, query, _frozen(args), _frozen(kwargs))
+        return self._shared(key, lambda: build(self.read(query, *args, **kwargs)))
+
+    def _shared(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """The stored value of ``key`` while fresh, else ``compute()``: once, however many callers wait for it."""
         entry = self._fresh(key)
         if entry is None:
             with self._lock:
@@ -115,12 +142,13 @@ class SharedReads:
                 entry = self._fresh(key)  # computed by another caller while this one waited
                 if entry is None:
                     try:
-                        entry = self._compute(key, query, args, kwargs)
+                        entry = self._compute(key, compute)
                     except BaseException:
                         with self._lock:
                             self._computing.pop(key, None)
                         raise
-        return _copy(entry.value)
+        value: T = entry.value
+        return value
 
     def _fresh(self, key: Hashable) -> _Entry | None:
         with self._lock:
@@ -133,10 +161,9 @@ class SharedReads:
                 return entry
             return None
 
-    def _compute(self, key: Hashable, query: Callable[..., Any], args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> _Entry:
-        version, started = self._version(), self._clock()  # before the query: rows committed during it mean "due"
-        with self._cursor() as cur:
-            value = query(cur, *args, **kwargs)
+    def _compute(self, key: Hashable, compute: Callable[[], Any]) -> _Entry:
+        version, started = self._version(), self._clock()  # before computing: rows committed meanwhile mean "due"
+        value = compute()
         entry = _Entry(value, version, started)
         with self._lock:
             self.computations += 1
@@ -190,6 +217,35 @@ def shared_reads(runtime: Runtime) -> SharedReads:
 def read(runtime: Runtime, query: Query[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
     """``query(cursor, *args, **kwargs)`` on ``runtime``'s database, shared by every session (:meth:`SharedReads.read`)."""
     return shared_reads(runtime).read(query, *args, **kwargs)
+
+
+def derived(runtime: Runtime, build: Callable[[T], U], query: Query[P, T], /, *args: P.args, **kwargs: P.kwargs) -> U:
+    """``build(query(cursor, *args, **kwargs))`` on ``runtime``'s database, built once per tick for every session and
+    shared as it is, not copied (:meth:`SharedReads.derived`)."""
+    return shared_reads(runtime).derived(build, query, *args, **kwargs)
+
+
+class Bound(Generic[U]):
+    """``build`` with keyword options, hashable and equal by value (a :func:`functools.partial` is neither), for
+    :func:`derived`: ``Bound(figures.drawdown_figure, limit_pct=15.0)``.
+
+    Raises:
+        TypeError: an option that is not hashable.
+    """
+
+    def __init__(self, build: Callable[..., U], /, **options: Any) -> None:
+        self._build = build
+        self._options = tuple(sorted(options.items()))
+        self._hash = hash((build, self._options))
+
+    def __call__(self, value: Any) -> U:
+        return self._build(value, **dict(self._options))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Bound) and (self._build, self._options) == (other._build, other._options)
+
+    def __hash__(self) -> int:
+        return self._hash
 
 
 def tick_now(*, ttl_s: float = TTL_S, clock: Callable[[], float] = time.time) -> datetime:

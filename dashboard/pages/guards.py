@@ -15,7 +15,7 @@ import streamlit as st
 
 from dashboard import figures, guard_figures, tables
 from dashboard.kpis import DeltaColor
-from dashboard.reads import Read, shared_reads, tick_now
+from dashboard.reads import Bound, Read, derived, shared_reads, tick_now
 from dashboard.runtime import get_runtime
 from engine.sinks.status import EngineStatus
 from storage import guard_queries, queries
@@ -69,17 +69,21 @@ def _breaker(read: Read, status: EngineStatus) -> None:
         st.error("The breaker is tripped: no new entries until a person resets it.", icon=":material/block:")
     left, right = st.columns(2)
     left.plotly_chart(
-        guard_figures.breaker_gauges_figure(
-            gauges,
-            warning_pct=float(limits.warning_pct),
-            daily_loss_pct=float(limits.daily_loss_pct),
-            drawdown_pct=float(limits.drawdown_pct),
+        derived(
+            runtime,
+            Bound(
+                guard_figures.breaker_gauges_figure,
+                warning_pct=float(limits.warning_pct),
+                daily_loss_pct=float(limits.daily_loss_pct),
+                drawdown_pct=float(limits.drawdown_pct),
+            ),
+            guard_queries.breaker_gauges,
         ),
         key="breaker_gauges_chart",
         theme=None,
     )
     right.plotly_chart(
-        figures.drawdown_figure(read(queries.equity_curve), limit_pct=float(limits.drawdown_pct)),
+        derived(runtime, Bound(figures.drawdown_figure, limit_pct=float(limits.drawdown_pct)), queries.equity_curve),
         key="guards_drawdown_chart",
         theme=None,
     )
@@ -91,8 +95,10 @@ def _rest(read: Read, now: datetime) -> None:
     rest = runtime.settings.rest
     st.subheader("REST rate limit and retries")
     st.plotly_chart(
-        guard_figures.rate_limit_figure(
-            read(guard_queries.rate_limit_series), warn_pct=rest.warn_pct, weight_limit=rest.weight_limit_per_minute
+        derived(
+            runtime,
+            Bound(guard_figures.rate_limit_figure, warn_pct=rest.warn_pct, weight_limit=rest.weight_limit_per_minute),
+            guard_queries.rate_limit_series,
         ),
         key="rate_limit_chart",
         theme=None,
@@ -111,7 +117,7 @@ def _rest(read: Read, now: datetime) -> None:
                 st.error(f"{text} · banned (HTTP 418) for another {row['ban_left_s']:.0f} s", icon=":material/gpp_bad:")
             else:
                 st.markdown(text)
-    st.plotly_chart(guard_figures.retry_counts_figure(read(guard_queries.retry_counts)), key="retry_chart", theme=None)
+    st.plotly_chart(derived(runtime, guard_figures.retry_counts_figure, guard_queries.retry_counts), key="retry_chart", theme=None)
     with st.expander("REST attempts by endpoint, outcome and reason"):
         _table(read(guard_queries.api_call_totals), empty="No REST calls yet")
 
@@ -124,7 +130,9 @@ def _stream(read: Read, status: EngineStatus, now: datetime) -> None:
     tiles[1].metric("Reconnects", f"{counts['reconnects']:,}", help=f"{counts['disconnects']:,} disconnects recorded in all")
     tiles[2].metric("Backfilled candles", f"{status.backfilled_candles:,}", help=f"since start; {counts['backfilled_candles']:,} in all")
     tiles[3].metric("Bad messages", f"{status.bad_messages:,}", help=f"since start; {counts['bad_messages']:,} in all")
-    st.plotly_chart(guard_figures.ws_timeline_figure(read(guard_queries.ws_spans, now=now)), key="ws_timeline_chart", theme=None)
+    st.plotly_chart(
+        derived(runtime, guard_figures.ws_timeline_figure, guard_queries.ws_spans, now=now), key="ws_timeline_chart", theme=None
+    )
     with st.expander("Connection events"):
         _table(read(guard_queries.ws_timeline, limit=500), empty="No connection events yet")
 
@@ -156,7 +164,7 @@ def _gaps(read: Read, status: EngineStatus, now: datetime) -> None:
 def _denials(read: Read, status: EngineStatus) -> None:
     st.subheader("Risk denials")
     st.caption(f"{status.risk_denials:,} since the engine started")
-    st.plotly_chart(guard_figures.denials_figure(read(guard_queries.denials_by_reason)), key="denials_chart", theme=None)
+    st.plotly_chart(derived(runtime, guard_figures.denials_figure, guard_queries.denials_by_reason), key="denials_chart", theme=None)
 
 
 def _table(frame: pd.DataFrame, *, empty: str) -> None:

@@ -17,7 +17,7 @@ from dashboard import figures
 from dashboard.auth import current_gate
 from dashboard.controls import control_buttons
 from dashboard.kpis import market_time_text, overview_kpis
-from dashboard.reads import read
+from dashboard.reads import derived, read
 from dashboard.runtime import get_runtime
 from engine.sinks.status import EngineStatus
 from storage import queries
@@ -65,10 +65,9 @@ def live() -> None:
         waiting = "Waiting for the first candle… the charts appear once the engine has marked the portfolio."
         st.info(waiting, icon=":material/hourglass_top:")
     else:
-        curve = read(runtime, queries.equity_curve)
         left, right = st.columns(2)
-        left.plotly_chart(figures.equity_figure(curve), key="equity_chart", theme=None)
-        right.plotly_chart(figures.drawdown_figure(curve), key="drawdown_chart", theme=None)
+        left.plotly_chart(derived(runtime, figures.equity_figure, queries.equity_curve), key="equity_chart", theme=None)
+        right.plotly_chart(derived(runtime, figures.drawdown_figure, queries.equity_curve), key="drawdown_chart", theme=None)
 
     positions, trades = st.columns(2)
     with positions:

@@ -11,7 +11,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from dashboard.reads import SharedReads, tick_now
+from dashboard.reads import Bound, SharedReads, tick_now
 
 
 class Clock:
@@ -160,6 +160,34 @@ def test_a_failing_query_is_not_stored_and_the_next_caller_tries_again(database:
         reads.read(flaky)
     assert reads.read(flaky) == 2
     assert reads.read(flaky) == 2
+
+
+def summary(curve: pd.DataFrame, *, scale: float = 1.0) -> dict[str, float]:
+    return {"points": len(curve), "top": float(curve["equity"].max()) * scale}
+
+
+def test_a_derived_value_is_built_once_per_tick_and_shared_as_is(database: duckdb.DuckDBPyConnection) -> None:
+    clock, version = Clock(), Version()
+    reads = _reads(database, clock, version)
+    first = reads.derived(summary, curve)
+    assert first == {"points": 2, "top": 101.0}
+    assert reads.derived(summary, curve) is first, "not copied: a figure costs as much to copy as to build"
+    assert reads.read(curve)["equity"].tolist() == [100.0, 101.0]
+    assert reads.computations == 2, "the query ran once, for the derived value and the read alike"
+    database.execute("INSERT INTO equity VALUES (3, 105.0)")
+    version.flushes += 1
+    clock.now += 1.0
+    assert reads.derived(summary, curve) == {"points": 3, "top": 105.0}
+
+
+def test_bound_builders_with_equal_options_are_one_value(database: duckdb.DuckDBPyConnection) -> None:
+    reads = _reads(database, Clock(), Version())
+    doubled = reads.derived(Bound(summary, scale=2.0), curve)
+    assert reads.derived(Bound(summary, scale=2.0), curve) is doubled
+    assert reads.derived(Bound(summary, scale=3.0), curve) == {"points": 2, "top": 303.0}
+    assert Bound(summary, scale=2.0) != Bound(summary, scale=3.0)
+    with pytest.raises(TypeError):
+        Bound(summary, scale=[2.0])
 
 
 def test_tick_now_is_the_same_for_every_session_within_a_tick() -> None:

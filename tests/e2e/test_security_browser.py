@@ -75,6 +75,7 @@ def test_a_rebound_host_gets_403_and_the_pages_request_nothing_from_another_host
         expect(page.get_by_role("heading", name=name)).to_be_visible(timeout=30_000)
         if name == "Guards":
             page.wait_for_function(CHART_WITH_POINTS_JS, timeout=30_000)
+        page.screenshot(path=str(artifacts / f"shared-reads-{name.lower().replace(' ', '-')}.png"), full_page=True)
     page.get_by_role("link", name="Overview").click()
     page.wait_for_function(CHART_WITH_POINTS_JS, timeout=30_000)
     page.screenshot(path=str(artifacts / "overview-uptime.png"), full_page=True)
