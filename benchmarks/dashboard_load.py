@@ -291,18 +291,21 @@ def measure(
 
 
 def browser_process_pid() -> int:
-    """The Chromium browser process Playwright launched (the newest ``chromium`` child of this process tree)."""
+    """The Chromium browser process Playwright launched: the ``chromium`` process of this process tree whose parent is
+    not one (its GPU, network and renderer processes descend from it)."""
     mine = os.getpid()
-    candidates = []
+    names: dict[int, tuple[str, int]] = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
-            with contextlib.suppress(OSError, IndexError):
+            with contextlib.suppress(OSError, IndexError, ValueError):
                 stat = (entry / "stat").read_text()
-                name = stat[stat.index("(") + 1 : stat.rindex(")")]
-                ppid = int(stat.rsplit(")", 1)[1].split()[1])
-                if "chrom" in name and ppid != 1 and is_descendant(ppid, mine):
-                    candidates.append(int(entry.name))
-    return min(candidates)
+                names[int(entry.name)] = (stat[stat.index("(") + 1 : stat.rindex(")")], int(stat.rsplit(")", 1)[1].split()[1]))
+    roots = [
+        pid for pid, (name, ppid) in names.items()
+        if "chrom" in name and "chrom" not in names.get(ppid, ("", 0))[0] and is_descendant(ppid, mine)
+    ]
+    [root] = roots
+    return root
 
 
 def is_descendant(pid: int, ancestor: int) -> bool:

@@ -47,6 +47,9 @@ from engine.runtime import Runtime
 TTL_S = 1.0
 MAX_AGE_S = 30.0
 MAX_ENTRIES = 256
+CHART_POINTS = 600
+"""Points per trace the dashboard's charts ask for (``max_points`` of the downsampling queries): about one per pixel
+of a half-width chart. The chart payload, and the time a browser takes to draw a refreshed chart, grow with it."""
 
 P = ParamSpec("P")
 T = TypeVar("T")

@@ -15,7 +15,7 @@ import streamlit as st
 
 from dashboard import figures, guard_figures, tables
 from dashboard.kpis import DeltaColor
-from dashboard.reads import Bound, Read, derived, shared_reads, tick_now
+from dashboard.reads import CHART_POINTS, Bound, Read, derived, shared_reads, tick_now
 from dashboard.runtime import get_runtime
 from engine.sinks.status import EngineStatus
 from storage import guard_queries, queries
@@ -83,7 +83,9 @@ def _breaker(read: Read, status: EngineStatus) -> None:
         theme=None,
     )
     right.plotly_chart(
-        derived(runtime, Bound(figures.drawdown_figure, limit_pct=float(limits.drawdown_pct)), queries.equity_curve),
+        derived(
+            runtime, Bound(figures.drawdown_figure, limit_pct=float(limits.drawdown_pct)), queries.equity_curve, max_points=CHART_POINTS
+        ),
         key="guards_drawdown_chart",
         theme=None,
     )
@@ -99,6 +101,7 @@ def _rest(read: Read, now: datetime) -> None:
             runtime,
             Bound(guard_figures.rate_limit_figure, warn_pct=rest.warn_pct, weight_limit=rest.weight_limit_per_minute),
             guard_queries.rate_limit_series,
+            max_points=CHART_POINTS,
         ),
         key="rate_limit_chart",
         theme=None,

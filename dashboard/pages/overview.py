@@ -17,7 +17,7 @@ from dashboard import figures
 from dashboard.auth import current_gate
 from dashboard.controls import control_buttons
 from dashboard.kpis import market_time_text, overview_kpis
-from dashboard.reads import derived, read
+from dashboard.reads import CHART_POINTS, derived, read
 from dashboard.runtime import get_runtime
 from engine.sinks.status import EngineStatus
 from storage import queries
@@ -66,8 +66,10 @@ def live() -> None:
         st.info(waiting, icon=":material/hourglass_top:")
     else:
         left, right = st.columns(2)
-        left.plotly_chart(derived(runtime, figures.equity_figure, queries.equity_curve), key="equity_chart", theme=None)
-        right.plotly_chart(derived(runtime, figures.drawdown_figure, queries.equity_curve), key="drawdown_chart", theme=None)
+        equity = derived(runtime, figures.equity_figure, queries.equity_curve, max_points=CHART_POINTS)
+        drawdown = derived(runtime, figures.drawdown_figure, queries.equity_curve, max_points=CHART_POINTS)
+        left.plotly_chart(equity, key="equity_chart", theme=None)
+        right.plotly_chart(drawdown, key="drawdown_chart", theme=None)
 
     positions, trades = st.columns(2)
     with positions:
