@@ -6,12 +6,14 @@ page asks for a result with :func:`read` (``read(runtime, queries.equity_curve)`
 queries.recent_trades, limit=20)``) instead of calling the query on a cursor of its own; :class:`SharedReads`
 keeps the latest result of each (query, arguments) and decides when to compute it again:
 
-- a result is reused while it is younger than ``ttl_s`` (1 s: the dashboard's refresh period), whatever the
-  sessions asking, and for as long as the recorder has committed nothing since (its flush version,
+- a result is reused while it is younger than ``ttl_s`` (0.5 s: half the dashboard's refresh period, so each
+  once-a-second refresh of a page gets a result newer than its previous one), whatever the sessions asking, and
+  for as long as the recorder has committed nothing since (its flush version,
   :attr:`storage.recorder.RecorderStatus.flushes`, is unchanged: the database holds the same rows), up to
   ``max_age_s`` (30 s, a bound for anything that changes without a flush);
 - when it is due, the first session to ask computes it while the others asking for the same result wait for that
-  computation instead of starting their own (one computation per query per tick, not one per session);
+  computation instead of starting their own: a query runs at most once per tick (twice a second) whatever the
+  number of sessions;
 - the ``max_entries`` most recently used results are kept (queries with filters make one entry per filter).
 
 A read must depend only on the database and its arguments: a query that measures against the wall clock takes the
@@ -44,7 +46,7 @@ import pandas as pd
 
 from engine.runtime import Runtime
 
-TTL_S = 1.0
+TTL_S = 0.5
 MAX_AGE_S = 30.0
 MAX_ENTRIES = 256
 CHART_POINTS = 600

@@ -81,9 +81,9 @@ def test_a_result_is_recomputed_once_the_tick_is_over_and_rows_were_committed(da
     assert len(reads.read(curve)) == 2
     database.execute("INSERT INTO equity VALUES (3, 99.0)")
     version.flushes += 1
-    clock.now += 0.5
+    clock.now += 0.25
     assert len(reads.read(curve)) == 2, "within the tick every session gets the same result"
-    clock.now += 0.5
+    clock.now += 0.25
     assert len(reads.read(curve)) == 3
     assert reads.computations == 2
 
@@ -176,7 +176,7 @@ def test_a_derived_value_is_built_once_per_tick_and_shared_as_is(database: duckd
     assert reads.computations == 2, "the query ran once, for the derived value and the read alike"
     database.execute("INSERT INTO equity VALUES (3, 105.0)")
     version.flushes += 1
-    clock.now += 1.0
+    clock.now += 0.5
     assert reads.derived(summary, curve) == {"points": 3, "top": 105.0}
 
 
@@ -191,6 +191,6 @@ def test_bound_builders_with_equal_options_are_one_value(database: duckdb.DuckDB
 
 
 def test_tick_now_is_the_same_for_every_session_within_a_tick() -> None:
-    assert tick_now(clock=lambda: 1_700_000_000.25) == tick_now(clock=lambda: 1_700_000_000.99)
-    assert tick_now(clock=lambda: 1_700_000_000.99) == datetime(2023, 11, 14, 22, 13, 20, tzinfo=UTC)
-    assert tick_now(clock=lambda: 1_700_000_001.0) > tick_now(clock=lambda: 1_700_000_000.99)
+    assert tick_now(clock=lambda: 1_700_000_000.5) == tick_now(clock=lambda: 1_700_000_000.99)
+    assert tick_now(clock=lambda: 1_700_000_000.49) == datetime(2023, 11, 14, 22, 13, 20, tzinfo=UTC)
+    assert tick_now(clock=lambda: 1_700_000_000.5) > tick_now(clock=lambda: 1_700_000_000.49)
