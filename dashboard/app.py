@@ -1,8 +1,12 @@
 """papertrader dashboard entry point: ``streamlit run dashboard/app.py``.
 
-A router only: page config, the navigation, and in the sidebar the engine, breaker and market state plus the admin
-token field (:mod:`dashboard.auth`). Pages live in ``dashboard/pages/`` and only lay out; the engine Runtime is
-shared by all sessions (``dashboard.runtime.get_runtime``). The Simulator page exists only with venue ``sim``.
+A router only: page config, the navigation, and in the sidebar the engine (with its uptime), breaker and market
+state plus the admin token field (:mod:`dashboard.auth`). Pages live in ``dashboard/pages/`` and only lay out; the
+engine Runtime is shared by all sessions (``dashboard.runtime.get_runtime``; ``make run`` starts it with the server,
+:mod:`dashboard.serve`). The Simulator page exists only with venue ``sim``.
+
+The browser's tab icon is an emoji, drawn by the browser itself: a Material icon there would be fetched from an
+external font host (only the icons inside the page come with Streamlit's own font).
 """
 
 from __future__ import annotations
@@ -10,11 +14,12 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard.auth import current_gate, token_input
-from dashboard.runtime import get_runtime
+from dashboard.runtime import get_engine, uptime_text
 
-st.set_page_config(page_title="papertrader", layout="wide")
+st.set_page_config(page_title="papertrader", page_icon="📈", layout="wide")
 
-runtime = get_runtime()
+engine = get_engine()
+runtime = engine.runtime
 
 pages = [
     st.Page("pages/overview.py", title="Overview", icon=":material/monitoring:", default=True),
@@ -32,6 +37,7 @@ def engine_state() -> None:
     status = runtime.status()
     st.markdown(
         f"**Engine** `{status.state.value}` · venue `{status.venue}`  \n"
+        f"**Up** {uptime_text(engine.uptime_s())}  \n"
         f"**Breaker** `{status.breaker_state}`  \n"
         f"**Market** `{'connected' if status.market_connected else 'disconnected'}`"
     )

@@ -4,7 +4,7 @@ The admin token comes from ``st.secrets["admin_token"]`` (``.streamlit/secrets.t
 that, the environment variable ``PAPERTRADER_ADMIN_TOKEN``. The rules:
 
 - a token is configured: every control asks for it (the sidebar's "Admin token" field, or the confirmation
-  dialog's own, pre-filled from the sidebar) and acts only when the given value matches (compared in constant
+  dialog's own, which falls back to the sidebar's) and acts only when the given value matches (compared in constant
   time, :func:`hmac.compare_digest`);
 - no token and the server binds a local address (127.0.0.1, localhost, ::1): controls work without one;
 - no token and the server binds anything else (including Streamlit's default, all interfaces): controls are
@@ -12,7 +12,9 @@ that, the environment variable ``PAPERTRADER_ADMIN_TOKEN``. The rules:
 - a secrets file exists but cannot be read or parsed (it may have been meant to set the token): controls are
   disabled, whatever the address or the environment, with the file and the problem shown (fail closed).
 
-The token itself is never shown, logged or put into an error message. The pure rules (:func:`control_gate`,
+The token itself is never shown, logged, put into an error message or sent to the browser (no field is ever
+pre-filled with it: a widget's value set by the server travels to the browser; what a person types only goes the
+other way). The pure rules (:func:`control_gate`,
 :func:`token_matches`, :func:`is_local_address`, :func:`secrets_problem`) take plain values and are unit-tested
 without Streamlit.
 """
@@ -166,11 +168,16 @@ def sidebar_token() -> str | None:
 
 
 def dialog_token_input(gate: Gate, *, key: str) -> str | None:
-    """A password field for a confirmation dialog (a modal covers the sidebar), pre-filled with the sidebar's value;
-    ``None`` when no token is needed."""
+    """A password field for a confirmation dialog (a modal covers the sidebar), always empty when drawn: a pre-filled
+    value would be sent back to the browser. Returns what was typed there, else the sidebar's token; ``None`` when no
+    token is needed."""
     if not gate.needs_token:
         return None
-    return st.text_input("Admin token", type="password", value=sidebar_token() or "", key=key)
+    sidebar = sidebar_token()
+    typed = st.text_input(
+        "Admin token", type="password", key=key, placeholder="the one in the sidebar, unless typed here" if sidebar else None
+    )
+    return typed or sidebar
 
 
 def authorise(gate: Gate, *, given: str | None) -> str | None:

@@ -33,6 +33,10 @@ def base_figure(title: str, *, revision: str) -> go.Figure:
         title={"text": title},
         uirevision=revision,
         height=320,
+        # Streamlit (1.67) re-creates a chart whose figure changed and sizes it to its column; a width in the figure
+        # lets the new chart be drawn at once instead of staying hidden until its column is measured (a blank chart
+        # on every refresh otherwise). The column's width still wins.
+        width=600,
         margin={"l": 10, "r": 10, "t": 40, "b": 10},
         paper_bgcolor="rgba(0,0,0,0)",
         hovermode="x unified",

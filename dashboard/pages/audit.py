@@ -10,7 +10,8 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard.clock import on_market_time, present
-from dashboard.runtime import get_runtime, store_cursor
+from dashboard.reads import shared_reads
+from dashboard.runtime import get_runtime
 from dashboard.show_table import show_table
 from dashboard.tables import audit_table
 from engine.commands import CommandKind
@@ -28,10 +29,10 @@ kinds = st.multiselect("Command", [k.value for k in CommandKind], key="audit_com
 @st.fragment(run_every=2)
 def log_table() -> None:
     status = runtime.status()
-    with store_cursor(runtime) as cur:
-        frame = on_market_time(
-            audit_log(cur, commands=kinds, limit=LIMIT), clock_queries.clock_map(cur), {"ts": "market"}, now=present(status)
-        )
+    read = shared_reads(runtime).read
+    frame = on_market_time(
+        read(audit_log, commands=kinds, limit=LIMIT), read(clock_queries.clock_map), {"ts": "market"}, now=present(status)
+    )
     if frame.empty:
         st.caption("No commands match" if kinds else "No commands yet")
         return

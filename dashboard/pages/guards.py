@@ -11,16 +11,16 @@ own figures, which a reset re-bases, and say what they count from.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
-import duckdb
 import pandas as pd
 import streamlit as st
 
 from dashboard import figures, guard_figures, tables
 from dashboard.clock import on_market_time, present
 from dashboard.kpis import DeltaColor, breaker_alert, breaker_baselines
-from dashboard.runtime import get_runtime, store_cursor
+from dashboard.reads import Read, shared_reads, tick_now
+from dashboard.runtime import get_runtime
 from dashboard.show_table import show_table
 from dashboard.tables import (
     api_totals_table,
@@ -42,33 +42,33 @@ _API_BREAKER_COLOUR = {"CLOSED": "green", "HALF_OPEN": "orange", "OPEN": "red"}
 
 @st.fragment(run_every=1)
 def live() -> None:
-    with store_cursor(runtime) as cur:
-        _live(cur)
+    read = shared_reads(runtime).read
+    _live(read)
 
 
-def _live(cur: duckdb.DuckDBPyConnection) -> None:
+def _live(read: Read) -> None:
     status = runtime.status()
-    now = datetime.now(UTC)
-    clock = clock_queries.clock_map(cur)
+    now = tick_now()
+    clock = read(clock_queries.clock_map)
     anchor = present(status, wall=now)
-    curve = queries.equity_curve(cur)
-    _breaker(cur, status, curve)
-    _rest(cur, now, clock, anchor)
-    _stream(cur, status, now, clock, anchor)
-    _gaps(cur, status, now)
-    _denials(cur, status, curve)
+    curve = read(queries.equity_curve)
+    _breaker(read, status, curve)
+    _rest(read, now, clock, anchor)
+    _stream(read, status, now, clock, anchor)
+    _gaps(read, status, now)
+    _denials(read, status, curve)
 
 
 Anchor = tuple[datetime, datetime] | None
 
 
-def _breaker(cur: duckdb.DuckDBPyConnection, status: EngineStatus, curve: pd.DataFrame) -> None:
+def _breaker(read: Read, status: EngineStatus, curve: pd.DataFrame) -> None:
     limits = runtime.settings.breaker
     st.subheader("Portfolio breaker")
     state = status.breaker_state
-    gauges = guard_queries.breaker_gauges(cur)
-    account = account_queries.account_figures(cur)
-    history = guard_queries.breaker_history(cur, limit=50)
+    gauges = read(guard_queries.breaker_gauges)
+    account = read(account_queries.account_figures)
+    history = read(guard_queries.breaker_history, limit=50)
     daily_since, drawdown_since = breaker_baselines(account)
     tiles = st.columns(4)
     tiles[0].metric(
@@ -119,17 +119,17 @@ def _breaker(cur: duckdb.DuckDBPyConnection, status: EngineStatus, curve: pd.Dat
     show_table(breaker_table(history), key="breaker_history_table", empty="No breaker events yet")
 
 
-def _rest(cur: duckdb.DuckDBPyConnection, now: datetime, clock: pd.DataFrame, anchor: Anchor) -> None:
+def _rest(read: Read, now: datetime, clock: pd.DataFrame, anchor: Anchor) -> None:
     rest = runtime.settings.rest
     st.subheader("REST rate limit and retries")
-    series = on_market_time(guard_queries.rate_limit_series(cur), clock, {"ts": "market"}, now=anchor)
+    series = on_market_time(read(guard_queries.rate_limit_series), clock, {"ts": "market"}, now=anchor)
     st.plotly_chart(
         guard_figures.rate_limit_figure(series, warn_pct=rest.warn_pct, weight_limit=rest.weight_limit_per_minute),
         key="rate_limit_chart",
         theme=None,
     )
     st.markdown("**API breaker per host**")
-    hosts = guard_queries.api_breaker_states(cur, now=now)
+    hosts = read(guard_queries.api_breaker_states, now=now)
     if hosts.empty:
         st.caption("No REST telemetry yet")
     else:
@@ -142,35 +142,35 @@ def _rest(cur: duckdb.DuckDBPyConnection, now: datetime, clock: pd.DataFrame, an
                 st.error(f"{text} · banned (HTTP 418) for another {row['ban_left_s']:.0f} s", icon=":material/gpp_bad:")
             else:
                 st.markdown(text)
-    counts = guard_queries.retry_counts(cur)
+    counts = read(guard_queries.retry_counts)
     counts = on_market_time(
         counts.assign(end=counts["ts"] + pd.to_timedelta(counts["width_s"], unit="s")), clock,
         {"ts": "market", "end": "market_end"}, now=anchor,
     )
     st.plotly_chart(guard_figures.retry_counts_figure(counts), key="retry_chart", theme=None)
     with st.expander("REST attempts by endpoint, outcome and reason"):
-        totals = on_market_time(guard_queries.api_call_totals(cur), clock, {"last_ts": "market"}, now=anchor)
+        totals = on_market_time(read(guard_queries.api_call_totals), clock, {"last_ts": "market"}, now=anchor)
         show_table(api_totals_table(totals), key="api_totals_table", empty="No REST calls yet")
 
 
-def _stream(cur: duckdb.DuckDBPyConnection, status: EngineStatus, now: datetime, clock: pd.DataFrame, anchor: Anchor) -> None:
+def _stream(read: Read, status: EngineStatus, now: datetime, clock: pd.DataFrame, anchor: Anchor) -> None:
     st.subheader("Market stream")
-    counts = guard_queries.ws_event_counts(cur)
+    counts = read(guard_queries.ws_event_counts)
     tiles = st.columns(4)
     tiles[0].metric("Stream", "connected" if status.market_connected else "disconnected")
     tiles[1].metric("Reconnects", f"{counts['reconnects']:,}", help=f"{counts['disconnects']:,} disconnects recorded in all")
     tiles[2].metric("Backfilled candles", f"{status.backfilled_candles:,}", help=f"since start; {counts['backfilled_candles']:,} in all")
     tiles[3].metric("Bad messages", f"{status.bad_messages:,}", help=f"since start; {counts['bad_messages']:,} in all")
     spans = on_market_time(
-        guard_queries.ws_spans(cur, now=now), clock, {"start": "market_start", "end": "market_end"}, now=anchor
+        read(guard_queries.ws_spans, now=now), clock, {"start": "market_start", "end": "market_end"}, now=anchor
     )
     st.plotly_chart(guard_figures.ws_timeline_figure(spans), key="ws_timeline_chart", theme=None)
     with st.expander("Connection events"):
-        events = on_market_time(guard_queries.ws_timeline(cur, limit=500), clock, {"ts": "market"}, now=anchor)
+        events = on_market_time(read(guard_queries.ws_timeline, limit=500), clock, {"ts": "market"}, now=anchor)
         show_table(ws_events_table(events), key="ws_events_table", empty="No connection events yet")
 
 
-def _gaps(cur: duckdb.DuckDBPyConnection, status: EngineStatus, now: datetime) -> None:
+def _gaps(read: Read, status: EngineStatus, now: datetime) -> None:
     st.subheader("Data gaps")
     tiles = st.columns(4)
     tiles[0].metric("Open gaps", f"{len(status.gaps):,}", help="Holes in a symbol's closed-candle series, until backfilled")
@@ -191,20 +191,20 @@ def _gaps(cur: duckdb.DuckDBPyConnection, status: EngineStatus, now: datetime) -
         )
         st.dataframe(tables.open_gaps_table(status.gaps, now_s=now.timestamp()), hide_index=True, key="open_gaps_table")
     with st.expander("Gap ledger (latest 50)"):
-        show_table(gap_ledger_table(guard_queries.gap_history(cur, limit=50)), key="gap_ledger_table", empty="No gap recorded yet")
+        show_table(gap_ledger_table(read(guard_queries.gap_history, limit=50)), key="gap_ledger_table", empty="No gap recorded yet")
 
 
-def _denials(cur: duckdb.DuckDBPyConnection, status: EngineStatus, curve: pd.DataFrame) -> None:
+def _denials(read: Read, status: EngineStatus, curve: pd.DataFrame) -> None:
     st.subheader("Risk denials")
     st.caption(f"{status.risk_denials:,} since the engine started")
     chart, totals = st.columns([3, 1])
     span = None if curve.empty else (curve["ts"].iloc[0], curve["ts"].iloc[-1])
-    denials = denial_queries.denials_over_time(
-        cur, chart_span_s=0.0 if span is None else (span[1] - span[0]).total_seconds()
+    denials = read(
+        denial_queries.denials_over_time, chart_span_s=0.0 if span is None else (span[1] - span[0]).total_seconds()
     )
     chart.plotly_chart(guard_figures.denials_figure(denials, span=span), key="denials_chart", theme=None)
     with totals:
-        show_table(denial_totals_table(guard_queries.denials_by_reason(cur)), key="denial_totals_table", empty="No denials yet")
+        show_table(denial_totals_table(read(guard_queries.denials_by_reason)), key="denial_totals_table", empty="No denials yet")
 
 
 live()

@@ -11,7 +11,6 @@ the headline reruns the whole page once, so the buttons follow within a refresh.
 
 from __future__ import annotations
 
-import duckdb
 import pandas as pd
 import streamlit as st
 
@@ -22,7 +21,8 @@ from dashboard.controls import control_buttons
 from dashboard.kpis import breaker_alert, market_time_text, overview_kpis, reset_note
 from dashboard.market_events import VENUE_COMMANDS, market_events
 from dashboard.price_figure import price_figure
-from dashboard.runtime import get_runtime, store_cursor
+from dashboard.reads import Read, shared_reads
+from dashboard.runtime import get_runtime
 from dashboard.show_table import show_table
 from dashboard.tables import audit_table, decimals, positions_table, trades_table
 from engine.sinks.status import EngineStatus
@@ -49,9 +49,9 @@ def headline() -> None:
     status = runtime.status()
     if st.session_state.get(_DRAWN_FOR_KEY) != _control_state(status):
         st.rerun(scope="app")
-    with store_cursor(runtime) as cur:
-        account = account_queries.account_figures(cur)
-        last = guard_queries.breaker_history(cur, limit=1)
+    read = shared_reads(runtime).read
+    account = read(account_queries.account_figures)
+    last = read(guard_queries.breaker_history, limit=1)
     tiles = overview_kpis(account, status, starting_balance=float(runtime.settings.trading.starting_balance))
     money, states = tiles[:4], tiles[4:]  # two rows, so no value is cut off on a laptop screen
     for row in (money, states):
@@ -79,21 +79,21 @@ def controls() -> None:
 def live() -> None:
     """Charts and tables: one read of the events (and the clock map) for all of them."""
     status = runtime.status()
-    with store_cursor(runtime) as cur:
-        clock = clock_queries.clock_map(cur)
-        events = market_events(
-            guard_queries.breaker_history(cur, limit=50),
-            audit_queries.audit_log(cur, commands=VENUE_COMMANDS, limit=200),
-            clock,
-            now=present(status),
-        )
-        _curves(cur, events)
-        _price_chart(cur, status, events)
-        _tables(cur, status, clock)
+    read = shared_reads(runtime).read
+    clock = read(clock_queries.clock_map)
+    events = market_events(
+        read(guard_queries.breaker_history, limit=50),
+        read(audit_queries.audit_log, commands=VENUE_COMMANDS, limit=200),
+        clock,
+        now=present(status),
+    )
+    _curves(read, events)
+    _price_chart(read, status, events)
+    _tables(read, status, clock)
 
 
-def _curves(cur: duckdb.DuckDBPyConnection, events: pd.DataFrame) -> None:
-    curve = queries.equity_curve(cur)
+def _curves(read: Read, events: pd.DataFrame) -> None:
+    curve = read(queries.equity_curve)
     if curve.empty:
         waiting = "Waiting for the first candle… the charts appear once the engine has marked the portfolio."
         st.info(waiting, icon=":material/hourglass_top:")
@@ -101,18 +101,18 @@ def _curves(cur: duckdb.DuckDBPyConnection, events: pd.DataFrame) -> None:
     equity, drawdown, days = st.columns([5, 5, 3])
     equity.plotly_chart(figures.equity_figure(curve, events), key="equity_chart", theme=None)
     drawdown.plotly_chart(figures.drawdown_figure(curve), key="drawdown_chart", theme=None)
-    days.plotly_chart(figures.daily_pnl_figure(queries.daily_pnl(cur)), key="daily_pnl_chart", theme=None)
+    days.plotly_chart(figures.daily_pnl_figure(read(queries.daily_pnl)), key="daily_pnl_chart", theme=None)
 
 
-def _price_chart(cur: duckdb.DuckDBPyConnection, status: EngineStatus, events: pd.DataFrame) -> None:
+def _price_chart(read: Read, status: EngineStatus, events: pd.DataFrame) -> None:
     st.subheader("Price")
     symbols = list(runtime.settings.trading.symbols)
     pick, span = st.columns([3, 2])
     symbol = pick.segmented_control("Symbol", symbols, default=symbols[0], key="price_symbol") or symbols[0]
     window = WINDOWS[span.segmented_control("Span (market time)", list(WINDOWS), default="6 h", key="price_window") or "6 h"]
-    bars = price_queries.price_bars(cur, symbol, window_s=window)
-    markers = price_queries.fill_markers(cur, symbol, since=bars.since)
-    levels = price_queries.position_levels(cur, symbol)
+    bars = read(price_queries.price_bars, symbol, window_s=window)
+    markers = read(price_queries.fill_markers, symbol, since=bars.since)
+    levels = read(price_queries.position_levels, symbol)
     gaps = pd.DataFrame(
         [
             {"start": pd.Timestamp(g.first_ms, unit="ms", tz="UTC"), "end": pd.Timestamp(g.last_ms + 60_000, unit="ms", tz="UTC")}
@@ -126,13 +126,13 @@ def _price_chart(cur: duckdb.DuckDBPyConnection, status: EngineStatus, events: p
     )
 
 
-def _tables(cur: duckdb.DuckDBPyConnection, status: EngineStatus, clock: pd.DataFrame) -> None:
+def _tables(read: Read, status: EngineStatus, clock: pd.DataFrame) -> None:
     st.subheader("Open positions")
-    show_table(positions_table(position_queries.open_positions(cur)), key="positions_table", empty="No open positions")
+    show_table(positions_table(read(position_queries.open_positions)), key="positions_table", empty="No open positions")
     st.subheader("Recent trades")
-    show_table(trades_table(queries.recent_trades(cur, limit=20)), key="recent_trades_table", empty="No closed trades yet")
+    show_table(trades_table(read(queries.recent_trades, limit=20)), key="recent_trades_table", empty="No closed trades yet")
     st.subheader("Audit log")
-    commands = on_market_time(queries.recent_commands(cur, limit=20), clock, {"ts": "market"}, now=present(status))
+    commands = on_market_time(read(queries.recent_commands, limit=20), clock, {"ts": "market"}, now=present(status))
     show_table(audit_table(commands), key="overview_audit_table", empty="No commands yet")
 
 

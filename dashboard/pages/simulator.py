@@ -19,7 +19,8 @@ import streamlit as st
 from dashboard.auth import authorise, current_gate, sidebar_token
 from dashboard.controls import ACTOR, show_notice, submit
 from dashboard.fault_names import fault_name
-from dashboard.runtime import get_runtime, store_cursor
+from dashboard.reads import shared_reads
+from dashboard.runtime import get_runtime
 from engine.commands import Command, CommandKind
 from simulator import faults as faults_module
 from simulator.faults import FaultSettings
@@ -53,8 +54,8 @@ def _apply(kind: CommandKind, **params: Any) -> None:
 @st.fragment(run_every=1)
 def market_state() -> None:
     """Replay speed and market time, with what a shock would hit: open positions and the breaker."""
-    with store_cursor(runtime) as cur:
-        positions = len(queries.open_positions(cur))
+    read = shared_reads(runtime).read
+    positions = len(read(queries.open_positions))
     speed, clock, open_positions, breaker = st.columns(4)
     speed.metric("Replay speed", f"{runtime.settings.sim.speed:g}×", help="Market seconds per wall second (sim.speed)")
     now = datetime.fromtimestamp(market.now_ms() / 1000, tz=UTC)

@@ -15,7 +15,8 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.exports import csv_bytes, fill_totals, parquet_bytes, trade_totals
-from dashboard.runtime import get_runtime, store_cursor
+from dashboard.reads import shared_reads
+from dashboard.runtime import get_runtime
 from dashboard.show_table import show_table
 from dashboard.tables import fills_table, trades_table
 from storage import trade_queries
@@ -50,11 +51,11 @@ def _downloads(frame: pd.DataFrame, *, name: str) -> None:
 
 @st.fragment(run_every=1)
 def live() -> None:
-    with store_cursor(runtime) as cur:
-        newest = trade_queries.newest_fill_time(cur)
-        since = None if span is None or newest is None else newest - span
-        fills = trade_queries.fills(cur, symbols=symbols, side=side, since=since)
-        trades = trade_queries.closed_trades(cur, symbols=symbols, since=since)
+    read = shared_reads(runtime).read
+    newest = read(trade_queries.newest_fill_time)
+    since = None if span is None or newest is None else newest - span
+    fills = read(trade_queries.fills, symbols=symbols, side=side, since=since)
+    trades = read(trade_queries.closed_trades, symbols=symbols, since=since)
 
     st.subheader("Closed trades")
     totals = trade_totals(trades)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from streamlit import config as st_config
 
-from dashboard.runtime import get_runtime
+from dashboard.runtime import stop_engine
 
 
 @pytest.fixture
@@ -25,7 +25,7 @@ def db_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.setenv("PAPERTRADER_SIM__SPEED", "600")
     address = st_config.get_option("server.address")
     st_config.set_option("server.address", "127.0.0.1")
-    get_runtime.clear()
+    stop_engine()
     yield path
-    get_runtime.clear()
+    stop_engine()
     st_config.set_option("server.address", address)

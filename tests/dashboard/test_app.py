@@ -11,7 +11,7 @@ import pytest
 from streamlit import config as st_config
 from streamlit.testing.v1 import AppTest
 
-from dashboard.runtime import get_runtime
+from dashboard.runtime import get_runtime, stop_engine
 from engine.runtime import Runtime
 from storage import queries
 from storage.store import Store
@@ -58,7 +58,7 @@ def _trip(runtime: Runtime) -> None:
 
 
 def _audit(db_path: Path) -> list[tuple[str, str, str, str]]:
-    get_runtime.clear()
+    stop_engine()
     with Store(db_path, read_only=True) as store, store.cursor() as cur:
         return cur.execute("SELECT command, actor, reason, result FROM commands ORDER BY ts").fetchall()
 
@@ -154,6 +154,19 @@ def test_flatten_all_asks_for_confirmation_and_is_audited(db_path: Path) -> None
     [(command, actor, _, result)] = _audit(db_path)
     assert (command, actor) == ("FLATTEN", "dashboard")
     assert result in ("OK", "IGNORED")
+
+
+def test_the_dialog_never_prefills_the_token(db_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The token typed in the sidebar is not drawn into the dialog's field: a value the server sets travels back to
+    the browser. (That the dialog falls back to the sidebar's token is a browser test: AppTest drops the sidebar's
+    value on a fragment rerun, which a browser does not.)"""
+    monkeypatch.setenv("PAPERTRADER_ADMIN_TOKEN", TOKEN)
+    at = _app()
+    at = at.sidebar.text_input(key="admin_token_input").input(TOKEN).run()
+    at = at.button(key="flatten").click().run()
+    field = at.text_input(key="flatten_token")
+    assert (field.value, field.proto.default) == ("", "")
+    assert TOKEN not in str(field.proto)
 
 
 def test_pause_with_a_wrong_token_is_refused(db_path: Path) -> None:

@@ -94,7 +94,7 @@ def app_env() -> dict[str, str]:
 
 @pytest.fixture
 def app(tmp_path: Path, app_env: dict[str, str]) -> Iterator[App]:
-    """The dashboard started as ``make run`` does (``streamlit run dashboard/app.py``) on a free port,
+    """The dashboard started as ``make run`` does (``streamlit run dashboard/serve.py``) on a free port,
     with its own database file and ``app_env`` added to the environment, once ``/_stcore/health`` answers ``ok``."""
     port = _free_port()
     db_path = tmp_path / "papertrader.duckdb"
@@ -108,7 +108,7 @@ def app(tmp_path: Path, app_env: dict[str, str]) -> Iterator[App]:
     }
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "dashboard/app.py", "--server.port", str(port)],
+            [sys.executable, "-m", "streamlit", "run", "dashboard/serve.py", "--server.port", str(port)],
             cwd=REPO,
             env=env,
             stdout=log,

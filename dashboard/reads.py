@@ -1,0 +1,260 @@
+"""Shared reads: every browser session gets the same query result, computed once per refresh tick.
+
+Twenty sessions refreshing once a second would otherwise run every query twenty times a second on the same
+database (``../shared/SPEC.md`` §5: "query results are shared across sessions, not recomputed per session"). A
+page asks for a result with :func:`read` (``read(runtime, queries.equity_curve)``, ``read(runtime,
+queries.recent_trades, limit=20)``) instead of calling the query on a cursor of its own; :class:`SharedReads`
+keeps the latest result of each (query, arguments) and decides when to compute it again:
+
+- a result is reused while it is younger than ``ttl_s`` (0.5 s: half the dashboard's refresh period, so each
+  once-a-second refresh of a page gets a result newer than its previous one), whatever the sessions asking, and
+  for as long as the recorder has committed nothing since (its flush version,
+  :attr:`storage.recorder.RecorderStatus.flushes`, is unchanged: the database holds the same rows), up to
+  ``max_age_s`` (30 s, a bound for anything that changes without a flush);
+- when it is due, the first session to ask computes it while the others asking for the same result wait for that
+  computation instead of starting their own: a query runs at most once per tick (twice a second) whatever the
+  number of sessions;
+- the ``max_entries`` most recently used results are kept (queries with filters make one entry per filter).
+
+A read must depend only on the database and its arguments: a query that measures against the wall clock takes the
+time as an argument, and pages pass :func:`tick_now` (the time rounded down to the tick) so that every session of a
+tick asks for the same result. Each caller gets its own copy of a DataFrame result (a deep copy of anything else),
+so a page may change what it got without another session seeing it.
+
+What a page builds from a result can be shared the same way: :func:`derived` (``derived(runtime,
+figures.equity_figure, queries.equity_curve)``) builds a chart once per tick for every session; building a Plotly
+figure costs more than its query once the charts hold their thousands of points. A derived value is shared as it
+is, not copied (copying a figure costs as much as building it): hand it to ``st.plotly_chart``, which only reads it,
+and change nothing in it. A builder with options is bound with :class:`Bound`, so that equal options are one key.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+import time
+import weakref
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Mapping
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Concatenate, Generic, ParamSpec, Protocol, TypeVar
+
+import duckdb
+import pandas as pd
+
+from engine.runtime import Runtime
+
+TTL_S = 0.5
+MAX_AGE_S = 30.0
+MAX_ENTRIES = 256
+CHART_POINTS = 600
+"""Points per trace the dashboard's charts ask for (``max_points`` of the downsampling queries): about one per pixel
+of a half-width chart. The chart payload, and the time a browser takes to draw a refreshed chart, grow with it."""
+
+P = ParamSpec("P")
+T = TypeVar("T")
+U = TypeVar("U")
+Query = Callable[Concatenate[duckdb.DuckDBPyConnection, P], T]
+
+
+class Read(Protocol):
+    """The type of :meth:`SharedReads.read`, for code handed the shared reads of one Runtime."""
+
+    def __call__(self, query: Query[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T: ...
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    value: Any
+    version: int
+    computed_at: float
+
+
+class SharedReads:
+    """Query results shared by every caller, recomputed at most once per ``ttl_s`` and only after new rows.
+
+    Args:
+        cursor: opens a cursor for the calling thread, as a context manager (closed after each computation).
+        version: the database's version, a number that changes whenever rows are committed (the recorder's flush
+            count).
+        ttl_s: seconds a result is reused even when the version has moved on.
+        max_age_s: seconds a result is reused at most, even when the version has not moved.
+        max_entries: results kept, least recently used dropped first.
+        clock: monotonic seconds.
+
+    Thread-safe: any number of script threads may call :meth:`read` at once.
+    """
+
+    def __init__(
+        self,
+        cursor: Callable[[], AbstractContextManager[duckdb.DuckDBPyConnection]],
+        version: Callable[[], int],
+        *,
+        ttl_s: float = TTL_S,
+        max_age_s: float = MAX_AGE_S,
+        max_entries: int = MAX_ENTRIES,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if not 0 <= ttl_s <= max_age_s or max_entries < 1:
+            raise ValueError("need 0 ≤ ttl_s ≤ max_age_s and max_entries ≥ 1")
+        self._cursor = cursor
+        self._version = version
+        self._ttl_s = ttl_s
+        self._max_age_s = max_age_s
+        self._max_entries = max_entries
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._entries: OrderedDict[Hashable, _Entry] = OrderedDict()
+        self._computing: dict[Hashable, threading.Lock] = {}
+        self.computations = 0
+        """How many values have been computed (queries run and values derived), for tests and benchmarks."""
+
+    def read(self, query: Query[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
+        """``query(cursor, *args, **kwargs)``, shared: see the module docstring. Returns the caller's own copy.
+
+        Raises:
+            TypeError: an argument that cannot be a key (lists, tuples, sets and dicts of hashable values can).
+            Whatever ``query`` raises (nothing is stored then; the next caller tries again).
+        """
+
+        def compute() -> T:
+            with self._cursor() as cur:
+                return query(cur, *args, **kwargs)
+
+        return _copy(self._shared((query, _frozen(args), _frozen(kwargs)), compute))
+
+    def derived(self, build: Callable[[T], U], query: Query[P, T], /, *args: P.args, **kwargs: P.kwargs) -> U:
+        """``build(query(cursor, *args, **kwargs))``, shared like a read but **not copied** (see the module docstring);
+        the query's result is the one :meth:`read` shares. ``build`` must be hashable and equal for every session (a
+        module-level function, or :class:`Bound`).
+
+        Raises:
+            TypeError: as :meth:`read`, or ``build`` is not hashable.
+            Whatever ``query`` or ``build`` raises (nothing is stored then).
+        """
+        key = ("derived", build, query, _frozen(args), _frozen(kwargs))
+        return self._shared(key, lambda: build(self.read(query, *args, **kwargs)))
+
+    def _shared(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """The stored value of ``key`` while fresh, else ``compute()``: once, however many callers wait for it."""
+        entry = self._fresh(key)
+        if entry is None:
+            with self._lock:
+                computing = self._computing.setdefault(key, threading.Lock())
+            with computing:
+                entry = self._fresh(key)  # computed by another caller while this one waited
+                if entry is None:
+                    try:
+                        entry = self._compute(key, compute)
+                    except BaseException:
+                        with self._lock:
+                            self._computing.pop(key, None)
+                        raise
+        value: T = entry.value
+        return value
+
+    def _fresh(self, key: Hashable) -> _Entry | None:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None:
+                return None
+            age = self._clock() - entry.computed_at
+            if age < self._ttl_s or (age < self._max_age_s and entry.version == self._version()):
+                self._entries.move_to_end(key)
+                return entry
+            return None
+
+    def _compute(self, key: Hashable, compute: Callable[[], Any]) -> _Entry:
+        version, started = self._version(), self._clock()  # before computing: rows committed meanwhile mean "due"
+        value = compute()
+        entry = _Entry(value, version, started)
+        with self._lock:
+            self.computations += 1
+            self._entries[key] = entry
+            self._entries.move_to_end(key)
+            while len(self._entries) > self._max_entries:
+                dropped, _ = self._entries.popitem(last=False)
+                self._computing.pop(dropped, None)
+        return entry
+
+
+def _frozen(value: Any) -> Hashable:
+    """``value`` as a hashable key: lists and tuples as tuples, sets as frozensets, mappings as sorted item tuples."""
+    if isinstance(value, Mapping):
+        return tuple(sorted((k, _frozen(v)) for k, v in value.items()))
+    if isinstance(value, list | tuple):
+        return tuple(_frozen(v) for v in value)
+    if isinstance(value, set | frozenset):
+        return frozenset(_frozen(v) for v in value)
+    hash(value)  # TypeError for anything else unhashable
+    return value
+
+
+def _copy(value: T) -> T:
+    if isinstance(value, pd.DataFrame):
+        return value.copy()
+    return copy.deepcopy(value)
+
+
+_SHARED: weakref.WeakKeyDictionary[Runtime, SharedReads] = weakref.WeakKeyDictionary()
+_SHARED_LOCK = threading.Lock()
+
+
+def shared_reads(runtime: Runtime) -> SharedReads:
+    """The :class:`SharedReads` of the started ``runtime`` (one per Runtime, created on first use), on its store and
+    its recorder's flush count.
+
+    Raises:
+        RuntimeError: ``runtime`` has not been started (it has no store or recorder yet).
+    """
+    store, recorder = runtime.store, runtime.recorder
+    if store is None or recorder is None:
+        raise RuntimeError("the Runtime has not been started: it has no store")
+    with _SHARED_LOCK:
+        reads = _SHARED.get(runtime)
+        if reads is None:
+            reads = _SHARED[runtime] = SharedReads(store.cursor, lambda: recorder.status().flushes)
+        return reads
+
+
+def read(runtime: Runtime, query: Query[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
+    """``query(cursor, *args, **kwargs)`` on ``runtime``'s database, shared by every session (:meth:`SharedReads.read`)."""
+    return shared_reads(runtime).read(query, *args, **kwargs)
+
+
+def derived(runtime: Runtime, build: Callable[[T], U], query: Query[P, T], /, *args: P.args, **kwargs: P.kwargs) -> U:
+    """``build(query(cursor, *args, **kwargs))`` on ``runtime``'s database, built once per tick for every session and
+    shared as it is, not copied (:meth:`SharedReads.derived`)."""
+    return shared_reads(runtime).derived(build, query, *args, **kwargs)
+
+
+class Bound(Generic[U]):
+    """``build`` with keyword options, hashable and equal by value (a :func:`functools.partial` is neither), for
+    :func:`derived`: ``Bound(figures.drawdown_figure, limit_pct=15.0)``.
+
+    Raises:
+        TypeError: an option that is not hashable.
+    """
+
+    def __init__(self, build: Callable[..., U], /, **options: Any) -> None:
+        self._build = build
+        self._options = tuple(sorted(options.items()))
+        self._hash = hash((build, self._options))
+
+    def __call__(self, value: Any) -> U:
+        return self._build(value, **dict(self._options))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Bound) and (self._build, self._options) == (other._build, other._options)
+
+    def __hash__(self) -> int:
+        return self._hash
+
+
+def tick_now(*, ttl_s: float = TTL_S, clock: Callable[[], float] = time.time) -> datetime:
+    """The wall time (aware UTC) rounded down to a multiple of ``ttl_s``: the same value for every session within one
+    tick, so a read that takes the time as an argument is shared too."""
+    now = clock()
+    return datetime.fromtimestamp(now - now % ttl_s if ttl_s > 0 else now, tz=UTC)

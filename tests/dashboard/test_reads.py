@@ -1,0 +1,196 @@
+"""``dashboard.reads.SharedReads`` on a real DuckDB database: one computation per tick per query for every caller."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
+from datetime import UTC, datetime
+
+import duckdb
+import pandas as pd
+import pytest
+
+from dashboard.reads import Bound, SharedReads, tick_now
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def database() -> Iterator[duckdb.DuckDBPyConnection]:
+    con = duckdb.connect(":memory:")
+    con.execute("CREATE TABLE equity (ts INTEGER, equity DOUBLE)")
+    con.execute("INSERT INTO equity VALUES (1, 100.0), (2, 101.0)")
+    yield con
+    con.close()
+
+
+class Version:
+    def __init__(self) -> None:
+        self.flushes = 0
+
+    def __call__(self) -> int:
+        return self.flushes
+
+
+def _reads(database: duckdb.DuckDBPyConnection, clock: Clock, version: Version, **kwargs: int) -> SharedReads:
+    def cursor() -> AbstractContextManager[duckdb.DuckDBPyConnection]:
+        return database.cursor()
+
+    return SharedReads(cursor, version, clock=clock, **kwargs)
+
+
+def curve(cur: duckdb.DuckDBPyConnection, *, since: int = 0) -> pd.DataFrame:
+    return cur.execute("SELECT * FROM equity WHERE ts >= ? ORDER BY ts", [since]).df()
+
+
+def latest(cur: duckdb.DuckDBPyConnection) -> dict[str, float]:
+    row = cur.execute("SELECT max(equity) FROM equity").fetchone()
+    assert row is not None
+    return {"equity": row[0]}
+
+
+def test_concurrent_sessions_of_one_tick_share_one_computation(database: duckdb.DuckDBPyConnection) -> None:
+    """Twenty threads asking at once, however they interleave, run the query once and all get its rows."""
+    reads = _reads(database, Clock(), Version())
+    results: list[pd.DataFrame] = []
+    start = threading.Barrier(20)
+
+    def session() -> None:
+        start.wait()
+        results.append(reads.read(curve))
+
+    threads = [threading.Thread(target=session) for _ in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert reads.computations == 1
+    assert len(results) == 20 and all(frame["equity"].tolist() == [100.0, 101.0] for frame in results)
+
+
+def test_a_result_is_recomputed_once_the_tick_is_over_and_rows_were_committed(database: duckdb.DuckDBPyConnection) -> None:
+    clock, version = Clock(), Version()
+    reads = _reads(database, clock, version)
+    assert len(reads.read(curve)) == 2
+    database.execute("INSERT INTO equity VALUES (3, 99.0)")
+    version.flushes += 1
+    clock.now += 0.25
+    assert len(reads.read(curve)) == 2, "within the tick every session gets the same result"
+    clock.now += 0.25
+    assert len(reads.read(curve)) == 3
+    assert reads.computations == 2
+
+
+def test_without_new_rows_a_result_lives_on_after_its_tick_up_to_max_age(database: duckdb.DuckDBPyConnection) -> None:
+    clock = Clock()
+    reads = _reads(database, clock, Version())
+    reads.read(latest)
+    clock.now += 29.9
+    assert reads.read(latest) == {"equity": 101.0}
+    assert reads.computations == 1
+    clock.now += 0.1
+    reads.read(latest)
+    assert reads.computations == 2
+
+
+def test_each_set_of_arguments_is_its_own_result(database: duckdb.DuckDBPyConnection) -> None:
+    reads = _reads(database, Clock(), Version())
+    assert len(reads.read(curve, since=2)) == 1
+    assert len(reads.read(curve, since=0)) == 2
+    assert len(reads.read(curve, since=2)) == 1
+    assert reads.computations == 2
+
+
+def test_list_arguments_are_keys_and_unhashable_ones_are_refused(database: duckdb.DuckDBPyConnection) -> None:
+    reads = _reads(database, Clock(), Version())
+
+    def by_symbols(cur: duckdb.DuckDBPyConnection, *, symbols: list[str]) -> int:
+        return len(symbols)
+
+    assert reads.read(by_symbols, symbols=["BTCUSDT", "ETHUSDT"]) == 2
+    assert reads.read(by_symbols, symbols=["BTCUSDT", "ETHUSDT"]) == 2
+    assert reads.computations == 1
+    with pytest.raises(TypeError):
+        reads.read(by_symbols, symbols=[bytearray(b"x")])  # type: ignore[list-item]
+
+
+def test_every_caller_gets_its_own_copy(database: duckdb.DuckDBPyConnection) -> None:
+    reads = _reads(database, Clock(), Version())
+    mine = reads.read(curve)
+    mine.loc[0, "equity"] = -1.0
+    mine["extra"] = 1
+    theirs = reads.read(curve)
+    assert theirs["equity"].tolist() == [100.0, 101.0] and "extra" not in theirs
+    latest_mine = reads.read(latest)
+    latest_mine["equity"] = 0.0
+    assert reads.read(latest) == {"equity": 101.0}
+
+
+def test_the_least_recently_used_result_is_dropped_beyond_max_entries(database: duckdb.DuckDBPyConnection) -> None:
+    reads = _reads(database, Clock(), Version(), max_entries=2)
+    reads.read(curve, since=0)
+    reads.read(curve, since=1)
+    reads.read(curve, since=0)  # most recent now
+    reads.read(curve, since=2)  # drops since=1
+    assert reads.computations == 3
+    reads.read(curve, since=0)
+    assert reads.computations == 3
+    reads.read(curve, since=1)
+    assert reads.computations == 4
+
+
+def test_a_failing_query_is_not_stored_and_the_next_caller_tries_again(database: duckdb.DuckDBPyConnection) -> None:
+    reads = _reads(database, Clock(), Version())
+    attempts = []
+
+    def flaky(cur: duckdb.DuckDBPyConnection) -> int:
+        attempts.append(1)
+        if len(attempts) == 1:
+            cur.execute("SELECT * FROM no_such_table")
+        return len(attempts)
+
+    with pytest.raises(duckdb.CatalogException):
+        reads.read(flaky)
+    assert reads.read(flaky) == 2
+    assert reads.read(flaky) == 2
+
+
+def summary(curve: pd.DataFrame, *, scale: float = 1.0) -> dict[str, float]:
+    return {"points": len(curve), "top": float(curve["equity"].max()) * scale}
+
+
+def test_a_derived_value_is_built_once_per_tick_and_shared_as_is(database: duckdb.DuckDBPyConnection) -> None:
+    clock, version = Clock(), Version()
+    reads = _reads(database, clock, version)
+    first = reads.derived(summary, curve)
+    assert first == {"points": 2, "top": 101.0}
+    assert reads.derived(summary, curve) is first, "not copied: a figure costs as much to copy as to build"
+    assert reads.read(curve)["equity"].tolist() == [100.0, 101.0]
+    assert reads.computations == 2, "the query ran once, for the derived value and the read alike"
+    database.execute("INSERT INTO equity VALUES (3, 105.0)")
+    version.flushes += 1
+    clock.now += 0.5
+    assert reads.derived(summary, curve) == {"points": 3, "top": 105.0}
+
+
+def test_bound_builders_with_equal_options_are_one_value(database: duckdb.DuckDBPyConnection) -> None:
+    reads = _reads(database, Clock(), Version())
+    doubled = reads.derived(Bound(summary, scale=2.0), curve)
+    assert reads.derived(Bound(summary, scale=2.0), curve) is doubled
+    assert reads.derived(Bound(summary, scale=3.0), curve) == {"points": 2, "top": 303.0}
+    assert Bound(summary, scale=2.0) != Bound(summary, scale=3.0)
+    with pytest.raises(TypeError):
+        Bound(summary, scale=[2.0])
+
+
+def test_tick_now_is_the_same_for_every_session_within_a_tick() -> None:
+    assert tick_now(clock=lambda: 1_700_000_000.5) == tick_now(clock=lambda: 1_700_000_000.99)
+    assert tick_now(clock=lambda: 1_700_000_000.49) == datetime(2023, 11, 14, 22, 13, 20, tzinfo=UTC)
+    assert tick_now(clock=lambda: 1_700_000_000.5) > tick_now(clock=lambda: 1_700_000_000.49)
