@@ -15,31 +15,14 @@ The Guards page's reads are in :mod:`storage.guard_queries`.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Any
-
 import duckdb
 import pandas as pd
 
 from storage import downsample, rollups
-from storage.frames import check_limit, display_table, frame
+from storage.frames import check_limit, frame
 
 EQUITY_CURVE_COLUMNS = ("ts", "equity", "realised_pnl", "unrealised_pnl", "drawdown_pct")
 DAILY_PNL_COLUMNS = ("day", "start_equity", "end_equity", "pnl", "pnl_pct")
-PRICE_COLUMNS = ("ts", "close")
-TRADE_MARKER_COLUMNS = ("ts", "side", "kind", "price", "quantity")
-
-
-def latest_equity(cur: duckdb.DuckDBPyConnection) -> dict[str, Any] | None:
-    """The newest ``equity`` snapshot (by ``ts``, then ``recorded_at``) as ``{column: value}``, or ``None``.
-
-    Every column of the table is present; ``ts`` and ``recorded_at`` are aware UTC datetimes, ``symbol`` and
-    ``source`` (what marked it) strings, the rest floats.
-    """
-    rows = display_table(cur, "SELECT * FROM equity ORDER BY ts DESC, recorded_at DESC LIMIT 1").to_pylist()
-    if not rows:
-        return None
-    return {key: value.astimezone(UTC) if isinstance(value, datetime) else value for key, value in rows[0].items()}
 
 
 def equity_curve(cur: duckdb.DuckDBPyConnection, *, max_points: int = 2000) -> pd.DataFrame:
@@ -125,25 +108,6 @@ def recent_commands(cur: duckdb.DuckDBPyConnection, *, limit: int = 20) -> pd.Da
     )
 
 
-def recent_fills(cur: duckdb.DuckDBPyConnection, *, limit: int = 20) -> pd.DataFrame:
-    """The last ``limit`` fills, newest first.
-
-    Returns:
-        ``ts`` (UTC market time), ``symbol``, ``side``, ``quantity`` (base asset), ``price``, ``quote_qty``,
-        ``fee``, ``reference_price`` (quote asset, floats), ``order_id``, ``fill_id``.
-    """
-    return frame(
-        cur,
-        """
-        SELECT ts, symbol, side, quantity::DOUBLE AS quantity, price::DOUBLE AS price,
-               quote_qty::DOUBLE AS quote_qty, fee::DOUBLE AS fee, reference_price::DOUBLE AS reference_price,
-               order_id, fill_id
-        FROM fills ORDER BY ts DESC, recorded_at DESC LIMIT $limit
-        """,
-        {"limit": check_limit(limit)},
-    )
-
-
 def table_counts(cur: duckdb.DuckDBPyConnection) -> dict[str, int]:
     """Row count of every history table (those with a ``recorded_at`` column), by table name."""
     tables = [
@@ -189,41 +153,4 @@ def daily_pnl(cur: duckdb.DuckDBPyConnection) -> pd.DataFrame:
         )
         ORDER BY day
         """,
-    )
-
-
-def price_series(cur: duckdb.DuckDBPyConnection, symbol: str, *, max_points: int = 2000) -> pd.DataFrame:
-    """Close prices of ``symbol`` at candle close time, at most ``max_points`` rows, for the price chart.
-
-    Up to ``max_points`` candles are returned as they are. Beyond that, downsampled as :func:`equity_curve` is, into
-    at most ``(max_points - 1) // 2`` buckets, each keeping its lowest and highest close, plus the latest candle (read
-    from ``candle_rollup`` and its tail).
-
-    Returns:
-        Ascending: ``ts`` (UTC market time of the candle close), ``close`` (quote asset).
-
-    Raises:
-        ValueError: ``max_points`` < 3.
-    """
-    columns = "s.close_time AS ts, s.close AS close"
-    return downsample.chart(cur, rollups.CANDLES, max_points=max_points, columns=columns, series=symbol)
-
-
-def trade_markers(cur: duckdb.DuckDBPyConnection, symbol: str, *, limit: int = 2000) -> pd.DataFrame:
-    """The last ``limit`` fills of ``symbol`` as chart markers (spot long-only: BUY opens, SELL closes).
-
-    Returns:
-        Ascending by ``ts`` (UTC market time): ``ts``, ``side`` (BUY | SELL), ``kind`` (``entry`` | ``exit``),
-        ``price`` (quote asset), ``quantity`` (base asset), both floats.
-    """
-    return frame(
-        cur,
-        """
-        SELECT * FROM (
-            SELECT ts, side, CASE side WHEN 'BUY' THEN 'entry' ELSE 'exit' END AS kind,
-                   price::DOUBLE AS price, quantity::DOUBLE AS quantity
-            FROM fills WHERE symbol = $symbol ORDER BY ts DESC, recorded_at DESC LIMIT $limit
-        ) ORDER BY ts
-        """,
-        {"symbol": symbol, "limit": check_limit(limit)},
     )

@@ -1,4 +1,4 @@
-"""Dashboard queries over hand-made rows: latest values, downsampling, open positions, empty results."""
+"""Dashboard queries over hand-made rows: downsampling, daily P&L, open positions, newest rows, empty results."""
 
 from __future__ import annotations
 
@@ -11,22 +11,6 @@ import pytest
 
 from storage import downsample, queries, rollups
 from storage.recorder import Recorder
-
-
-def test_latest_equity_is_none_without_snapshots(cur) -> None:
-    assert queries.latest_equity(cur) is None
-
-
-def test_latest_equity_is_the_newest_ts_then_the_last_recorded(cur, write, rows) -> None:
-    write("equity", rows.equity(5, equity=Decimal(1)), rows.equity(5, equity=Decimal("2.5")), rows.equity(4, equity=Decimal(3)))
-
-    latest = queries.latest_equity(cur)
-
-    assert latest is not None
-    assert latest["equity"] == 2.5 and latest["ts"] == rows.at(5)
-    assert type(latest["equity"]) is float and type(latest["peak_equity"]) is float  # DECIMAL money, displayed as float
-    assert latest["ts"].tzinfo is not None and latest["ts"].utcoffset() == timedelta(0)
-    assert set(latest) == {c for (c,) in cur.sql("SELECT column_name FROM (DESCRIBE equity)").fetchall()}
 
 
 def test_equity_curve_returns_every_point_up_to_max_points(cur, write, rows) -> None:
@@ -70,12 +54,10 @@ def test_equity_curve_keeps_the_deepest_drawdown_where_equity_is_no_extreme(cur,
     assert curve.loc[curve["drawdown_pct"].idxmax(), "ts"] == pd.Timestamp(rows.at(2_501))
 
 
-def test_chart_queries_reject_too_few_points(cur) -> None:
-    """The equity curve keeps up to three snapshots a bucket and the latest, a price series two and the latest."""
+def test_equity_curve_rejects_too_few_points(cur) -> None:
+    """The equity curve keeps up to three snapshots a bucket and the latest."""
     with pytest.raises(ValueError, match="max_points must be at least 4"):
         queries.equity_curve(cur, max_points=3)
-    with pytest.raises(ValueError, match="max_points must be at least 3"):
-        queries.price_series(cur, "BTCUSDT", max_points=2)
 
 
 def test_open_positions_show_the_latest_row_of_open_symbols_only(cur, write, rows) -> None:
@@ -120,15 +102,6 @@ def test_recent_commands_are_newest_first(cur, write, rows) -> None:
     assert list(commands.columns) == ["ts", "command", "actor", "reason", "result", "detail"]
 
 
-def test_recent_fills_are_newest_first(cur, write, rows) -> None:
-    write("fills", rows.fill(1), rows.fill(3), rows.fill(2))
-
-    fills = queries.recent_fills(cur, limit=20)
-
-    assert fills["order_id"].tolist() == ["o3", "o2", "o1"]
-    assert fills["quantity"].tolist() == [0.12345678] * 3
-
-
 def test_timestamps_come_back_in_utc_whatever_the_session_time_zone(cur, write, rows) -> None:
     write("commands", rows.command(1))
     cur.execute("SET TimeZone = 'Asia/Tokyo'")
@@ -147,13 +120,7 @@ def test_timestamps_come_back_in_utc_whatever_the_session_time_zone(cur, write, 
             ["symbol", "entry_time", "exit_time", "quantity", "entry_price", "exit_price", "fees", "pnl", "pnl_pct", "exit_reason"],
         ),
         (queries.recent_commands, ["ts", "command", "actor", "reason", "result", "detail"]),
-        (
-            queries.recent_fills,
-            ["ts", "symbol", "side", "quantity", "price", "quote_qty", "fee", "reference_price", "order_id", "fill_id"],
-        ),
         (queries.daily_pnl, list(queries.DAILY_PNL_COLUMNS)),
-        (lambda cur: queries.price_series(cur, "BTCUSDT"), list(queries.PRICE_COLUMNS)),
-        (lambda cur: queries.trade_markers(cur, "BTCUSDT"), list(queries.TRADE_MARKER_COLUMNS)),
     ],
 )
 def test_empty_tables_give_empty_frames_with_the_right_columns(cur, query, columns) -> None:
@@ -212,33 +179,6 @@ def test_daily_pnl_is_last_equity_minus_the_days_first_baseline(cur, write, rows
     assert daily["end_equity"].tolist() == pytest.approx([9_800.1, 9_900.3])
     assert (daily[["start_equity", "end_equity", "pnl", "pnl_pct"]].dtypes == "float64").all()
     assert daily["pnl_pct"].tolist() == pytest.approx([-1.999, 100.2 / 98.001])
-
-
-def test_price_series_downsampling_keeps_extremes_and_the_last_close(cur, write, rows) -> None:
-    candles = [rows.candle(m, close=42_000.0 + m % 11) for m in range(3_000)]
-    candles[777]["close"] = 99_999.0
-    candles[2_222]["close"] = 1.0
-    candles[-1]["close"] = 42_005.5
-    write("candles", *candles, rows.candle(5, symbol="ETHUSDT", close=7.0))
-
-    prices = queries.price_series(cur, "BTCUSDT", max_points=51)
-
-    assert list(prices.columns) == list(queries.PRICE_COLUMNS)
-    assert 3 <= len(prices) <= 51 and prices["ts"].is_monotonic_increasing
-    assert {99_999.0, 1.0} <= set(prices["close"]) and 7.0 not in set(prices["close"])
-    assert prices["close"].iloc[-1] == 42_005.5
-    assert prices["ts"].iloc[-1] == pd.Timestamp(rows.at(3_000)) - pd.Timedelta(milliseconds=1)
-    assert len(queries.price_series(cur, "ETHUSDT")) == 1
-
-
-def test_trade_markers_map_buys_to_entries_and_sells_to_exits(cur, write, rows) -> None:
-    write("fills", rows.fill(2, side="SELL"), rows.fill(1), rows.fill(3, symbol="ETHUSDT"))
-
-    markers = queries.trade_markers(cur, "BTCUSDT")
-
-    assert list(markers.columns) == list(queries.TRADE_MARKER_COLUMNS)
-    assert markers[["side", "kind"]].values.tolist() == [["BUY", "entry"], ["SELL", "exit"]]
-    assert markers["price"].tolist() == [42000.01, 42000.01]
 
 
 def _random_equity(store, rows, *, days: int, count: int, seed: int) -> None:
