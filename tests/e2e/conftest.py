@@ -39,7 +39,7 @@ STOP_TIMEOUT_S = 30.0
 
 @dataclass
 class App:
-    """A running ``streamlit run dashboard/app.py``: its URL, its database file and its process."""
+    """A running ``streamlit run dashboard/serve.py``: its URL, its database file and its process."""
 
     url: str
     db_path: Path
@@ -47,9 +47,12 @@ class App:
     log_path: Path
 
     def stop(self) -> int:
-        """SIGTERM (Streamlit shuts down cleanly: the Runtime flushes and closes the database); returns the exit code.
+        """SIGTERM (the server shuts down cleanly: the Runtime flushes and closes the database); returns the exit code,
+        0 for a clean stop.
 
-        A process still running after ``STOP_TIMEOUT_S`` is aborted with its thread stacks dumped into the log."""
+        Streamlit's server (uvicorn) re-raises the SIGTERM once its graceful shutdown is over, so a clean stop ends by
+        that signal (return code ``-SIGTERM``); it is reported as 0. A process still running after
+        ``STOP_TIMEOUT_S`` is aborted with its thread stacks dumped into the log."""
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             try:
@@ -58,7 +61,7 @@ class App:
                 # SIGABRT makes faulthandler (PYTHONFAULTHANDLER=1) write every thread's stack into the log.
                 self.process.send_signal(signal.SIGABRT)
                 self.process.wait()
-        return self.process.returncode
+        return 0 if self.process.returncode == -signal.SIGTERM else self.process.returncode
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")

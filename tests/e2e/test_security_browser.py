@@ -72,7 +72,7 @@ def test_a_rebound_host_gets_403_and_the_pages_request_nothing_from_another_host
     page.wait_for_function(CHART_WITH_POINTS_JS, timeout=30_000)
     for name in PAGES[1:]:
         page.get_by_role("link", name=name).click()
-        expect(page.get_by_role("heading", name=name)).to_be_visible(timeout=30_000)
+        expect(page.get_by_role("heading", name=name, exact=True)).to_be_visible(timeout=30_000)
         if name == "Guards":
             page.wait_for_function(CHART_WITH_POINTS_JS, timeout=30_000)
         page.screenshot(path=str(artifacts / f"shared-reads-{name.lower().replace(' ', '-')}.png"), full_page=True)
