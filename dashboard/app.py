@@ -1,9 +1,10 @@
 """papertrader dashboard entry point: ``streamlit run dashboard/app.py``.
 
-A router only: page config, the navigation, and in the sidebar the engine (with its uptime), breaker and market
-state plus the admin token field (:mod:`dashboard.auth`). Pages live in ``dashboard/pages/`` and only lay out; the
-engine Runtime is shared by all sessions (``dashboard.runtime.get_runtime``; ``make run`` starts it with the server,
-:mod:`dashboard.serve`). The Simulator page exists only with venue ``sim``.
+A router only: page config, the navigation, and in the sidebar the engine (with its uptime, and the strategy with
+the parameters it runs with), breaker and market state plus the admin token field (:mod:`dashboard.auth`). Pages
+live in ``dashboard/pages/`` and only lay out; the engine Runtime is shared by all sessions
+(``dashboard.runtime.get_runtime``; ``make run`` starts it with the server, :mod:`dashboard.serve`). The Simulator
+page exists only with venue ``sim``.
 
 The browser's tab icon is an emoji, drawn by the browser itself: a Material icon there would be fetched from an
 external font host (only the icons inside the page come with Streamlit's own font).
@@ -38,6 +39,7 @@ def engine_state() -> None:
     st.markdown(
         f"**Engine** `{status.state.value}` · venue `{status.venue}`  \n"
         f"**Up** {uptime_text(engine.uptime_s())}  \n"
+        f"**Strategy** `{runtime.settings.strategy.describe()}` on `{runtime.settings.trading.interval}` candles  \n"
         f"**Breaker** `{status.breaker_state}`  \n"
         f"**Market** `{'connected' if status.market_connected else 'disconnected'}`"
     )

@@ -86,6 +86,7 @@ def test_overview_shows_kpis_and_pause_resume_is_audited(db_path: Path) -> None:
 def test_sidebar_shows_engine_breaker_and_market(db_path: Path) -> None:
     text = " ".join(m.value for m in _app().sidebar.markdown)
     assert "**Engine**" in text and "**Breaker** `ACTIVE`" in text and "**Market**" in text
+    assert "**Strategy** `sma_crossover(fast=9, slow=21)` on `1m` candles" in text  # what runs, with its parameters
 
 
 @pytest.mark.parametrize(("page", "title"), [
