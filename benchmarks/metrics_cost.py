@@ -13,12 +13,13 @@ from connecting to the last byte; also the CPU of rendering the exposition alone
 
 **Replay.** ``papertrader replay`` does not run the exporter, so this measures what the exporter would add to it:
 the bundled 30 days of BTCUSDT + ETHUSDT through the whole engine (:func:`engine.cli.offline.bundled_replay`, every row
-recorded to a fresh DuckDB file) with and without the metrics sink fed every step's events (the sink is swapped in
-by subclassing the replay's ``RecordSink``; no engine code changes), plus, in the metrics runs, a thread rendering the
+recorded to a fresh DuckDB file) with and without the metrics sink fed every event of every candle the replay's core
+processes (its ``TradingCore`` swapped for a subclass that hands the events on; no engine code changes; the candles
+the replay skips have no events), plus, in the metrics runs, a thread rendering the
 exposition every second (Prometheus scrapes every 15 s by default). Each run is a fresh interpreter; rounds interleave
 the two (plain, metrics, plain, metrics, ...), ``--rounds`` ≥ 5. Measured: CPU time (``time.process_time``, every
-thread) of the replay loop only, bracketed by the two ``time.perf_counter()`` calls with which ``engine.replay`` times
-it (its ``elapsed_s``). Compared: the medians. Target: ≤ 2 % more.
+thread) of the replay loop only, bracketed by the two ``time.perf_counter()`` calls with which ``engine.replay.replay``
+times it (its ``elapsed_s``). Compared: the medians. Target: ≤ 2 % more.
 
 Prints the load averages at start and end, one line per round, the medians and the verdicts.
 """
@@ -51,7 +52,7 @@ RENDER_EVERY_S = 1.0
 
 
 class _LoopClock:
-    """Stands in for the ``time`` module inside :mod:`engine.replay`: each ``perf_counter()`` also reads
+    """Stands in for the ``time`` module inside the module defining ``engine.replay.replay``: each ``perf_counter()`` also reads
     ``process_time()``, so the CPU time of exactly the interval the replay reports as ``elapsed_s`` is known."""
 
     def __init__(self) -> None:
@@ -72,19 +73,23 @@ def replay_once(with_metrics: bool) -> dict[str, Any]:
     import engine.replay
     from engine.cli.offline import bundled_replay
     from engine.config import Settings
+    from engine.core.core import TradingCore
     from engine.core.events import CoreEvent
+    from engine.core.models import Candle
     from engine.sinks.exporter import Exporter, Readings
     from engine.sinks.metrics import MetricsSink
-    from engine.sinks.record import RecordSink
     from engine.sinks.status import EngineState, EngineStatus
 
     sink = MetricsSink()
 
-    class MeteredSink(RecordSink):
-        def handle_all(self, events: list[CoreEvent]) -> bool:
-            must_flush = super().handle_all(events)
+    class MeteredCore(TradingCore):
+        """The replay's core with every event of every candle it processes also handed to the metrics sink, as the
+        live loop does (the replay skips the candles on which nothing can happen: those have no events anywhere)."""
+
+        def on_candle(self, candle: Candle, *, source: str = "stream") -> list[CoreEvent]:
+            events = super().on_candle(candle, source=source)
             sink.handle_all(events)
-            return must_flush
+            return events
 
     status = EngineStatus(state=EngineState.RUNNING, venue="replay")
     readings = Readings(status, sink, None, 0.0, None, 0.0, None, healthy=True, ready=True)
@@ -102,14 +107,15 @@ def replay_once(with_metrics: bool) -> dict[str, Any]:
     clock = _LoopClock()
     with contextlib.ExitStack() as stack:
         tmp = stack.enter_context(tempfile.TemporaryDirectory())
-        stack.enter_context(mock.patch.object(engine.replay, "time", clock))
+        timed = sys.modules[engine.replay.replay.__module__]  # engine/replay/run.py: times the loop, builds the core
+        stack.enter_context(mock.patch.object(timed, "time", clock))
         if with_metrics:
-            stack.enter_context(mock.patch.object(engine.replay, "RecordSink", MeteredSink))
+            stack.enter_context(mock.patch.object(timed, "TradingCore", MeteredCore))
             threading.Thread(target=render, daemon=True).start()
         summary = bundled_replay(Settings(), symbols=SYMBOLS, db_path=Path(tmp) / "replay.duckdb")
     stop.set()
     if len(clock.marks) != 2 or not math.isclose(clock.marks[1][0] - clock.marks[0][0], summary.elapsed_s, abs_tol=1e-9):
-        raise SystemExit("engine.replay's time.perf_counter() calls are not the 2 that time its loop: update _LoopClock")
+        raise SystemExit("engine.replay.replay's time.perf_counter() calls are not the 2 that time its loop: update _LoopClock")
     if with_metrics and sink.account is None:
         raise SystemExit("the metrics sink saw no mark: it was not swapped into the replay")
     return {
