@@ -126,7 +126,7 @@ def _within(events: pd.DataFrame, *, start: datetime, end: datetime) -> pd.DataF
         return events
     start, end = pd.Timestamp(start), pd.Timestamp(end)
     faults = events["kind"] == "fault"
-    stops = pd.to_datetime(events["end"], utc=True).fillna(end).where(faults, events["start"])
+    stops = pd.to_datetime(events["end"], utc=True).astype("datetime64[ns, UTC]").fillna(end).where(faults, events["start"])
     touching = (events["start"] <= end) & (stops >= start)
     kept = events[touching]
     return kept.assign(

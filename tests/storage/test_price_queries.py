@@ -84,7 +84,7 @@ def test_markers_carry_the_entry_plan_and_the_exit_trade(cur, write, rows) -> No
     assert list(markers.columns) == list(price_queries.MARKER_COLUMNS)
     entry, exit_ = markers.to_dict("records")
     assert (entry["kind"], entry["price"], entry["stop_price"], entry["target_price"]) == ("entry", 42000.01, 41000.0, 44000.0)
-    assert entry["exit_reason"] is None and pd.isna(entry["pnl"])
+    assert pd.isna(entry["exit_reason"]) and pd.isna(entry["pnl"])  # None (pandas 2) or NaN (pandas 3)
     assert (exit_["kind"], exit_["exit_reason"], exit_["pnl"], exit_["pnl_pct"]) == ("exit", "TARGET", 191.2, 4.55)
     assert pd.isna(exit_["stop_price"])
 
