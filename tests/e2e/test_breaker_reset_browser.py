@@ -4,15 +4,13 @@ audit log holds the reset. Screenshots of every page go to ``test-artifacts/``."
 
 from __future__ import annotations
 
-import contextlib
-import re
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Locator, Page, expect
-from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+from playwright.sync_api import Browser, Page, expect
 
 from storage.store import Store
+from tests.e2e.dashboard_ui import click_until, commit, go, metric_value
 
 pytestmark = pytest.mark.e2e
 
@@ -33,56 +31,19 @@ def app_env() -> dict[str, str]:
     }
 
 
-def _metric(page: Page, label: str) -> Locator:
-    """The value of the metric tile labelled ``label``."""
-    label_element = page.get_by_test_id("stMetricLabel").filter(has_text=re.compile(f"^{re.escape(label)}$"))
-    tile = page.get_by_test_id("stMetric").filter(has=label_element)
-    return tile.get_by_test_id("stMetricValue")
-
-
-def _go(page: Page, title: str) -> None:
-    """Open a page from the sidebar navigation and wait until it has finished drawing (no skeletons left)."""
-    page.get_by_test_id("stSidebarNav").get_by_role("link", name=title).click()
-    expect(page.get_by_role("heading", name=title).first).to_be_visible(timeout=15_000)
-    expect(page.get_by_test_id("stSkeleton")).to_have_count(0, timeout=10_000)
-
-
-def _commit(field: Locator, text: str) -> None:
-    """Type into a Streamlit input and commit it (Enter), as a person does."""
-    field.fill(text)
-    field.press("Enter")
-
-
-def _click_until(button: Locator, outcome: Locator, *, tries: int = 3) -> None:
-    """Click ``button`` until ``outcome`` shows. Enter in a Streamlit input reruns the script; a click that lands
-    while that rerun redraws the dialog can be dropped, so a person (and this test) clicks again. Only for clicks
-    that change nothing when repeated after they worked (the button is gone, or the outcome is a refusal)."""
-    button.wait_for(state="visible", timeout=5_000)
-    for _ in range(tries):
-        with contextlib.suppress(PlaywrightTimeoutError):  # it vanished mid-click: that click worked and its rerun closed the dialog
-            button.click(timeout=5_000)
-        try:
-            expect(outcome).to_be_visible(timeout=8_000)
-            return
-        except AssertionError:
-            if not button.is_visible():
-                break
-    expect(outcome).to_be_visible(timeout=10_000)
-
-
 def _shock_until_tripped(page: Page) -> None:
     """On the Simulator page: once a position is open, shock prices down 50 % in one candle; repeat (a position can
     close before the shocked candle) until the breaker is TRIPPED."""
-    _commit(page.get_by_label("Fall (%)", exact=True), "50")
-    _commit(page.get_by_label("Over candles", exact=True), "1")
+    commit(page.get_by_label("Fall (%)", exact=True), "50")
+    commit(page.get_by_label("Over candles", exact=True), "1")
     for _ in range(SHOCK_ATTEMPTS):
         # a position opens when the market gives an entry: at speed 600, 90 s is 15 market hours (a busy CPU slows the
         # engine; a quiet stretch of the data can hold no entry for hours)
-        expect(_metric(page, "Open positions")).not_to_have_text("0", timeout=90_000)
+        expect(metric_value(page, "Open positions")).not_to_have_text("0", timeout=90_000)
         page.get_by_role("button", name="Price shock").click()
         expect(page.get_by_text("Price shock scheduled: price shock 50 % over 1 candle(s)")).to_be_visible(timeout=5_000)
         try:
-            expect(_metric(page, "Breaker")).to_have_text("TRIPPED", timeout=5_000)
+            expect(metric_value(page, "Breaker")).to_have_text("TRIPPED", timeout=5_000)
             return
         except AssertionError:
             continue
@@ -93,17 +54,17 @@ def test_shock_trips_the_breaker_and_a_reset_needs_reason_and_token(app, browser
     page = browser.new_page(viewport={"width": 1600, "height": 1100})
     page.goto(app.url)
     expect(page.get_by_role("heading", name="Overview")).to_be_visible(timeout=30_000)
-    expect(_metric(page, "Breaker")).to_have_text("ACTIVE", timeout=15_000)
+    expect(metric_value(page, "Breaker")).to_have_text("ACTIVE", timeout=15_000)
     expect(page.get_by_role("button", name="Reset breaker")).to_be_disabled()
-    _commit(page.get_by_label("Admin token", exact=True), TOKEN)
+    commit(page.get_by_label("Admin token", exact=True), TOKEN)
 
-    _go(page, "Simulator")
+    go(page, "Simulator")
     page.screenshot(path=str(artifacts / "simulator.png"), full_page=True)
     _shock_until_tripped(page)
     page.screenshot(path=str(artifacts / "simulator-shocked.png"), full_page=True)
 
-    _go(page, "Overview")
-    expect(_metric(page, "Breaker")).to_have_text("TRIPPED", timeout=5_000)
+    go(page, "Overview")
+    expect(metric_value(page, "Breaker")).to_have_text("TRIPPED", timeout=5_000)
     expect(page.locator(".js-plotly-plot")).to_have_count(4, timeout=10_000)  # equity, drawdown, daily P&L, price
     reset = page.get_by_role("button", name="Reset breaker")
     expect(reset).to_be_enabled(timeout=5_000)
@@ -112,30 +73,30 @@ def test_shock_trips_the_breaker_and_a_reset_needs_reason_and_token(app, browser
     reset.click()
     dialog = page.get_by_role("dialog")
     confirm = dialog.get_by_role("button", name="Reset breaker")
-    _click_until(confirm, dialog.get_by_text("A reason is required"))
+    click_until(confirm, dialog.get_by_text("A reason is required"))
 
-    _commit(dialog.get_by_label("Reason (required)", exact=True), "e2e: shock test over")
-    _commit(dialog.get_by_label("Admin token", exact=True), "not-the-token")
-    _click_until(confirm, dialog.get_by_text("Refused: Wrong admin token."))
-    expect(_metric(page, "Breaker")).to_have_text("TRIPPED")
+    commit(dialog.get_by_label("Reason (required)", exact=True), "e2e: shock test over")
+    commit(dialog.get_by_label("Admin token", exact=True), "not-the-token")
+    click_until(confirm, dialog.get_by_text("Refused: Wrong admin token."))
+    expect(metric_value(page, "Breaker")).to_have_text("TRIPPED")
     page.screenshot(path=str(artifacts / "reset-dialog-refused.png"), full_page=True)
     assert TOKEN not in page.inner_text("body")  # only ever inside password fields
 
-    _commit(dialog.get_by_label("Admin token", exact=True), TOKEN)
-    _click_until(confirm, page.get_by_text("Breaker reset: breaker re-armed"))
+    commit(dialog.get_by_label("Admin token", exact=True), TOKEN)
+    click_until(confirm, page.get_by_text("Breaker reset: breaker re-armed"))
     expect(dialog).to_have_count(0, timeout=5_000)
-    expect(_metric(page, "Breaker")).to_have_text("ACTIVE", timeout=5_000)
+    expect(metric_value(page, "Breaker")).to_have_text("ACTIVE", timeout=5_000)
     expect(page.get_by_text("Breaker reset: breaker re-armed")).to_be_visible(timeout=5_000)
     page.screenshot(path=str(artifacts / "overview-reset.png"), full_page=True)
 
-    _go(page, "Audit log")
+    go(page, "Audit log")
     expect(page.get_by_text("command(s), newest first")).to_be_visible(timeout=5_000)
     expect(page.get_by_test_id("stDataFrame")).to_be_visible()
     page.screenshot(path=str(artifacts / "audit.png"), full_page=True)
-    _go(page, "Trades")
+    go(page, "Trades")
     expect(page.get_by_role("heading", name="Closed trades")).to_be_visible()
     page.screenshot(path=str(artifacts / "trades.png"), full_page=True)
-    _go(page, "Guards")
+    go(page, "Guards")
     page.screenshot(path=str(artifacts / "guards.png"), full_page=True)
 
     assert app.stop() == 0, app.log()
