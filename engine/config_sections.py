@@ -379,7 +379,9 @@ class MetricsSettings(_Section):
     ``port`` 0 takes any free port (the Runtime's ``metrics_url`` and ``papertrader run`` say which); give every engine
     of a host its own port. Bound to a non-loopback ``host``, the Runtime refuses to start unless an admin token is set
     (then every request must carry ``Authorization: Bearer <token>``) or ``allow_unauthenticated`` is true; with a
-    token set, it is required on loopback too (as the dashboard's controls do).
+    token set, it is required on loopback too (as the dashboard's controls do). Without a token, a request's ``Host``
+    must be a loopback name, ``host`` or one of ``allowed_hosts`` (e.g. the name Prometheus scrapes by): a defence
+    against DNS rebinding, as the dashboard's ``server.allowedHosts``.
 
     ``loop_stall_s``: ``/healthz`` fails once the engine loop has not turned for this long (or the engine thread is
     gone). ``/readyz`` fails before the engine has bootstrapped, while the market stream has been down longer than
@@ -394,6 +396,10 @@ class MetricsSettings(_Section):
     host: str = "127.0.0.1"
     port: int = Field(9479, ge=0, le=65535, description="TCP port; 0: any free port")
     allow_unauthenticated: bool = Field(False, description="serve a non-loopback host without the admin token")
+    allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="without a token, Host names accepted besides loopback names and host (DNS-rebinding check)",
+    )
     loop_stall_s: float = Field(3.0, gt=0, description="/healthz: the engine loop has not turned for this long")
     max_data_lag_s: float = Field(30.0, gt=0, description="/readyz: no market message for this long")
     max_disconnected_s: float = Field(60.0, gt=0, description="/readyz: the market stream down (reconnecting) this long")

@@ -7,13 +7,20 @@ Access (``[metrics]``, like the dashboard's controls): on a loopback host anyone
 configured every request must carry ``Authorization: Bearer <token>`` (401 otherwise, compared in constant time);
 a non-loopback host without a token is refused at start unless ``metrics.allow_unauthenticated`` says otherwise.
 
+Host check (against DNS rebinding, as the dashboard's ``server.allowedHosts``): without a token, a request whose
+``Host`` header names anything but a loopback name, the bound host or one of ``metrics.allowed_hosts`` gets 403.
+A web page on a name its author controls can re-point that name at 127.0.0.1 once loaded and then read a
+tokenless loopback endpoint as its own origin; its requests still carry that name as ``Host``. With a token the
+check is not needed (the page cannot know the token). A request without ``Host`` (HTTP/1.0; no browser sends one)
+passes.
+
 ==============  ======================================================================================
 path            answer
 ==============  ======================================================================================
 ``/metrics``    200, the exposition (``prometheus_client.make_wsgi_app``: content negotiation, gzip)
 ``/healthz``    200 ``{"status": "ok", ...}`` or 503 ``{"status": "fail", "failing": [...], ...}``
 ``/readyz``     the same for readiness
-other           404
+other           404 (401 before anything without the token, 403 for a Host not allowed)
 ==============  ======================================================================================
 """
 
@@ -81,7 +88,9 @@ class OpsServer:
         host, port: where to listen (``port`` 0: any free one; :attr:`port` is the one bound).
         registry: what ``/metrics`` serves.
         health, ready: the current liveness and readiness reports (called per request, from the serving thread).
-        token: the admin token every request must carry as a bearer token; ``None``: none needed.
+        token: the admin token every request must carry as a bearer token; ``None``: none needed, and then the
+            ``Host`` header must name a loopback name, ``host`` or one of ``allowed_hosts`` (port ignored,
+            case-insensitive).
 
     Raises (from the constructor, which binds the port):
         ConfigError: the address cannot be bound: the port is in use (naming ``metrics.port``), or the host cannot
@@ -97,8 +106,10 @@ class OpsServer:
         health: Callable[[], HealthReport],
         ready: Callable[[], HealthReport],
         token: str | None,
+        allowed_hosts: Iterable[str] = (),
     ) -> None:
         self._metrics_app = make_wsgi_app(registry)
+        self._allowed_hosts = frozenset(h.lower() for h in (host, *allowed_hosts))
         self._health, self._ready = health, ready
         self._expected = None if token is None else f"Bearer {token}".encode()
         try:
@@ -148,6 +159,9 @@ class OpsServer:
             given = environ.get("HTTP_AUTHORIZATION", "").encode("latin-1")  # WSGI: header bytes as latin-1
             if not hmac.compare_digest(given, self._expected):
                 return _json(start_response, "401 Unauthorized", {"error": "a bearer token is required"}, [("WWW-Authenticate", "Bearer")])
+        elif not self._host_allowed(environ.get("HTTP_HOST")):
+            error = "this Host is not allowed: add it to metrics.allowed_hosts, or set an admin token"
+            return _json(start_response, "403 Forbidden", {"error": error})
         path = environ.get("PATH_INFO", "")
         if path == "/metrics":
             return self._metrics_app(environ, start_response)
@@ -155,6 +169,13 @@ class OpsServer:
             report = self._health() if path == "/healthz" else self._ready()
             return _json(start_response, "200 OK" if report.ok else "503 Service Unavailable", report.body())
         return _json(start_response, "404 Not Found", {"error": f"no {path}; try /metrics, /healthz or /readyz"})
+
+    def _host_allowed(self, header: str | None) -> bool:
+        if header is None:
+            return True
+        name = header.rsplit(":", 1)[0] if header.count(":") == 1 else header  # host:port; IPv6 as [::1]:port
+        name = name.removeprefix("[").split("]")[0].lower()
+        return is_loopback(name) or name in self._allowed_hosts
 
 
 def _json(start_response: StartResponse, status: str, body: dict[str, Any], headers: list[tuple[str, str]] | None = None) -> list[bytes]:

@@ -190,7 +190,8 @@ class Runtime:
             symbols=s.trading.symbols,
         )
         self.ops = OpsServer(
-            host=m.host, port=m.port, registry=self.exporter.registry, health=self.health, ready=self.readiness, token=self._admin_token
+            host=m.host, port=m.port, registry=self.exporter.registry, health=self.health, ready=self.readiness, token=self._admin_token,
+            allowed_hosts=m.allowed_hosts,
         ).start()
 
     def _sim_datasets(self) -> dict[str, Dataset] | None:

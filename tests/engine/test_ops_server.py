@@ -117,3 +117,34 @@ def test_a_public_address_needs_a_token_or_an_explicit_opt_out() -> None:
     check_access(host="0.0.0.0", token="t", allow_unauthenticated=False)
     check_access(host="0.0.0.0", token=None, allow_unauthenticated=True)
     check_access(host="127.0.0.1", token=None, allow_unauthenticated=False)
+
+
+def test_without_a_token_a_foreign_host_header_is_refused_against_dns_rebinding(registry: CollectorRegistry) -> None:
+    """A page whose name was re-pointed at 127.0.0.1 sends its own name as Host: 403; loopback names, the bound host and
+    ``allowed_hosts`` pass (port ignored, case-insensitive)."""
+    server = OpsServer(
+        host="127.0.0.1", port=0, registry=registry, health=lambda: OK, ready=lambda: OK, token=None,
+        allowed_hosts=["prometheus.internal"],
+    ).start()
+    try:
+        def status(host: str) -> int:
+            return httpx.get(f"{server.url}/metrics", headers={"Host": host}, timeout=5).status_code
+
+        refused = httpx.get(f"{server.url}/healthz", headers={"Host": "attacker.example:9479"}, timeout=5)
+        assert refused.status_code == 403 and "metrics.allowed_hosts" in refused.json()["error"]
+        assert status("rebind.attacker.example") == 403
+        for host in ("localhost", "LOCALHOST:9479", f"127.0.0.1:{server.port}", "[::1]:9479", "Prometheus.Internal:80"):
+            assert status(host) == 200, host
+    finally:
+        server.stop()
+
+
+def test_with_a_token_the_host_header_is_not_checked(registry: CollectorRegistry) -> None:
+    server = serve(registry, token="s3cret-token")
+    try:
+        response = httpx.get(
+            f"{server.url}/metrics", headers={"Host": "scraper.example", "Authorization": "Bearer s3cret-token"}, timeout=5
+        )
+        assert response.status_code == 200
+    finally:
+        server.stop()
