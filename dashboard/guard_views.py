@@ -18,7 +18,7 @@ import plotly.graph_objects as go
 from dashboard import figures, guard_figures
 from dashboard.clock import on_market_time, present
 from dashboard.kpis import breaker_baselines
-from dashboard.reads import shared_reads, tick_now
+from dashboard.reads import CHART_POINTS, shared_reads, tick_now
 from dashboard.tables import TableView, api_totals_table, breaker_table, denial_totals_table, gap_ledger_table, ws_events_table
 from engine.runtime import Runtime
 from storage import account_queries, clock_queries, denial_queries, guard_queries, queries
@@ -49,14 +49,14 @@ class Tables:
 
 def charts(runtime: Runtime) -> Charts:
     """Every chart of the Guards page: the breaker's gauges (its own, re-based figures) and drawdown against its trip
-    level, request-weight utilisation, retries, the stream's connection timeline and risk denials over the equity
-    curve's span."""
+    level (over the equity curve at :data:`dashboard.reads.CHART_POINTS` points), request-weight utilisation,
+    retries, the stream's connection timeline and risk denials over the equity curve's span."""
     read = shared_reads(runtime).read
     settings = runtime.settings
     now = tick_now()
     clock = read(clock_queries.clock_map)
     anchor = present(runtime.status(), wall=now)
-    curve = read(queries.equity_curve)
+    curve = read(queries.equity_curve, max_points=CHART_POINTS)
     daily_since, drawdown_since = breaker_baselines(read(account_queries.account_figures))
     counts = read(guard_queries.retry_counts)
     counts = on_market_time(

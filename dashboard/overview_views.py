@@ -19,7 +19,7 @@ from dashboard import figures
 from dashboard.clock import on_market_time, present
 from dashboard.market_events import VENUE_COMMANDS, market_events
 from dashboard.price_figure import price_figure
-from dashboard.reads import shared_reads
+from dashboard.reads import CHART_POINTS, shared_reads
 from dashboard.tables import TableView, audit_table, decimals, positions_table, trades_table
 from engine.runtime import Runtime
 from storage import audit_queries, clock_queries, guard_queries, position_queries, price_queries, queries
@@ -56,9 +56,10 @@ def events(runtime: Runtime) -> pd.DataFrame:
 
 
 def curves(runtime: Runtime) -> Curves | None:
-    """The account's charts; ``None`` before the engine has marked the portfolio (no equity row yet)."""
+    """The account's charts over the equity curve at :data:`dashboard.reads.CHART_POINTS` points; ``None`` before the
+    engine has marked the portfolio (no equity row yet)."""
     reads = shared_reads(runtime)
-    curve = reads.read(queries.equity_curve)
+    curve = reads.read(queries.equity_curve, max_points=CHART_POINTS)
     if curve.empty:
         return None
     return Curves(
