@@ -1,14 +1,22 @@
 """The look every dashboard figure shares: the dark template, the palette, the base layout and the empty-data note.
 
-Each figure built on :func:`base_figure` has a stable title, the dark template and a constant ``uirevision``, so a
-user's zoom and pan survive the dashboard's once-a-second refresh (plotly keeps UI state while
-``layout.uirevision`` is unchanged). An empty frame gives a figure with no traces and a note (:func:`waiting`)
-instead of an error.
+Each figure built on :func:`base_figure` has a stable title, the dark template and a constant ``uirevision`` (plotly
+keeps a user's zoom and pan across updates of a chart while ``layout.uirevision`` is unchanged). An empty frame gives
+a figure with no traces and a note (:func:`waiting`) instead of an error.
 
-The template travels inside every figure, on every refresh, to every browser: it is plotly's ``plotly_dark`` cut to
-what these figures draw (:data:`TEMPLATE`, ~1 kB instead of ~7.4 kB, a quarter of the Overview's chart bytes once the
-charts hold their :data:`dashboard.reads.CHART_POINTS` points, and most of what handing a small figure to Streamlit
-costs). So are long series' times: :func:`unix_ms` sends them as numbers.
+Streamlit 1.67 does not update a chart in place, though: ``st.plotly_chart`` makes the element's id from a hash of the
+figure's JSON, and its frontend draws a chart once per id (its figure state is initialised from the first spec, and
+Plotly draws in a ``useEffect`` that runs after the browser has painted the new, empty element). So every refresh that
+changes a figure replaces its chart by a new one: a zoom lasts until the chart next changes, and the new chart is
+blank until it is drawn (a frame on an idle browser, up to a second or more on a saturated one). No option of
+``st.plotly_chart`` changes that; streamlit/streamlit pull request 16052 (open) gives keyed charts a stable id and
+updates them in place. Until then, the less a refresh costs the browser, the shorter the blank: hence the small
+payloads below.
+
+Every figure travels whole to every browser on every refresh, so its bytes are kept down: the template is plotly's
+``plotly_dark`` cut to what these figures draw (:data:`TEMPLATE`, ~1 kB instead of ~7.4 kB: a quarter of the
+Overview's chart bytes at :data:`dashboard.reads.CHART_POINTS` points, and most of what handing a small figure to
+Streamlit costs), and long series' times go as numbers (:func:`unix_ms`).
 """
 
 from __future__ import annotations

@@ -1,8 +1,7 @@
 """Pure figure builders for the Overview: pandas DataFrame (from ``storage.queries``) → plotly Figure.
 
-No Streamlit here, so every figure is tested without a running app. Each figure has a stable title,
-the dark template and a constant ``uirevision``, so a user's zoom and pan survive the dashboard's
-once-a-second refresh (plotly keeps UI state while ``layout.uirevision`` is unchanged); the shared look is
+No Streamlit here, so every figure is tested without a running app. Each figure has a stable title, the dark
+template and a constant ``uirevision``; the shared look, and how Streamlit redraws a figure, is
 :mod:`dashboard.figure_style`. The x axis is market time, and says so.
 
 One sign convention: a drawdown is a positive percentage below the peak, everywhere (tiles, gauges, charts); the
