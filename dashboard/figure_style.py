@@ -1,17 +1,44 @@
 """The look every dashboard figure shares: the dark template, the palette, the base layout and the empty-data note.
 
-Each figure built on :func:`base_figure` has a stable title, the dark template and a constant ``uirevision``, so a
-user's zoom and pan survive the dashboard's once-a-second refresh (plotly keeps UI state while
-``layout.uirevision`` is unchanged). An empty frame gives a figure with no traces and a note (:func:`waiting`)
-instead of an error.
+Each figure built on :func:`base_figure` has a stable title, the dark template and a constant ``uirevision`` (plotly
+keeps a user's zoom and pan across updates of a chart while ``layout.uirevision`` is unchanged). An empty frame gives
+a figure with no traces and a note (:func:`waiting`) instead of an error.
+
+Streamlit 1.67 does not update a chart in place, though: ``st.plotly_chart`` makes the element's id from a hash of the
+figure's JSON, and its frontend draws a chart once per id (its figure state is initialised from the first spec, and
+Plotly draws in a ``useEffect`` that runs after the browser has painted the new, empty element). So every refresh that
+changes a figure replaces its chart by a new one: a zoom lasts until the chart next changes, and the new chart is
+blank until it is drawn (a frame on an idle browser, up to a second or more on a saturated one). No option of
+``st.plotly_chart`` changes that; streamlit/streamlit pull request 16052 (open) gives keyed charts a stable id and
+updates them in place. Until then, the less a refresh costs the browser, the shorter the blank: hence the small
+payloads below.
+
+Every figure travels whole to every browser on every refresh, so its bytes are kept down: the template is plotly's
+``plotly_dark`` cut to what these figures draw (:data:`TEMPLATE`, ~1 kB instead of ~7.4 kB: a quarter of the
+Overview's chart bytes at :data:`dashboard.reads.CHART_POINTS` points, and most of what handing a small figure to
+Streamlit costs), and long series' times go as numbers (:func:`unix_ms`).
 """
 
 from __future__ import annotations
 
+import numpy as np
+import pandas as pd
 import plotly.graph_objects as go
 import plotly.io as pio
 
-TEMPLATE = "plotly_dark"
+TEMPLATE_LAYOUT = (
+    "autotypenumbers", "colorway", "font", "hovermode", "hoverlabel", "paper_bgcolor", "plot_bgcolor", "xaxis", "yaxis",
+    "shapedefaults", "annotationdefaults", "title",
+)
+"""The layout defaults of ``plotly_dark`` the dashboard keeps: not its colour scales, nor those of polar, ternary,
+3-D, geographic plots, menus and sliders, which no dashboard figure has."""
+TEMPLATE_TRACES = ("scatter", "bar")
+"""The trace types whose ``plotly_dark`` defaults the dashboard keeps (candlesticks and indicators have none)."""
+TEMPLATE = go.layout.Template(
+    layout={name: value for name, value in pio.templates["plotly_dark"].layout.to_plotly_json().items() if name in TEMPLATE_LAYOUT},
+    data={name: pio.templates["plotly_dark"].data[name] for name in TEMPLATE_TRACES},
+)
+"""``plotly_dark`` with only :data:`TEMPLATE_LAYOUT` and :data:`TEMPLATE_TRACES`: the same look for these figures."""
 WAITING_TEXT = "Waiting for the first candle…"
 
 EQUITY_COLOUR = "#4c9be8"
@@ -21,28 +48,31 @@ LIMIT_COLOUR = "#e8574c"
 
 
 def base_figure(title: str, *, revision: str) -> go.Figure:
-    """An empty figure with ``title``, the dark template and ``uirevision`` = ``revision``.
-
-    Built without plotly's property validation (``_validate=False``): validating the template's every trace default
-    took ~8 ms of the ~10 ms a figure cost, per figure, per session, per refresh (4 charts on the Overview, 6 on
-    Guards); the traces added later are validated when they are constructed (``go.Scatter(...)``), and the template
-    object is plotly's own."""
-    figure = go.Figure(_validate=False)
-    figure.update_layout(
-        template=pio.templates[TEMPLATE],
-        title={"text": title},
-        uirevision=revision,
-        height=320,
-        # Streamlit (1.67) re-creates a chart whose figure changed and sizes it to its column; a width in the figure
-        # lets the new chart be drawn at once instead of staying hidden until its column is measured (a blank chart
-        # on every refresh otherwise). The column's width still wins.
-        width=600,
-        margin={"l": 10, "r": 10, "t": 40, "b": 10},
-        paper_bgcolor="rgba(0,0,0,0)",
-        hovermode="x unified",
-        showlegend=False,
+    """An empty figure with ``title``, the dark template (:data:`TEMPLATE`) and ``uirevision`` = ``revision``."""
+    return go.Figure(
+        layout={
+            "template": TEMPLATE,
+            "title": {"text": title},
+            "uirevision": revision,
+            "height": 320,
+            # Streamlit (1.67) re-creates a chart whose figure changed and sizes it to its column; a width in the
+            # figure lets the new chart be drawn at once instead of staying hidden until its column is measured (a
+            # blank chart on every refresh otherwise). The column's width still wins.
+            "width": 600,
+            "margin": {"l": 10, "r": 10, "t": 40, "b": 10},
+            "paper_bgcolor": "rgba(0,0,0,0)",
+            "hovermode": "x unified",
+            "showlegend": False,
+        }
     )
-    return figure
+
+
+def unix_ms(times: pd.Series) -> np.ndarray:
+    """Aware timestamps as Unix milliseconds (float64): the x of a long series on a date axis (``type="date"``, which
+    reads numbers as milliseconds since the epoch, UTC). Plotly sends a float64 array as 8 binary bytes (base64) a
+    point instead of an ISO string of 19 to 32 characters: a third of the x's bytes, or less."""
+    naive_utc = pd.to_datetime(times, utc=True).dt.tz_convert(None)
+    return naive_utc.to_numpy(dtype="datetime64[ms]").astype("int64").astype("float64")
 
 
 def waiting(figure: go.Figure, text: str = WAITING_TEXT) -> go.Figure:

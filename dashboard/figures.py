@@ -1,8 +1,7 @@
 """Pure figure builders for the Overview: pandas DataFrame (from ``storage.queries``) → plotly Figure.
 
-No Streamlit here, so every figure is tested without a running app. Each figure has a stable title,
-the dark template and a constant ``uirevision``, so a user's zoom and pan survive the dashboard's
-once-a-second refresh (plotly keeps UI state while ``layout.uirevision`` is unchanged); the shared look is
+No Streamlit here, so every figure is tested without a running app. Each figure has a stable title, the dark
+template and a constant ``uirevision``; the shared look, and how Streamlit redraws a figure, is
 :mod:`dashboard.figure_style`. The x axis is market time, and says so.
 
 One sign convention: a drawdown is a positive percentage below the peak, everywhere (tiles, gauges, charts); the
@@ -21,9 +20,8 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from dashboard.clock import MARKET_AXIS_TITLE
-from dashboard.figure_style import EQUITY_COLOUR, GAIN_COLOUR, LIMIT_COLOUR, LOSS_COLOUR, base_figure, waiting
-from dashboard.figure_style import TEMPLATE as TEMPLATE  # re-exported: public names of this module
-from dashboard.figure_style import WAITING_TEXT as WAITING_TEXT
+from dashboard.figure_style import EQUITY_COLOUR, GAIN_COLOUR, LIMIT_COLOUR, LOSS_COLOUR, base_figure, unix_ms, waiting
+from dashboard.figure_style import WAITING_TEXT as WAITING_TEXT  # re-exported: public names of this module
 from dashboard.market_events import add_market_events
 
 EQUITY_TITLE = "Equity (USDT)"
@@ -45,16 +43,16 @@ def equity_figure(curve: pd.DataFrame, events: pd.DataFrame | None = None) -> go
             windows), drawn as shapes; ``None`` draws none.
 
     Returns:
-        A figure with one scatter trace (equity; realised/unrealised P&L in the hover), or none when
-        ``curve`` is empty.
+        A figure with one scatter trace (equity; realised/unrealised P&L in the hover; x in Unix milliseconds on a
+        date axis, :func:`dashboard.figure_style.unix_ms`), or none when ``curve`` is empty.
     """
     figure = base_figure(EQUITY_TITLE, revision="equity")
-    figure.update_xaxes(title_text=MARKET_AXIS_TITLE)
+    figure.update_xaxes(title_text=MARKET_AXIS_TITLE, type="date")
     if curve.empty:
         return waiting(figure)
     figure.add_trace(
         go.Scatter(
-            x=curve["ts"],
+            x=unix_ms(curve["ts"]),
             y=curve["equity"],
             name="equity",
             mode="lines",
@@ -95,17 +93,18 @@ def drawdown_figure(curve: pd.DataFrame, *, breaker_limit_pct: float | None = No
 
     Returns:
         A figure with the all-time drawdown trace (positive percentages, y axis reversed and always including 0),
-        then the breaker's trace when asked for; none when ``curve`` is empty.
+        then the breaker's trace when asked for (x in Unix milliseconds on a date axis); none when ``curve`` is empty.
     """
     figure = base_figure(DRAWDOWN_TITLE, revision="drawdown")
-    figure.update_xaxes(title_text=MARKET_AXIS_TITLE)
+    figure.update_xaxes(title_text=MARKET_AXIS_TITLE, type="date")
     figure.update_yaxes(autorange="reversed", rangemode="tozero", ticksuffix=" %")
     if curve.empty:
         return waiting(figure)
     underwater = all_time_drawdown(curve)
+    times = unix_ms(curve["ts"])
     figure.add_trace(
         go.Scatter(
-            x=underwater["ts"],
+            x=times,
             y=underwater["drawdown_pct"],
             name="below the all-time peak",
             mode="lines",
@@ -119,7 +118,7 @@ def drawdown_figure(curve: pd.DataFrame, *, breaker_limit_pct: float | None = No
     if breaker_limit_pct is not None:
         figure.add_trace(
             go.Scatter(
-                x=curve["ts"], y=curve["drawdown_pct"], name="breaker's drawdown (since its last reset)", mode="lines",
+                x=times, y=curve["drawdown_pct"], name="breaker's drawdown (since its last reset)", mode="lines",
                 line={"color": _BREAKER_COLOUR, "width": 1.2},
                 hovertemplate="breaker's drawdown %{y:.2f} %<extra></extra>",
             )

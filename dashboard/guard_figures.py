@@ -1,8 +1,8 @@
 """Pure figure builders for the Guards page: pandas DataFrame (from ``storage.guard_queries``) → plotly Figure.
 
-No Streamlit here, so every figure is tested without a running app. Each figure has a stable title,
-the dark template and a constant ``uirevision``, so a user's zoom and pan survive the dashboard's
-once-a-second refresh; the shared look is :mod:`dashboard.figure_style`.
+No Streamlit here, so every figure is tested without a running app. Each figure has a stable title, the dark
+template and a constant ``uirevision``; the shared look, and how Streamlit redraws a figure, is
+:mod:`dashboard.figure_style`.
 
 An empty frame gives a figure with no traces and a "waiting" or "nothing yet" note instead of an error.
 Limit lines (breaker levels, the rate limit) are layout shapes, not traces. Every time axis is market time: frames

@@ -5,8 +5,8 @@ Drawn on market time: the candles aggregated in SQL (:func:`storage.price_querie
 at their fill prices (:func:`storage.price_queries.fill_markers`; an exit is green when its trade gained, red when it
 lost), the open position's entry, stop (or trailing stop once it has moved up) and target as step lines from the fill
 to the latest bar (:func:`storage.price_queries.position_levels`), breaker trips and resets, price shocks and fault
-windows (:mod:`dashboard.market_events`) and open data gaps shaded. Its ``uirevision`` is per symbol, so a zoom survives
-the refresh.
+windows (:mod:`dashboard.market_events`) and open data gaps shaded. Its ``uirevision`` is per symbol (see
+:mod:`dashboard.figure_style` for how long a zoom lasts).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from dashboard.clock import MARKET_AXIS_TITLE
-from dashboard.figure_style import GAIN_COLOUR, LOSS_COLOUR, base_figure, waiting
+from dashboard.figure_style import GAIN_COLOUR, LOSS_COLOUR, base_figure, unix_ms, waiting
 from dashboard.market_events import add_gaps, add_market_events
 from storage.price_queries import PriceBars
 
@@ -52,20 +52,21 @@ def price_figure(
         price_format: d3 format of prices in the hover (``,.2f`` for a tick of 0.01).
 
     Returns:
-        Traces in order: the candlesticks, then ``entry``, ``exit``, ``entry price``, ``stop`` (or ``trailing stop``)
-        and ``target`` when there are any; none (and a note) without candles.
+        Traces in order: the candlesticks (x in Unix milliseconds on a date axis), then ``entry``, ``exit``,
+        ``entry price``, ``stop`` (or ``trailing stop``) and ``target`` when there are any; none (and a note) without
+        candles.
     """
     figure = base_figure(price_title(bars.symbol), revision=f"price-{bars.symbol}")
     figure.update_layout(height=440, hovermode="closest", showlegend=True,
                          legend={"orientation": "h", "y": -0.25, "yanchor": "top", "x": 0.0},
                          margin={"l": 10, "r": 10, "t": 48, "b": 40})
-    figure.update_xaxes(rangeslider_visible=False, title_text=f"{MARKET_AXIS_TITLE} · {bars.interval} candles")
+    figure.update_xaxes(rangeslider_visible=False, title_text=f"{MARKET_AXIS_TITLE} · {bars.interval} candles", type="date")
     if bars.bars.empty:
         return waiting(figure, NO_CANDLES_TEXT)
     frame = bars.bars
     figure.add_trace(
         go.Candlestick(
-            x=frame["ts"], open=frame["open"], high=frame["high"], low=frame["low"], close=frame["close"],
+            x=unix_ms(frame["ts"]), open=frame["open"], high=frame["high"], low=frame["low"], close=frame["close"],
             name=f"{bars.interval} candles", increasing={"line": {"color": GAIN_COLOUR}},
             decreasing={"line": {"color": LOSS_COLOUR}}, showlegend=False,
         )

@@ -21,11 +21,20 @@ time as an argument, and pages pass :func:`tick_now` (the time rounded down to t
 tick asks for the same result. Each caller gets its own copy of a DataFrame result (a deep copy of anything else),
 so a page may change what it got without another session seeing it.
 
-What a page builds from a result can be shared the same way: :func:`derived` (``derived(runtime,
-figures.equity_figure, queries.equity_curve)``) builds a chart once per tick for every session; building a Plotly
-figure costs more than its query once the charts hold their thousands of points. A derived value is shared as it
-is, not copied (copying a figure costs as much as building it): hand it to ``st.plotly_chart``, which only reads it,
-and change nothing in it. A builder with options is bound with :class:`Bound`, so that equal options are one key.
+What a page builds from several results — a chart, a table — is shared the same way with :func:`shared`
+(``shared(runtime, overview_views.curves, runtime)``): ``build(*args)`` runs once per tick for every session asking
+with equal arguments. Built by each session, the Overview's four figures cost it ~25 ms a refresh, as much as all
+the page's queries; so the Overview and Guards pages build every chart and table this way
+(:mod:`dashboard.overview_views`, :mod:`dashboard.guard_views`), and a session only hands them to Streamlit. The
+rules that make one value right for every session:
+
+- ``build`` is a function of an imported module, not of a page (a page's script is executed again on every run, so
+  a function defined there is a new object each time: a new key, nothing shared);
+- its arguments name everything a session chooses (a symbol, a span): they are the key, with ``build``;
+- besides its arguments it reads only what is the same for every session: the database (through these shared
+  reads) and the present (the engine's status, :func:`tick_now`), as the first session of the tick sees them;
+- the value is shared as it is, not copied (copying a figure costs as much as building it): hand it to
+  ``st.plotly_chart`` or ``st.dataframe``, which only read it, and change nothing in it.
 """
 
 from __future__ import annotations
@@ -39,7 +48,7 @@ from collections.abc import Callable, Hashable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Concatenate, Generic, ParamSpec, Protocol, TypeVar
+from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
 
 import duckdb
 import pandas as pd
@@ -51,11 +60,12 @@ MAX_AGE_S = 30.0
 MAX_ENTRIES = 256
 CHART_POINTS = 600
 """Points per trace the dashboard's charts ask for (``max_points`` of the downsampling queries): about one per pixel
-of a half-width chart. The chart payload, and the time a browser takes to draw a refreshed chart, grow with it."""
+of a half-width chart. The chart payload grows with it (the equity chart ~21 bytes a point: time, equity, realised
+and unrealised P&L); the time a browser takes to draw a refreshed chart hardly does (~10 ms for a line of 100 or of
+2,000 points in headless Chromium: the axes and the layout cost more than the points)."""
 
 P = ParamSpec("P")
 T = TypeVar("T")
-U = TypeVar("U")
 Query = Callable[Concatenate[duckdb.DuckDBPyConnection, P], T]
 
 
@@ -109,7 +119,7 @@ class SharedReads:
         self._entries: OrderedDict[Hashable, _Entry] = OrderedDict()
         self._computing: dict[Hashable, threading.Lock] = {}
         self.computations = 0
-        """How many values have been computed (queries run and values derived), for tests and benchmarks."""
+        """How many values have been computed (queries run and shared values built), for tests and benchmarks."""
 
     def read(self, query: Query[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
         """``query(cursor, *args, **kwargs)``, shared: see the module docstring. Returns the caller's own copy.
@@ -125,17 +135,17 @@ class SharedReads:
 
         return _copy(self._shared((query, _frozen(args), _frozen(kwargs)), compute))
 
-    def derived(self, build: Callable[[T], U], query: Query[P, T], /, *args: P.args, **kwargs: P.kwargs) -> U:
-        """``build(query(cursor, *args, **kwargs))``, shared like a read but **not copied** (see the module docstring);
-        the query's result is the one :meth:`read` shares. ``build`` must be hashable and equal for every session (a
-        module-level function, or :class:`Bound`).
+    def shared(self, build: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
+        """``build(*args, **kwargs)``, built once per tick for every caller with equal arguments and shared as it is,
+        **not copied**: see the module docstring for what ``build`` may depend on. It may read through this object
+        (its reads are shared with every other caller of the tick) and ask for other shared values.
 
         Raises:
-            TypeError: as :meth:`read`, or ``build`` is not hashable.
-            Whatever ``query`` or ``build`` raises (nothing is stored then).
+            TypeError: ``build`` or an argument cannot be a key (as :meth:`read`).
+            Whatever ``build`` raises (nothing is stored then; the next caller tries again).
         """
-        key = ("derived", build, query, _frozen(args), _frozen(kwargs))
-        return self._shared(key, lambda: build(self.read(query, *args, **kwargs)))
+        hash(build)
+        return self._shared(("shared", build, _frozen(args), _frozen(kwargs)), lambda: build(*args, **kwargs))
 
     def _shared(self, key: Hashable, compute: Callable[[], T]) -> T:
         """The stored value of ``key`` while fresh, else ``compute()``: once, however many callers wait for it."""
@@ -224,33 +234,10 @@ def read(runtime: Runtime, query: Query[P, T], /, *args: P.args, **kwargs: P.kwa
     return shared_reads(runtime).read(query, *args, **kwargs)
 
 
-def derived(runtime: Runtime, build: Callable[[T], U], query: Query[P, T], /, *args: P.args, **kwargs: P.kwargs) -> U:
-    """``build(query(cursor, *args, **kwargs))`` on ``runtime``'s database, built once per tick for every session and
-    shared as it is, not copied (:meth:`SharedReads.derived`)."""
-    return shared_reads(runtime).derived(build, query, *args, **kwargs)
-
-
-class Bound(Generic[U]):
-    """``build`` with keyword options, hashable and equal by value (a :func:`functools.partial` is neither), for
-    :func:`derived`: ``Bound(figures.drawdown_figure, limit_pct=15.0)``.
-
-    Raises:
-        TypeError: an option that is not hashable.
-    """
-
-    def __init__(self, build: Callable[..., U], /, **options: Any) -> None:
-        self._build = build
-        self._options = tuple(sorted(options.items()))
-        self._hash = hash((build, self._options))
-
-    def __call__(self, value: Any) -> U:
-        return self._build(value, **dict(self._options))
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Bound) and (self._build, self._options) == (other._build, other._options)
-
-    def __hash__(self) -> int:
-        return self._hash
+def shared(runtime: Runtime, build: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
+    """``build(*args, **kwargs)``, built once per tick for every session of ``runtime`` and shared as it is, not
+    copied (:meth:`SharedReads.shared`)."""
+    return shared_reads(runtime).shared(build, *args, **kwargs)
 
 
 def tick_now(*, ttl_s: float = TTL_S, clock: Callable[[], float] = time.time) -> datetime:

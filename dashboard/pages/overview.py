@@ -1,32 +1,27 @@
 """Overview: headline KPIs (with the breaker state and, when it tripped, why), the controls, equity, drawdown and daily
 P&L, the price chart of a symbol, open positions, recent trades and the audit log — all on market time.
 
-Layout only: numbers come from the ``storage`` query modules and ``dashboard.kpis``, charts from
-``dashboard.figures`` and ``dashboard.price_figure``, tables from ``dashboard.tables``, buttons from
+Layout only: numbers come from the ``storage`` query modules and ``dashboard.kpis``, charts and tables from
+``dashboard.overview_views`` (each built once per refresh tick for every session), buttons from
 ``dashboard.controls``. The live parts sit in two fragments that rerun each second (the headline, and the charts and
-tables, which share one read of the events); the controls sit outside them, so an open confirmation dialog is not
-closed by the refresh. When the engine or breaker state the controls were drawn for changes (e.g. the breaker trips),
-the headline reruns the whole page once, so the buttons follow within a refresh.
+tables); the controls sit outside them, so an open confirmation dialog is not closed by the refresh. When the engine
+or breaker state the controls were drawn for changes (e.g. the breaker trips), the headline reruns the whole page
+once, so the buttons follow within a refresh.
 """
 
 from __future__ import annotations
 
-import pandas as pd
 import streamlit as st
 
-from dashboard import figures
+from dashboard import overview_views
 from dashboard.auth import current_gate
-from dashboard.clock import on_market_time, present
 from dashboard.controls import control_buttons
 from dashboard.kpis import breaker_alert, market_time_text, overview_kpis, reset_note
-from dashboard.market_events import VENUE_COMMANDS, market_events
-from dashboard.price_figure import price_figure
-from dashboard.reads import Read, shared_reads
+from dashboard.reads import shared, shared_reads
 from dashboard.runtime import get_runtime
 from dashboard.show_table import show_table
-from dashboard.tables import audit_table, decimals, positions_table, trades_table
 from engine.sinks.status import EngineStatus
-from storage import account_queries, audit_queries, clock_queries, guard_queries, position_queries, price_queries, queries
+from storage import account_queries, guard_queries
 
 _DRAWN_FOR_KEY = "overview_controls_drawn_for"
 # price-chart spans: market time before the newest candle, by label (a comment: a bare string would be drawn)
@@ -77,63 +72,41 @@ def controls() -> None:
 
 @st.fragment(run_every=1)
 def live() -> None:
-    """Charts and tables: one read of the events (and the clock map) for all of them."""
-    status = runtime.status()
-    read = shared_reads(runtime).read
-    clock = read(clock_queries.clock_map)
-    events = market_events(
-        read(guard_queries.breaker_history, limit=50),
-        read(audit_queries.audit_log, commands=VENUE_COMMANDS, limit=200),
-        clock,
-        now=present(status),
-    )
-    _curves(read, events)
-    _price_chart(read, status, events)
-    _tables(read, status, clock)
+    """Charts and tables, each built once per tick for every session (``dashboard.overview_views``)."""
+    _curves()
+    _price_chart()
+    _tables()
 
 
-def _curves(read: Read, events: pd.DataFrame) -> None:
-    curve = read(queries.equity_curve)
-    if curve.empty:
+def _curves() -> None:
+    charts = shared(runtime, overview_views.curves, runtime)
+    if charts is None:
         waiting = "Waiting for the first candle… the charts appear once the engine has marked the portfolio."
         st.info(waiting, icon=":material/hourglass_top:")
         return
     equity, drawdown, days = st.columns([5, 5, 3])
-    equity.plotly_chart(figures.equity_figure(curve, events), key="equity_chart", theme=None)
-    drawdown.plotly_chart(figures.drawdown_figure(curve), key="drawdown_chart", theme=None)
-    days.plotly_chart(figures.daily_pnl_figure(read(queries.daily_pnl)), key="daily_pnl_chart", theme=None)
+    equity.plotly_chart(charts.equity, key="equity_chart", theme=None)
+    drawdown.plotly_chart(charts.drawdown, key="drawdown_chart", theme=None)
+    days.plotly_chart(charts.daily_pnl, key="daily_pnl_chart", theme=None)
 
 
-def _price_chart(read: Read, status: EngineStatus, events: pd.DataFrame) -> None:
+def _price_chart() -> None:
     st.subheader("Price")
     symbols = list(runtime.settings.trading.symbols)
     pick, span = st.columns([3, 2])
     symbol = pick.segmented_control("Symbol", symbols, default=symbols[0], key="price_symbol") or symbols[0]
     window = WINDOWS[span.segmented_control("Span (market time)", list(WINDOWS), default="6 h", key="price_window") or "6 h"]
-    bars = read(price_queries.price_bars, symbol, window_s=window)
-    markers = read(price_queries.fill_markers, symbol, since=bars.since)
-    levels = read(price_queries.position_levels, symbol)
-    gaps = pd.DataFrame(
-        [
-            {"start": pd.Timestamp(g.first_ms, unit="ms", tz="UTC"), "end": pd.Timestamp(g.last_ms + 60_000, unit="ms", tz="UTC")}
-            for g in status.gaps if g.symbol == symbol
-        ],
-        columns=["start", "end"],
-    )
-    places = decimals([*bars.bars["close"], *markers["price"]], at_least=2)
-    st.plotly_chart(
-        price_figure(bars, markers, levels, events, gaps, price_format=f",.{places}f"), key="price_chart", theme=None
-    )
+    st.plotly_chart(shared(runtime, overview_views.price_chart, runtime, symbol, window), key="price_chart", theme=None)
 
 
-def _tables(read: Read, status: EngineStatus, clock: pd.DataFrame) -> None:
+def _tables() -> None:
+    views = shared(runtime, overview_views.tables, runtime)
     st.subheader("Open positions")
-    show_table(positions_table(read(position_queries.open_positions)), key="positions_table", empty="No open positions")
+    show_table(views.positions, key="positions_table", empty="No open positions")
     st.subheader("Recent trades")
-    show_table(trades_table(read(queries.recent_trades, limit=20)), key="recent_trades_table", empty="No closed trades yet")
+    show_table(views.trades, key="recent_trades_table", empty="No closed trades yet")
     st.subheader("Audit log")
-    commands = on_market_time(read(queries.recent_commands, limit=20), clock, {"ts": "market"}, now=present(status))
-    show_table(audit_table(commands), key="overview_audit_table", empty="No commands yet")
+    show_table(views.commands, key="overview_audit_table", empty="No commands yet")
 
 
 headline()

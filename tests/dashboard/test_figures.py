@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pandas as pd
-import plotly.io as pio
 import pytest
 
 from dashboard import figures
+from dashboard.figure_style import TEMPLATE
 
 
 @pytest.fixture
@@ -27,14 +27,15 @@ EMPTY = pd.DataFrame(columns=["ts", "equity", "realised_pnl", "unrealised_pnl", 
 
 
 def test_equity_figure_plots_equity_over_time(curve: pd.DataFrame) -> None:
-    """One line trace whose points are the equity marks, in order."""
+    """One line trace whose points are the equity marks, in order, their times as Unix milliseconds on a date axis."""
     figure = figures.equity_figure(curve)
 
     assert len(figure.data) == 1
     trace = figure.data[0]
     assert trace.mode == "lines"
     assert list(trace.y) == [10_000.0, 10_100.0, 9_898.0]
-    assert list(pd.to_datetime(trace.x, utc=True)) == list(curve["ts"])
+    assert list(pd.to_datetime(trace.x, unit="ms", utc=True)) == list(curve["ts"])
+    assert figure.layout.xaxis.type == "date"
 
 
 def test_equity_hover_carries_realised_and_unrealised_pnl(curve: pd.DataFrame) -> None:
@@ -89,7 +90,7 @@ def test_figures_have_stable_title_dark_template_and_uirevision(
     for figure in (build(curve), build(curve.iloc[:2]), build(EMPTY)):
         assert figure.layout.title.text == title
         assert figure.layout.uirevision == revision
-        assert figure.layout.template == pio.templates["plotly_dark"]
+        assert figure.layout.template == TEMPLATE
 
 
 @pytest.mark.parametrize("build", [figures.equity_figure, figures.drawdown_figure])
@@ -149,4 +150,4 @@ def test_new_figures_on_empty_frames_keep_title_and_uirevision_and_show_a_note(b
 
     assert len(figure.data) == 0 and len(figure.layout.annotations) == 1
     assert figure.layout.title.text == title and figure.layout.uirevision == revision
-    assert figure.layout.template == pio.templates["plotly_dark"]
+    assert figure.layout.template == TEMPLATE

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pandas as pd
-import plotly.io as pio
 import pytest
 
 from dashboard import guard_figures
+from dashboard.figure_style import TEMPLATE
 
 
 def _frame(**columns) -> pd.DataFrame:
@@ -124,4 +124,4 @@ def test_new_figures_on_empty_frames_keep_title_and_uirevision_and_show_a_note(b
 
     assert len(figure.data) == 0 and len(figure.layout.annotations) == 1
     assert figure.layout.title.text == title and figure.layout.uirevision == revision
-    assert figure.layout.template == pio.templates["plotly_dark"]
+    assert figure.layout.template == TEMPLATE

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pandas as pd
-import plotly.io as pio
 
 from dashboard import price_figure as pf
+from dashboard.figure_style import TEMPLATE
 from dashboard.market_events import EVENT_COLUMNS
 from storage.price_queries import BAR_COLUMNS, LEVEL_COLUMNS, MARKER_COLUMNS, PriceBars
 
@@ -78,4 +78,4 @@ def test_no_candles_is_a_note_with_title_and_uirevision_kept() -> None:
 
     assert len(figure.data) == 0 and [a.text for a in figure.layout.annotations] == [pf.NO_CANDLES_TEXT]
     assert figure.layout.title.text == pf.price_title("ETHUSDT") and figure.layout.uirevision == "price-ETHUSDT"
-    assert figure.layout.template == pio.templates["plotly_dark"]
+    assert figure.layout.template == TEMPLATE

@@ -11,7 +11,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from dashboard.reads import Bound, SharedReads, tick_now
+from dashboard.reads import SharedReads, tick_now
 
 
 class Clock:
@@ -162,32 +162,104 @@ def test_a_failing_query_is_not_stored_and_the_next_caller_tries_again(database:
     assert reads.read(flaky) == 2
 
 
-def summary(curve: pd.DataFrame, *, scale: float = 1.0) -> dict[str, float]:
-    return {"points": len(curve), "top": float(curve["equity"].max()) * scale}
+def summary(reads: SharedReads, *, scale: float = 1.0) -> dict[str, float]:
+    """A value made of two reads, as a chart is made of its queries."""
+    points, top = reads.read(curve), reads.read(latest)
+    return {"points": len(points), "top": top["equity"] * scale}
 
 
-def test_a_derived_value_is_built_once_per_tick_and_shared_as_is(database: duckdb.DuckDBPyConnection) -> None:
+def report(reads: SharedReads) -> str:
+    """A value made of another shared value."""
+    return f"{reads.shared(summary, reads)['points']} points"
+
+
+def test_a_shared_value_is_built_once_per_tick_from_the_shared_reads_and_not_copied(
+    database: duckdb.DuckDBPyConnection,
+) -> None:
     clock, version = Clock(), Version()
     reads = _reads(database, clock, version)
-    first = reads.derived(summary, curve)
+    first = reads.shared(summary, reads)
     assert first == {"points": 2, "top": 101.0}
-    assert reads.derived(summary, curve) is first, "not copied: a figure costs as much to copy as to build"
+    assert reads.shared(summary, reads) is first, "not copied: a figure costs as much to copy as to build"
     assert reads.read(curve)["equity"].tolist() == [100.0, 101.0]
-    assert reads.computations == 2, "the query ran once, for the derived value and the read alike"
+    assert reads.computations == 3, "two queries and one build: the reads are the ones every caller shares"
     database.execute("INSERT INTO equity VALUES (3, 105.0)")
     version.flushes += 1
-    clock.now += 0.5
-    assert reads.derived(summary, curve) == {"points": 3, "top": 105.0}
+    clock.now += 0.25
+    assert reads.shared(summary, reads) is first, "within the tick"
+    clock.now += 0.25
+    assert reads.shared(summary, reads) == {"points": 3, "top": 105.0}
+    assert reads.computations == 6
 
 
-def test_bound_builders_with_equal_options_are_one_value(database: duckdb.DuckDBPyConnection) -> None:
+def test_a_shared_value_lives_on_without_new_rows_up_to_max_age(database: duckdb.DuckDBPyConnection) -> None:
+    clock = Clock()
+    reads = _reads(database, clock, Version())
+    first = reads.shared(summary, reads)
+    clock.now += 29.9
+    assert reads.shared(summary, reads) is first
+    clock.now += 0.1
+    assert reads.shared(summary, reads) is not first
+
+
+def test_shared_values_may_be_built_of_shared_values(database: duckdb.DuckDBPyConnection) -> None:
     reads = _reads(database, Clock(), Version())
-    doubled = reads.derived(Bound(summary, scale=2.0), curve)
-    assert reads.derived(Bound(summary, scale=2.0), curve) is doubled
-    assert reads.derived(Bound(summary, scale=3.0), curve) == {"points": 2, "top": 303.0}
-    assert Bound(summary, scale=2.0) != Bound(summary, scale=3.0)
+    assert reads.shared(report, reads) == "2 points"
+    assert reads.shared(summary, reads) == {"points": 2, "top": 101.0}
+    assert reads.computations == 4, "report, summary and its two queries, each once"
+
+
+class Unhashable:
+    __hash__ = None  # type: ignore[assignment]
+
+    def __call__(self, reads: SharedReads) -> int:
+        return 0
+
+
+def test_equal_arguments_are_one_shared_value_and_unhashable_ones_are_refused(database: duckdb.DuckDBPyConnection) -> None:
+    reads = _reads(database, Clock(), Version())
+    doubled = reads.shared(summary, reads, scale=2.0)
+    assert reads.shared(summary, reads, scale=2.0) is doubled
+    assert reads.shared(summary, reads, scale=3.0) == {"points": 2, "top": 303.0}
     with pytest.raises(TypeError):
-        Bound(summary, scale=[2.0])
+        reads.shared(summary, reads, scale=bytearray(b"2"))  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        reads.shared(Unhashable(), reads)
+
+
+def test_concurrent_sessions_of_one_tick_share_one_build(database: duckdb.DuckDBPyConnection) -> None:
+    """Twenty threads asking at once for a value made of two reads: one build, two queries, one object for all."""
+    reads = _reads(database, Clock(), Version())
+    results: list[dict[str, float]] = []
+    start = threading.Barrier(20)
+
+    def session() -> None:
+        start.wait()
+        results.append(reads.shared(summary, reads))
+
+    threads = [threading.Thread(target=session) for _ in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert reads.computations == 3
+    assert len(results) == 20 and all(result is results[0] for result in results)
+
+
+def test_a_failing_build_is_not_stored_and_the_next_caller_tries_again(database: duckdb.DuckDBPyConnection) -> None:
+    reads = _reads(database, Clock(), Version())
+    attempts: list[int] = []
+
+    def flaky() -> int:
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise RuntimeError("first build fails")
+        return len(attempts)
+
+    with pytest.raises(RuntimeError):
+        reads.shared(flaky)
+    assert reads.shared(flaky) == 2
+    assert reads.shared(flaky) == 2
 
 
 def test_tick_now_is_the_same_for_every_session_within_a_tick() -> None:

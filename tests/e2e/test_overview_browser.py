@@ -14,8 +14,9 @@ pytestmark = pytest.mark.e2e
 EQUITY_POINTS_JS = """() => {
     const plots = [...document.querySelectorAll('.js-plotly-plot')];
     const equity = plots.find(p => p.layout && p.layout.title && p.layout.title.text === 'Equity (USDT)');
-    return equity && equity.data.length ? equity.data[0].x.length : 0;
+    return equity && equity._fullData && equity._fullData.length ? equity._fullData[0].x.length : 0;
 }"""
+"""Points of the equity curve as drawn (``_fullData``: the figure's binary arrays decoded)."""
 
 
 def _equity_points(page: Page) -> int:
