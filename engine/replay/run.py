@@ -56,6 +56,7 @@ from engine.replay import precomputed
 from engine.replay.columns import CandleColumns, MergedOrder, SymbolColumns
 from engine.replay.equity import EquityColumns
 from engine.sinks.record import RecordSink
+from storage.arrays import dictionary, fixed, repeated
 from storage.bulk import BulkWriter
 from storage.recorder import Recorder
 from storage.replay_queries import replay_totals
@@ -230,7 +231,7 @@ class _Run:
         )
         self._offsets = np.cumsum([0, *(len(c) for c in columns)])[:-1]
         self._all = {name: self._flat([getattr(c, name) for c in columns]) for name in ("open_ms", *_PRICES)}
-        self._names = pa.array([c.symbol for c in columns], type=pa.string())
+        self._names = [c.symbol for c in columns]
         self._must_see = self._flat(must_see)
         """Per candle (symbols one after the other): the core must see it whatever the account — an entry signal,
         or any candle of a strategy without a column method."""
@@ -312,14 +313,14 @@ class _Run:
         at = self._offsets[symbol] + row
         open_ms = self._all["open_ms"][at]
         columns = {
-            "symbol": pa.DictionaryArray.from_arrays(pa.array(symbol, type=pa.int32()), self._names),
-            "interval": _repeated(self.interval, len(at)),
-            "open_time": pa.array(open_ms * 1000, type=_TIMESTAMP),
-            "close_time": pa.array((open_ms + MINUTE_MS - 1) * 1000, type=_TIMESTAMP),
-            "source": _repeated(source, len(at)),
+            "symbol": dictionary(symbol, self._names),
+            "interval": repeated(self.interval, len(at)),
+            "open_time": fixed(open_ms * 1000, _TIMESTAMP),
+            "close_time": fixed((open_ms + MINUTE_MS - 1) * 1000, _TIMESTAMP),
+            "source": repeated(source, len(at)),
         }
         for name in _PRICES:
-            columns[name] = pa.array(self._all[name][at])
+            columns[name] = fixed(self._all[name][at], pa.float64())
         return columns
 
 
@@ -373,9 +374,4 @@ def _window(ds: CandleColumns, start_ms: int | None, end_ms: int | None) -> tupl
     lo = 0 if start_ms is None else ds.index_at_or_after(start_ms)
     hi = len(ds) if end_ms is None else ds.index_at_or_after(end_ms)
     return lo, max(lo, hi)
-
-
-def _repeated(text: str, n: int) -> pa.Array:
-    """``text`` ``n`` times, dictionary-encoded."""
-    return pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, dtype=np.int32)), pa.array([text], type=pa.string()))
 

@@ -3,6 +3,8 @@ with a summary that matches what the file holds."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -87,3 +89,19 @@ def test_replaying_into_an_existing_file_is_refused_unless_forced(tmp_path: Path
 def test_an_empty_window_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="no candle"):
         replay(Settings(), symbols=("BTCUSDT",), start_ms=0, end_ms=1, db_path=tmp_path / "r.duckdb")
+
+
+def test_a_replay_never_imports_pandas(tmp_path: Path) -> None:
+    """pyarrow.array() would import it (≈ 35 MB of a replay's peak RSS): every table the replay writes, the fills,
+    trades, denials and breaker events of a tripping run included, is built without it."""
+    code = (
+        "import sys\n"
+        "from engine.cli.offline import bundled_replay\n"
+        "from engine.config import BreakerSettings, Settings\n"
+        "settings = Settings(breaker=BreakerSettings(warning_pct=0.1, daily_loss_pct=0.2))\n"
+        f"s = bundled_replay(settings, symbols={SYMBOLS!r}, start_ms={START_MS}, end_ms={END_MS}, db_path={str(tmp_path / 'r.duckdb')!r})\n"
+        "assert s.trades and s.breaker_trips and s.denials\n"
+        "print('pandas' in sys.modules)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"
