@@ -65,6 +65,11 @@ from storage.store import Store
 BATCH_CANDLES = 200_000
 """Candles per batch: their rows are written, and the progress reported, at the end of each."""
 
+DUCKDB_THREADS = 1
+"""DuckDB's worker threads in a replay (the live engine keeps DuckDB's default, one per core). A replay hands DuckDB
+a few large appends from one thread: a second worker only added memory and CPU time (bundled replay,
+``benchmarks/replay_speed.py``: peak RSS 7–17 MB higher, varying from run to run, and ≈ 4 % more CPU time)."""
+
 Progress = Callable[[int, int], None]
 """``progress(done, total)``: candles processed so far and in all (warm-up included)."""
 
@@ -159,7 +164,7 @@ def replay(
     if total == 0:
         raise ValueError(f"no candle of {', '.join(symbols)} opens in the window [{start_ms}, {end_ms})")
 
-    store = Store(db_path)
+    store = Store(db_path, threads=DUCKDB_THREADS)
     gc_was_enabled = gc.isenabled()
     try:
         recorder = Recorder(
