@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import gc
 import time
+from array import array
 from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
@@ -235,7 +236,6 @@ class _Run:
             atr={c.symbol: precomputed.atr(c, period=settings.trading.atr_period) for c in columns},
         )
         self._offsets = np.cumsum([0, *(len(c) for c in columns)])[:-1]
-        self._all = {name: self._flat([getattr(c, name) for c in columns]) for name in ("open_ms", *_PRICES)}
         self._names = [c.symbol for c in columns]
         self._must_see = self._flat(must_see)
         """Per candle (symbols one after the other): the core must see it whatever the account — an entry signal,
@@ -258,8 +258,8 @@ class _Run:
         first_day = -1 if core.portfolio.day_index is None else core.portfolio.day_index
         new_day = day > np.maximum.accumulate(np.concatenate([[first_day], day]))[:-1]
         matter = np.flatnonzero(self._must_see[self._offsets[order.symbol] + order.row] | new_day).tolist()
-        self._symbol, self._row = order.symbol.tolist(), order.row.tolist()
-        self._at = at = {c.symbol: np.flatnonzero(order.symbol == s).tolist() for s, c in enumerate(self.columns)}
+        # per symbol, its candles' positions in the order (array("q"): 8 bytes each, where a list of ints takes 36)
+        self._at = at = {c.symbol: array("q", np.flatnonzero(order.symbol == s).tobytes()) for s, c in enumerate(self.columns)}
         equity = self.equity = EquityColumns([c.symbol for c in self.columns], order, first=core.portfolio.snapshot(0))
         positions, pending = core.portfolio.positions, core.desk.pending
         p, k = 0, 0
@@ -291,7 +291,8 @@ class _Run:
                 break
 
     def _process(self, k: int) -> None:
-        candle = self.columns[self._symbol[k]].candle(self._row[k])
+        order = self.order
+        candle = self.columns[order.symbol[k]].candle(int(order.row[k]))
         equity, handle = self.equity, self.sink.handle
         for event in self.core.on_candle(candle, source="replay"):
             kind = type(event)
@@ -306,7 +307,7 @@ class _Run:
             candles = self._at[col.symbol]
             j = bisect_left(candles, stop) - 1
             if j >= 0 and candles[j] >= start:
-                row = self._row[candles[j]]
+                row = int(self.order.row[candles[j]])
                 last[col.symbol] = (int(col.open_ms[row]), Decimal(col.dataset.close[col.lo + row]))
         self.core.advance(last, candles=stop - start)
         self.equity.quiet(start, stop)
@@ -315,18 +316,25 @@ class _Run:
         return np.concatenate(per_symbol) if per_symbol else np.empty(0)
 
     def _candle_rows(self, symbol: np.ndarray, row: np.ndarray, source: str) -> dict[str, pa.Array]:
-        at = self._offsets[symbol] + row
-        open_ms = self._all["open_ms"][at]
+        open_ms = self._gather("open_ms", symbol, row)
         columns = {
             "symbol": dictionary(symbol, self._names),
-            "interval": repeated(self.interval, len(at)),
+            "interval": repeated(self.interval, len(row)),
             "open_time": fixed(open_ms * 1000, _TIMESTAMP),
             "close_time": fixed((open_ms + MINUTE_MS - 1) * 1000, _TIMESTAMP),
-            "source": repeated(source, len(at)),
+            "source": repeated(source, len(row)),
         }
         for name in _PRICES:
-            columns[name] = fixed(self._all[name][at], pa.float64())
+            columns[name] = fixed(self._gather(name, symbol, row), pa.float64())
         return columns
+
+    def _gather(self, name: str, symbol: np.ndarray, row: np.ndarray) -> np.ndarray:
+        """Column ``name`` of :class:`SymbolColumns` at each (``symbol``, ``row``)."""
+        values = np.empty(len(row), dtype=getattr(self.columns[0], name).dtype)
+        for s, col in enumerate(self.columns):
+            mine = symbol == s
+            values[mine] = getattr(col, name)[row[mine]]
+        return values
 
 
 class _BatchedRecorder:
