@@ -18,13 +18,16 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 
+from storage.arrays import fixed
 from storage.columns import RECORDED_AT, TableSpec, history_tables
 from storage.store import Store
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
+_TIMESTAMP = pa.timestamp("us", tz="UTC")
 
 
 class BulkWriter:
@@ -64,7 +67,7 @@ class BulkWriter:
         if count == 0:
             return 0
         first_us = max((self._clock() - _EPOCH) // _MICROSECOND, self._last_stamp_us.get(table, 0) + 1)
-        arrays.append(pa.array(range(first_us, first_us + count), type=pa.timestamp("us", tz="UTC")))
+        arrays.append(fixed(np.arange(first_us, first_us + count, dtype=np.int64), _TIMESTAMP))
         view = f"_bulk_{table}"
         names = ", ".join(f'"{field.name}"' for field in spec.schema)
         cursor = self._cursor

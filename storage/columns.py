@@ -11,13 +11,15 @@ column takes *as is* (a ``str`` for ``VARCHAR``, a ``float`` for ``DOUBLE``, an 
 unchanged, so :meth:`TableSpec.values` only runs the checks such values still need (a time zone, a range), learnt once
 per combination of value types; :meth:`TableSpec.bulk_values` runs them column by column in C loops
 (``set(map(type, …))``, ``min``/``max``). Anything else goes through :meth:`ColumnSpec.check`: the same values, the
-same first error. pyarrow converts the checked values at flush; it cannot be the checker, as it takes ``bytes`` for
-``VARCHAR``, ``1.0`` for ``INTEGER``, naive datetimes and ``int`` for ``TIMESTAMPTZ`` and ``None`` anywhere.
+same first error.
+
+**Arrow.** At flush, :meth:`ColumnSpec.arrow` builds each column's Arrow array from the checked values through
+:mod:`storage.arrays` (from buffers: ``pyarrow.array`` would import pandas, which a replay never needs).
 
 **Decimals.** A ``DECIMAL`` value is buffered as :class:`Units` — whole numbers of the column's last place (10⁻⁸ for
 ``DECIMAL(38, 8)``), what the engine's hot ``equity`` rows pass, built into ``decimal128`` from machine integers — or
-as a finite ``Decimal`` within the column's range, which pyarrow converts exactly at flush (rounded half away from
-zero to the column's scale first, as DuckDB casts, when it has more places). Other numbers are converted to
+as a finite ``Decimal`` within the column's range, which Arrow's cast converts exactly from its text at flush
+(rounded half away from zero to the column's scale first, as DuckDB casts, when it has more places). Other numbers are converted to
 :class:`Units` when recorded.
 
 The :class:`~storage.recorder.Recorder` checks every row with these specs when it is recorded and builds its Arrow
@@ -30,7 +32,7 @@ import operator
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation
 from itertools import repeat
 from typing import Any
@@ -38,6 +40,9 @@ from typing import Any
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
+
+from storage import arrays
 
 RECORDED_AT = "recorded_at"
 """The column every history table ends with; the Recorder fills it, callers never pass it."""
@@ -53,6 +58,9 @@ _EXACT_DOUBLE_INT = 2**53
 _PLANS_PER_TABLE = 64
 """Combinations of value types a table remembers the checks of (beyond that, rows are checked value by value)."""
 _NONE = type(None)
+_TIMESTAMP = pa.timestamp("us", tz="UTC")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
 _UNLEARNT: Any = object()
 """What :meth:`TableSpec.values` finds for a combination of value types it has not met yet."""
 
@@ -165,6 +173,22 @@ class ColumnSpec:
                 return False
         return True
 
+    def arrow(self, values: Sequence[Any]) -> pa.Array:
+        """Values of this column as :meth:`check` returns them (``None``: NULL) as an Arrow array of its type, built
+        by :mod:`storage.arrays` (no pandas import)."""
+        if self.quantum is not None:
+            return _decimal_array(values, self)
+        if self.sql_type == "VARCHAR":
+            return arrays.strings(values)
+        null = _nulls(values)
+        if self.sql_type == "TIMESTAMP WITH TIME ZONE":  # microseconds since the epoch: (value - epoch) // 1 µs
+            present = values if null is None else [_EPOCH if v is None else v for v in values]
+            since_epoch = map(operator.sub, present, repeat(_EPOCH))
+            micros = np.fromiter(map(operator.floordiv, since_epoch, repeat(_MICROSECOND)), dtype=np.int64, count=len(values))
+            return arrays.fixed(micros, self.arrow_type, null=null)
+        dtype = np.float64 if self.sql_type == "DOUBLE" else np.int32
+        return arrays.fixed(_numbers(values, dtype, null), self.arrow_type, null=null)
+
     def _decimal(self, table: str, value: Decimal | int, quantum: Decimal) -> Decimal:
         number = Decimal(value)
         if not number.is_finite():
@@ -233,13 +257,10 @@ class TableSpec:
 
     def arrow(self, rows: list[tuple[Any, ...]], *, first_stamp_us: int) -> pa.Table:
         """``rows`` as an Arrow table of this table's types, ``recorded_at`` = consecutive microseconds."""
-        arrays = [
-            _decimal_array(list(values), column) if column.quantum is not None else pa.array(values, type=column.arrow_type)
-            for values, column in zip(zip(*rows, strict=True), self.columns, strict=True)
-        ]
-        stamps = range(first_stamp_us, first_stamp_us + len(rows))
-        arrays.append(pa.array(stamps, type=pa.timestamp("us", tz="UTC")))
-        return pa.Table.from_arrays(arrays, schema=self.schema)
+        columns = [column.arrow(values) for values, column in zip(zip(*rows, strict=True), self.columns, strict=True)]
+        stamps = np.arange(first_stamp_us, first_stamp_us + len(rows), dtype=np.int64)
+        columns.append(arrays.fixed(stamps, _TIMESTAMP))
+        return pa.Table.from_arrays(columns, schema=self.schema)
 
     def _plan(self, kinds: tuple[type, ...]) -> Plan:
         """The checks left for values of ``kinds`` (remembered for up to :data:`_PLANS_PER_TABLE` combinations)."""
@@ -350,36 +371,48 @@ def _table(name: str, columns: tuple[ColumnSpec, ...]) -> TableSpec:
     )
 
 
-def _decimal_array(values: list[Any], column: ColumnSpec) -> pa.Array:
+def _nulls(values: Sequence[Any]) -> np.ndarray | None:
+    """Which of ``values`` are ``None`` (``None`` when none is)."""
+    if None not in values:
+        return None
+    return np.fromiter((v is None for v in values), dtype=bool, count=len(values))
+
+
+def _numbers(values: Sequence[Any], dtype: type[np.generic], null: np.ndarray | None) -> np.ndarray:
+    """``values`` (ints or floats, ``None`` where ``null``) as a numpy array of ``dtype``, 0 in the NULLs' places."""
+    return np.fromiter(values if null is None else (0 if v is None else v for v in values), dtype=dtype, count=len(values))
+
+
+def _decimal_array(values: Sequence[Any], column: ColumnSpec) -> pa.Array:
     """A ``decimal128`` array of ``column`` from checked values (:class:`Units`, ``Decimal`` or ``None``).
 
-    Only :class:`Units` that all fit 64 bits: from their machine integers (the 128-bit two's complement of each,
-    little-endian: low word, then the sign-extended high word), in one pass. Otherwise pyarrow converts the decimals
-    exactly, rounded half away from zero to the column's scale first if one has more places."""
-    kinds = set(map(type, values))
-    if kinds == {Units}:
+    :class:`Units` that all fit 64 bits (NULLs aside): from their machine integers (:func:`storage.arrays.decimals`),
+    in one pass. Otherwise from their decimal text (a :class:`Units` ``u`` as ``"<u>E-<scale>"``), which Arrow's cast
+    converts exactly; a ``Decimal`` with more places than the column is rounded half away from zero to its scale
+    first."""
+    null = _nulls(values)
+    if set(map(type, values)) <= {Units, _NONE}:
         try:
-            low = np.fromiter(values, dtype=np.int64, count=len(values))
+            low = _numbers(values, np.int64, null)
         except OverflowError:  # a value beyond 64 bits
             pass
         else:
-            return decimal_array(low, column.arrow_type)
-    if Units in kinds:
-        values = [Decimal(v).scaleb(-column.scale, _EXACT) if type(v) is Units else v for v in values]
+            return arrays.decimals(low, column.arrow_type, null=null)
     try:
-        return pa.array(values, type=column.arrow_type)
+        return pc.cast(_decimal_text(values, column.scale), column.arrow_type)
     except pa.ArrowInvalid:  # "Rescaling Decimal value would cause data loss": more places than the column
-        return pa.array([v if v is None else v.quantize(column.quantum, context=column.context) for v in values], type=column.arrow_type)
+        quantum = column.quantum
+        assert quantum is not None  # a DECIMAL column's
+        rounded = [v.quantize(quantum, context=column.context) if isinstance(v, Decimal) else v for v in values]
+        return pc.cast(_decimal_text(rounded, column.scale), column.arrow_type)
 
 
-def decimal_array(units: np.ndarray, arrow_type: pa.DataType) -> pa.Array:
-    """``units`` (int64: whole numbers of the type's last place, e.g. 10⁻⁸ for ``decimal128(38, 8)``) as a
-    ``decimal128`` array, exactly: each value's 128-bit two's complement, little-endian (the low word, then the
-    sign-extended high word)."""
-    words = np.empty(2 * len(units), dtype=np.int64)
-    words[0::2] = units
-    words[1::2] = units >> 63
-    return pa.Array.from_buffers(arrow_type, len(units), [None, pa.py_buffer(words)])
+def _decimal_text(values: Sequence[Any], scale: int) -> pa.Array:
+    """Decimal values (:class:`Units` of ``10 ** -scale``, ``Decimal`` or ``None``) as an Arrow ``string`` array of
+    their decimal text."""
+    if set(map(type, values)) == {Decimal}:  # the common case, in one C loop
+        return arrays.strings(list(map(str, values)))
+    return arrays.strings([None if v is None else f"{v}E-{scale}" if type(v) is Units else str(v) for v in values])
 
 
 _keys = operator.methodcaller("keys")

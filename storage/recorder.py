@@ -31,7 +31,6 @@ from types import TracebackType
 from typing import Any
 
 import duckdb
-import pyarrow as pa
 
 from storage.columns import RECORDED_AT as RECORDED_AT  # re-exported: the name has always lived here
 from storage.columns import history_tables
@@ -129,9 +128,6 @@ class Recorder:
         self._buffers: dict[str, list[tuple[Any, ...]]] = {name: [] for name in self._tables}
         self._merges = {r.source: r.merge_sql() for r in ROLLUPS}
         self._summarise_every = summarise_every_rows
-        # pyarrow imports pandas (≈ 0.3 s) on its first conversion of a Python sequence: pay that once here rather
-        # than in the middle of the first flush (which the engine may be waiting on after a fill).
-        pa.array([], type=pa.string())
         self._pending = 0
         self._lock = threading.RLock()  # re-entered by record() inside atomic()
         self._flush_lock = threading.Lock()

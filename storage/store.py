@@ -43,6 +43,7 @@ class Store:
     Args:
         path: the DuckDB file (its parent directory is created), or ``":memory:"``.
         read_only: open without writing; no migration runs. The file must exist and no process may hold it.
+        threads: DuckDB's worker threads (its ``threads`` setting); ``None``: DuckDB's default, one per core.
 
     Every cursor the Store hands out uses the ``UTC`` session time zone, so ``TIMESTAMPTZ`` values come back
     as UTC and SQL date functions cut days at 00:00 UTC.
@@ -58,7 +59,7 @@ class Store:
     A new file, or an existing DuckDB file holding no table at all, becomes a papertrader database (read-write).
     """
 
-    def __init__(self, path: Path | str, *, read_only: bool = False) -> None:
+    def __init__(self, path: Path | str, *, read_only: bool = False, threads: int | None = None) -> None:
         self._memory = str(path) == MEMORY
         if self._memory and read_only:
             raise ValueError("an in-memory database cannot be opened read-only")
@@ -77,7 +78,7 @@ class Store:
         if self._path is not None and not read_only:
             self._path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self._con = duckdb.connect(target, read_only=read_only)
+            self._con = duckdb.connect(target, read_only=read_only, config={} if threads is None else {"threads": threads})
         except duckdb.Error as exc:
             raise _translate_open_error(exc, target) from exc
         try:

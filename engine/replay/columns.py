@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from engine.core.models import MINUTE_MS, Candle
+from storage.arrays import strings
 
 _UNITS = pa.decimal128(38, 8)
 
@@ -110,9 +111,9 @@ class SymbolColumns:
 
 def _arrow_text(values: Sequence[str]) -> pa.Array:
     """``values`` as an Arrow string array: the column's own when it has one (``arrow``, as the simulator's
-    ``TextColumn``: zero-copy, and no pandas import), else converted."""
+    ``TextColumn``: zero-copy), else built by :func:`storage.arrays.strings`."""
     arrow = getattr(values, "arrow", None)
-    return arrow if isinstance(arrow, pa.Array) else pa.array(list(values), type=pa.string())
+    return arrow if isinstance(arrow, pa.Array) else strings(list(values))
 
 
 def _values(array: pa.Array, dtype: type[np.generic], *, per_value: int = 1) -> np.ndarray:

@@ -20,7 +20,8 @@ from engine.core.models import MINUTE_MS
 from engine.core.portfolio import Snapshot
 from engine.replay.columns import MergedOrder
 from engine.sinks.rows import EquityRows
-from storage.columns import decimal_array, units
+from storage.arrays import decimals, dictionary, fixed
+from storage.columns import units
 
 MONEY = ("equity", "cash", "positions_value", "realised_pnl", "unrealised_pnl", "peak_equity", "day_start_equity")
 """The money columns, in the order of :meth:`EquityRows.money`."""
@@ -41,7 +42,7 @@ class EquityColumns:
     """
 
     def __init__(self, symbols: Sequence[str], order: MergedOrder, *, first: Snapshot) -> None:
-        self._names = pa.array([*symbols, None], type=pa.string())  # the last: no symbol (a reset's row)
+        self._names = [*symbols, None]  # the last: no symbol (a reset's row)
         self._code = {symbol: i for i, symbol in enumerate(symbols)} | {None: len(symbols)}
         self._order = order
         self._money = EquityRows()
@@ -100,22 +101,18 @@ class EquityColumns:
         symbols = both(order.symbol[quiet], np.array(self._symbol, dtype=np.int64)).astype(np.int32)
         sources = both(np.zeros(len(quiet), np.int32), np.array(self._source, dtype=np.int32))
         columns = {
-            "ts": pa.array(both(quiet_open + MINUTE_MS - 1, np.array(self._time_ms, dtype=np.int64)) * 1000, type=_TIMESTAMP),
-            "symbol": pa.DictionaryArray.from_arrays(pa.array(symbols), self._names),
-            "source": pa.DictionaryArray.from_arrays(pa.array(sources), pa.array(_SOURCES, type=pa.string())),
-            "candle_open_time": pa.array(open_ms * 1000, type=_TIMESTAMP, mask=open_ms < 0),
-            "price": _masked_decimal(price, both(np.zeros(len(quiet), bool), np.array([p is None for p in self._price], dtype=bool))),
-            "drawdown_pct": pa.array(percent[account, 0]),
-            "daily_pnl_pct": pa.array(percent[account, 1]),
+            "ts": fixed(both(quiet_open + MINUTE_MS - 1, np.array(self._time_ms, dtype=np.int64)) * 1000, _TIMESTAMP),
+            "symbol": dictionary(symbols, self._names),
+            "source": dictionary(sources, _SOURCES),
+            "candle_open_time": fixed(open_ms * 1000, _TIMESTAMP, null=open_ms < 0),
+            "price": decimals(price, _DECIMAL, null=price < 0),
+            "drawdown_pct": fixed(percent[account, 0], pa.float64()),
+            "daily_pnl_pct": fixed(percent[account, 1], pa.float64()),
         }
         for i, name in enumerate(MONEY):
-            columns[name] = decimal_array(np.ascontiguousarray(money[account, i]), _DECIMAL)
+            columns[name] = decimals(money[account, i], _DECIMAL)
         if len(made):
             self._last = (tuple(int(v) for v in money[-1]), float(percent[-1, 0]), float(percent[-1, 1]))
         self._reset()
         return columns
 
-
-def _masked_decimal(units_: np.ndarray, null: np.ndarray) -> pa.Array:
-    array = decimal_array(np.ascontiguousarray(units_), _DECIMAL)
-    return array if not null.any() else pa.array(array.to_pylist(), type=_DECIMAL, mask=null)

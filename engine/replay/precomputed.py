@@ -13,6 +13,7 @@ every candle through the core (:mod:`engine.replay.run`).
 
 from __future__ import annotations
 
+from array import array
 from bisect import bisect_left
 from collections.abc import Mapping, Sequence
 from typing import Protocol, runtime_checkable
@@ -52,7 +53,7 @@ class PrecomputedATR:
     """An ATR answering from its values per candle: ``on_candle`` looks up the candle's value (by open time)."""
 
     def __init__(self, open_ms: Sequence[int], values: Sequence[float | None]) -> None:
-        self._open_ms = list(open_ms)
+        self._open_ms = array("q", open_ms)  # 8 bytes a time, where a list of ints takes 36
         self._values = values
         self.value: float | None = None
 

@@ -25,15 +25,17 @@ can matter:
    (:class:`~engine.sinks.record.RecordSink`) and :meth:`Recorder.record_many
    <storage.recorder.Recorder.record_many>`, validated in bulk.
 
-Everything is written once per batch of :data:`BATCH_CANDLES` candles (memory stays bounded). The live engine
-also flushes after every fill and breaker event, for crash safety; a replay has nothing to recover (a failed run is
-re-run with ``--force``), so the engine's sink gets a :class:`_BatchedRecorder` whose ``flush`` only defers.
+The ``candles`` and ``equity`` rows are written once per batch of :data:`BATCH_CANDLES` candles, the other rows every
+:data:`FLUSH_EVERY_CANDLES` (memory stays bounded). The live engine also flushes after every fill and breaker event,
+for crash safety; a replay has nothing to recover (a failed run is re-run with ``--force``), so the engine's sink gets
+a :class:`_BatchedRecorder` whose ``flush`` only defers.
 """
 
 from __future__ import annotations
 
 import gc
 import time
+from array import array
 from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
@@ -56,13 +58,27 @@ from engine.replay import precomputed
 from engine.replay.columns import CandleColumns, MergedOrder, SymbolColumns
 from engine.replay.equity import EquityColumns
 from engine.sinks.record import RecordSink
+from storage.arrays import dictionary, fixed, repeated
 from storage.bulk import BulkWriter
 from storage.recorder import Recorder
 from storage.replay_queries import replay_totals
 from storage.store import Store
 
-BATCH_CANDLES = 200_000
-"""Candles per batch: their rows are written, and the progress reported, at the end of each."""
+BATCH_CANDLES = 50_000
+"""Candles per batch: their ``candles`` and ``equity`` rows are built as columns and appended at the end of each (and
+the progress reported), so that only one batch's columns, and DuckDB's copy of them, are in memory at a time.
+Measured on the bundled replay (≈ 86,000 candles, ``benchmarks/replay_speed.py``): peak RSS ≈ 225 MB against
+≈ 250 MB in one batch, for ≈ 3 % more CPU time (25,000: ≈ 218 MB for ≈ 8 %)."""
+
+FLUSH_EVERY_CANDLES = 200_000
+"""The core's other rows (orders, fills, trades, denials, …: a few per hundred candles) are flushed through the
+Recorder after the batch that reaches this many candles since the last flush, and at the end: each flush costs a
+transaction per table (≈ 30 ms, ≈ 6 % of the bundled replay's CPU time), whatever the rows."""
+
+DUCKDB_THREADS = 1
+"""DuckDB's worker threads in a replay (the live engine keeps DuckDB's default, one per core). A replay hands DuckDB
+a few large appends from one thread: a second worker only added memory and CPU time (bundled replay,
+``benchmarks/replay_speed.py``: peak RSS 7–17 MB higher, varying from run to run, and ≈ 4 % more CPU time)."""
 
 Progress = Callable[[int, int], None]
 """``progress(done, total)``: candles processed so far and in all (warm-up included)."""
@@ -158,7 +174,7 @@ def replay(
     if total == 0:
         raise ValueError(f"no candle of {', '.join(symbols)} opens in the window [{start_ms}, {end_ms})")
 
-    store = Store(db_path)
+    store = Store(db_path, threads=DUCKDB_THREADS)
     gc_was_enabled = gc.isenabled()
     try:
         recorder = Recorder(
@@ -172,12 +188,16 @@ def replay(
         run.core.set_filters(filters)
         batched = _BatchedRecorder(recorder)
         run.warm_up(bulk, RecordSink(batched, interval=settings.trading.interval))
+        flushed = 0
         for done in run.batches(bulk):
-            batched.drain()
-            recorder.flush()
+            if done - flushed >= FLUSH_EVERY_CANDLES:
+                batched.drain()
+                recorder.flush()
+                flushed = done
             _collect_garbage()
             if progress is not None:
                 progress(run.warmed + done, total)
+        batched.drain()
         recorder.stop()
         final_equity = run.core.portfolio.equity()
         with store.cursor() as cur:
@@ -229,8 +249,7 @@ class _Run:
             atr={c.symbol: precomputed.atr(c, period=settings.trading.atr_period) for c in columns},
         )
         self._offsets = np.cumsum([0, *(len(c) for c in columns)])[:-1]
-        self._all = {name: self._flat([getattr(c, name) for c in columns]) for name in ("open_ms", *_PRICES)}
-        self._names = pa.array([c.symbol for c in columns], type=pa.string())
+        self._names = [c.symbol for c in columns]
         self._must_see = self._flat(must_see)
         """Per candle (symbols one after the other): the core must see it whatever the account — an entry signal,
         or any candle of a strategy without a column method."""
@@ -252,8 +271,8 @@ class _Run:
         first_day = -1 if core.portfolio.day_index is None else core.portfolio.day_index
         new_day = day > np.maximum.accumulate(np.concatenate([[first_day], day]))[:-1]
         matter = np.flatnonzero(self._must_see[self._offsets[order.symbol] + order.row] | new_day).tolist()
-        self._symbol, self._row = order.symbol.tolist(), order.row.tolist()
-        self._at = at = {c.symbol: np.flatnonzero(order.symbol == s).tolist() for s, c in enumerate(self.columns)}
+        # per symbol, its candles' positions in the order (array("q"): 8 bytes each, where a list of ints takes 36)
+        self._at = at = {c.symbol: array("q", np.flatnonzero(order.symbol == s).tobytes()) for s, c in enumerate(self.columns)}
         equity = self.equity = EquityColumns([c.symbol for c in self.columns], order, first=core.portfolio.snapshot(0))
         positions, pending = core.portfolio.positions, core.desk.pending
         p, k = 0, 0
@@ -285,7 +304,8 @@ class _Run:
                 break
 
     def _process(self, k: int) -> None:
-        candle = self.columns[self._symbol[k]].candle(self._row[k])
+        order = self.order
+        candle = self.columns[order.symbol[k]].candle(int(order.row[k]))
         equity, handle = self.equity, self.sink.handle
         for event in self.core.on_candle(candle, source="replay"):
             kind = type(event)
@@ -300,7 +320,7 @@ class _Run:
             candles = self._at[col.symbol]
             j = bisect_left(candles, stop) - 1
             if j >= 0 and candles[j] >= start:
-                row = self._row[candles[j]]
+                row = int(self.order.row[candles[j]])
                 last[col.symbol] = (int(col.open_ms[row]), Decimal(col.dataset.close[col.lo + row]))
         self.core.advance(last, candles=stop - start)
         self.equity.quiet(start, stop)
@@ -309,24 +329,31 @@ class _Run:
         return np.concatenate(per_symbol) if per_symbol else np.empty(0)
 
     def _candle_rows(self, symbol: np.ndarray, row: np.ndarray, source: str) -> dict[str, pa.Array]:
-        at = self._offsets[symbol] + row
-        open_ms = self._all["open_ms"][at]
+        open_ms = self._gather("open_ms", symbol, row)
         columns = {
-            "symbol": pa.DictionaryArray.from_arrays(pa.array(symbol, type=pa.int32()), self._names),
-            "interval": _repeated(self.interval, len(at)),
-            "open_time": pa.array(open_ms * 1000, type=_TIMESTAMP),
-            "close_time": pa.array((open_ms + MINUTE_MS - 1) * 1000, type=_TIMESTAMP),
-            "source": _repeated(source, len(at)),
+            "symbol": dictionary(symbol, self._names),
+            "interval": repeated(self.interval, len(row)),
+            "open_time": fixed(open_ms * 1000, _TIMESTAMP),
+            "close_time": fixed((open_ms + MINUTE_MS - 1) * 1000, _TIMESTAMP),
+            "source": repeated(source, len(row)),
         }
         for name in _PRICES:
-            columns[name] = pa.array(self._all[name][at])
+            columns[name] = fixed(self._gather(name, symbol, row), pa.float64())
         return columns
+
+    def _gather(self, name: str, symbol: np.ndarray, row: np.ndarray) -> np.ndarray:
+        """Column ``name`` of :class:`SymbolColumns` at each (``symbol``, ``row``)."""
+        values = np.empty(len(row), dtype=getattr(self.columns[0], name).dtype)
+        for s, col in enumerate(self.columns):
+            mine = symbol == s
+            values[mine] = getattr(col, name)[row[mine]]
+        return values
 
 
 class _BatchedRecorder:
     """The recording sink's recorder in a replay: rows are collected per table and handed to
-    :meth:`Recorder.record_many <storage.recorder.Recorder.record_many>` by :meth:`drain` (every
-    :data:`DRAIN_EVERY_CANDLES` candles, before every flush), which validates them in bulk, column by column,
+    :meth:`Recorder.record_many <storage.recorder.Recorder.record_many>` by :meth:`drain` (before every flush,
+    :data:`FLUSH_EVERY_CANDLES`), which validates them in bulk, column by column,
     with the same checks and errors as ``record``; the flushes the live engine makes after each fill and breaker
     event are deferred to the replay's periodic flush. An invalid row therefore raises its ``ValueError`` at the
     next drain rather than at once; a replay stops on it either way."""
@@ -349,7 +376,7 @@ class _BatchedRecorder:
 
 
 def _collect_garbage() -> None:
-    """The replay loop runs with the cyclic garbage collector off and collects here, at each periodic flush.
+    """The replay loop runs with the cyclic garbage collector off and collects here, after each batch.
 
     The loop allocates millions of short-lived objects (rows, snapshots, Decimals) but almost no reference cycles,
     while the buffered rows and the datasets are large: automatic collections kept re-traversing them and took
@@ -373,9 +400,4 @@ def _window(ds: CandleColumns, start_ms: int | None, end_ms: int | None) -> tupl
     lo = 0 if start_ms is None else ds.index_at_or_after(start_ms)
     hi = len(ds) if end_ms is None else ds.index_at_or_after(end_ms)
     return lo, max(lo, hi)
-
-
-def _repeated(text: str, n: int) -> pa.Array:
-    """``text`` ``n`` times, dictionary-encoded."""
-    return pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, dtype=np.int32)), pa.array([text], type=pa.string()))
 

@@ -3,6 +3,8 @@ with a summary that matches what the file holds."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -10,6 +12,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+import engine.replay.run as replay_run
 from engine.cli.offline import bundled_replay as replay
 from engine.config import BreakerSettings, Settings
 
@@ -87,3 +90,43 @@ def test_replaying_into_an_existing_file_is_refused_unless_forced(tmp_path: Path
 def test_an_empty_window_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="no candle"):
         replay(Settings(), symbols=("BTCUSDT",), start_ms=0, end_ms=1, db_path=tmp_path / "r.duckdb")
+
+
+def test_rows_are_the_same_whatever_the_batch_and_flush_sizes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Candles and equity appended every 1,000 candles and the other rows flushed every 3,000 (batch boundaries inside
+    runs of skipped candles, positions open across them, a breaker trip) store exactly the rows of one batch."""
+    settings = Settings(breaker=BreakerSettings(warning_pct=0.1, daily_loss_pct=0.2))
+    window: dict = {"symbols": SYMBOLS, "start_ms": START_MS, "end_ms": END_MS}
+    replay(settings, db_path=tmp_path / "one.duckdb", **window)
+    monkeypatch.setattr(replay_run, "BATCH_CANDLES", 1_000)
+    monkeypatch.setattr(replay_run, "FLUSH_EVERY_CANDLES", 3_000)
+    progress: list[int] = []
+    replay(settings, db_path=tmp_path / "many.duckdb", progress=lambda done, total: progress.append(done), **window)
+    assert len(progress) > 5
+
+    with (
+        duckdb.connect(str(tmp_path / "one.duckdb"), read_only=True) as one,
+        duckdb.connect(str(tmp_path / "many.duckdb"), read_only=True) as many,
+    ):
+        history = "SELECT table_name FROM information_schema.columns WHERE column_name = 'recorded_at'"
+        tables = [t for (t,) in one.sql(history).fetchall()]
+        assert {"candles", "equity", "orders", "fills", "trades", "risk_denials", "breaker_events"} <= set(tables)
+        for table in tables:
+            rows = f"SELECT * EXCLUDE (recorded_at) FROM {table} ORDER BY recorded_at"
+            assert many.sql(rows).fetchall() == one.sql(rows).fetchall(), table
+
+
+def test_a_replay_never_imports_pandas(tmp_path: Path) -> None:
+    """pyarrow.array() would import it (≈ 35 MB of a replay's peak RSS): every table the replay writes, the fills,
+    trades, denials and breaker events of a tripping run included, is built without it."""
+    code = (
+        "import sys\n"
+        "from engine.cli.offline import bundled_replay\n"
+        "from engine.config import BreakerSettings, Settings\n"
+        "settings = Settings(breaker=BreakerSettings(warning_pct=0.1, daily_loss_pct=0.2))\n"
+        f"s = bundled_replay(settings, symbols={SYMBOLS!r}, start_ms={START_MS}, end_ms={END_MS}, db_path={str(tmp_path / 'r.duckdb')!r})\n"
+        "assert s.trades and s.breaker_trips and s.denials\n"
+        "print('pandas' in sys.modules)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"

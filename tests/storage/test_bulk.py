@@ -12,8 +12,8 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
+from storage.arrays import decimals
 from storage.bulk import BulkWriter
-from storage.columns import decimal_array
 from storage.store import Store
 
 NOW = datetime(2025, 6, 1, tzinfo=UTC)
@@ -59,7 +59,7 @@ def test_decimal_units_land_exactly(store: Store) -> None:
     n = len(units)
     writer = BulkWriter(store)
     us = pa.array(np.full(n, 1_618_876_800_000_000), type=US)
-    money = decimal_array(units, MONEY)
+    money = decimals(units, MONEY)
     writer.append(
         "equity",
         {"ts": us, "equity": money, "cash": money, "positions_value": money, "realised_pnl": money, "unrealised_pnl": money,

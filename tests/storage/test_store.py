@@ -110,6 +110,14 @@ def test_cursors_use_the_utc_session_time_zone(store: Store) -> None:
     assert store.cursor().sql("SELECT current_setting('TimeZone')").fetchall() == [("UTC",)]
 
 
+def test_duckdb_worker_threads_default_to_one_per_core_or_are_set(tmp_path: Path) -> None:
+    threads = "SELECT current_setting('threads')"
+    with duckdb.connect() as plain, Store(tmp_path / "default.duckdb") as default:
+        assert default.cursor().sql(threads).fetchall() == plain.sql(threads).fetchall()
+    with Store(tmp_path / "one.duckdb", threads=1) as one:
+        assert one.cursor().sql(threads).fetchall() == [(1,)]
+
+
 def test_a_closed_store_refuses_cursors_and_closing_again_is_harmless(store: Store) -> None:
     store.close()
     store.close()
