@@ -46,6 +46,7 @@ import duckdb
 import pandas as pd
 
 from dashboard.market_events import VENUE_COMMANDS
+from dashboard.reads import CHART_POINTS
 from storage import (
     account_queries,
     audit_queries,
@@ -276,7 +277,7 @@ def page_queries(cur: duckdb.DuckDBPyConnection) -> dict[str, tuple[Query, list[
     a page takes from an earlier result (the price chart's first bar, the equity curve's span) or from the wall clock
     (``now``: here the end of the wall-time rows) are read from ``cur`` first, untimed."""
     bars = {span: price_queries.price_bars(cur, SYMBOL, window_s=window) for span, window in PRICE_WINDOWS.items()}
-    curve = queries.equity_curve(cur)
+    curve = queries.equity_curve(cur, max_points=CHART_POINTS)
     chart_span_s = 0.0 if curve.empty else (curve["ts"].iloc[-1] - curve["ts"].iloc[0]).total_seconds()
     [(now,)] = cur.sql("SELECT max(ts) FROM api_calls").fetchall()
     named: dict[str, tuple[Query, list[str]]] = {
@@ -286,7 +287,7 @@ def page_queries(cur: duckdb.DuckDBPyConnection) -> dict[str, tuple[Query, list[
         "clock_map": (clock_queries.clock_map, []),
         "breaker_history(50)": (lambda c: guard_queries.breaker_history(c, limit=50), []),
         "audit_log(venue,200)": (lambda c: audit_queries.audit_log(c, commands=VENUE_COMMANDS, limit=200), []),
-        "equity_curve": (queries.equity_curve, []),
+        "equity_curve": (lambda c: queries.equity_curve(c, max_points=CHART_POINTS), []),
         "daily_pnl": (queries.daily_pnl, []),
     }
     for span, window in PRICE_WINDOWS.items():
@@ -318,8 +319,7 @@ def page_queries(cur: duckdb.DuckDBPyConnection) -> dict[str, tuple[Query, list[
         "closed_trades": (trade_queries.closed_trades, []),
         # Audit log (no command picked)
         "audit_log(all,1000)": (lambda c: audit_queries.audit_log(c, limit=1000), []),
-        # Simulator
-        "open_positions(sim)": (queries.open_positions, []),
+        # Simulator: open_positions (above)
     }
     return named
 

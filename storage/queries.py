@@ -46,36 +46,6 @@ def equity_curve(cur: duckdb.DuckDBPyConnection, *, max_points: int = 2000) -> p
     return downsample.chart(cur, rollups.EQUITY, max_points=max_points, columns=columns)
 
 
-def open_positions(cur: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """Open positions: per symbol, the latest ``positions`` row (by ``recorded_at``) when its quantity is > 0.
-
-    Returns:
-        One row per open symbol, by symbol: ``symbol``, ``quantity`` (base asset), ``avg_entry``, ``stop_price``,
-        ``target_price`` (quote asset, floats; stop/target NaN when unset) and ``opened`` (UTC market time of the
-        first row after the symbol was last flat).
-    """
-    return frame(
-        cur,
-        """
-        WITH marked AS (
-            SELECT *, max(recorded_at) FILTER (WHERE quantity = 0) OVER (PARTITION BY symbol) AS last_flat
-            FROM positions
-        )
-        SELECT symbol,
-               arg_max(quantity, recorded_at)::DOUBLE AS quantity,
-               arg_max(avg_entry, recorded_at)::DOUBLE AS avg_entry,
-               arg_max_null(stop_price, recorded_at)::DOUBLE AS stop_price,
-               arg_max_null(target_price, recorded_at)::DOUBLE AS target_price,
-               min(ts) AS opened
-        FROM marked
-        WHERE last_flat IS NULL OR recorded_at > last_flat
-        GROUP BY symbol
-        HAVING arg_max(quantity, recorded_at) > 0
-        ORDER BY symbol
-        """,
-    )
-
-
 def recent_trades(cur: duckdb.DuckDBPyConnection, *, limit: int = 20) -> pd.DataFrame:
     """The last ``limit`` closed trades, newest exit first.
 

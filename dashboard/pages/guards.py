@@ -143,7 +143,7 @@ def _gaps(status: EngineStatus, views: guard_views.Tables) -> None:
 def _denials(status: EngineStatus, charts: guard_views.Charts, views: guard_views.Tables) -> None:
     st.subheader("Risk denials")
     st.caption(f"{status.risk_denials:,} since the engine started")
-    chart, totals = st.columns([3, 1])
+    chart, totals = st.columns([3, 2])  # the totals table whole: reason, count and the latest time
     chart.plotly_chart(charts.denials, key="denials_chart", theme=None)
     with totals:
         show_table(views.denial_totals, key="denial_totals_table", empty="No denials yet")

@@ -24,7 +24,7 @@ from dashboard.runtime import get_runtime
 from engine.commands import Command, CommandKind
 from simulator import faults as faults_module
 from simulator.faults import FaultSettings
-from storage import queries
+from storage import position_queries
 
 _HELP = dict(re.findall(r"^ {4}(\w+) {2,}(.+)$", faults_module.__doc__ or "", flags=re.MULTILINE))
 
@@ -55,7 +55,7 @@ def _apply(kind: CommandKind, **params: Any) -> None:
 def market_state() -> None:
     """Replay speed and market time, with what a shock would hit: open positions and the breaker."""
     read = shared_reads(runtime).read
-    positions = len(read(queries.open_positions))
+    positions = len(read(position_queries.open_positions))
     speed, clock, open_positions, breaker = st.columns(4)
     speed.metric("Replay speed", f"{runtime.settings.sim.speed:g}×", help="Market seconds per wall second (sim.speed)")
     now = datetime.fromtimestamp(market.now_ms() / 1000, tz=UTC)

@@ -13,7 +13,7 @@ from streamlit.testing.v1 import AppTest
 
 from dashboard.runtime import get_runtime, stop_engine
 from engine.runtime import Runtime
-from storage import queries
+from storage import position_queries, queries
 from storage.store import Store
 
 APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
@@ -50,7 +50,7 @@ def _trip(runtime: Runtime) -> None:
     """Wait for an open position, then shock every price down 50 % in one candle until the breaker trips."""
     def position_open() -> bool:
         with runtime.store.cursor() as cur:
-            return not queries.open_positions(cur).empty
+            return not position_queries.open_positions(cur).empty
 
     _wait(position_open, what="an open position")
     runtime.simulator.market.shock(pct=50, candles=1)

@@ -47,3 +47,26 @@ def test_a_position_not_marked_yet_has_no_mark(cur, write, rows) -> None:
 
 def test_no_positions_at_all(cur) -> None:
     assert position_queries.open_positions(cur).empty
+
+
+def test_open_positions_show_the_latest_row_of_open_symbols_only(cur, write, rows) -> None:
+    zero = Decimal(0)
+    flat = {"quantity": zero, "avg_entry": zero, "cost_basis": zero, "stop_price": None, "target_price": None}
+    write(
+        "positions",
+        rows.position(1, symbol="ETHUSDT"),
+        rows.position(2, symbol="ETHUSDT") | flat,  # closed
+        rows.position(3, symbol="BTCUSDT"),
+        rows.position(4, symbol="BTCUSDT") | flat,
+        rows.position(5, symbol="BTCUSDT", quantity=Decimal("0.25")),  # reopened
+        rows.position(6, symbol="BTCUSDT", quantity=Decimal("0.75"), avg_entry=Decimal("42100.5")),  # added to
+        rows.position(7, symbol="SOLUSDT", stop_price=None, target_price=None),
+    )
+
+    positions = position_queries.open_positions(cur)
+
+    assert positions["symbol"].tolist() == ["BTCUSDT", "SOLUSDT"]
+    btc, sol = positions.iloc[0], positions.iloc[1]
+    assert (btc["quantity"], btc["avg_entry"], btc["stop_price"]) == (0.75, 42100.5, 41000.0)
+    assert btc["opened"] == pd.Timestamp(rows.at(5))
+    assert pd.isna(sol["stop_price"]) and pd.isna(sol["target_price"])

@@ -60,30 +60,6 @@ def test_equity_curve_rejects_too_few_points(cur) -> None:
         queries.equity_curve(cur, max_points=3)
 
 
-def test_open_positions_show_the_latest_row_of_open_symbols_only(cur, write, rows) -> None:
-    zero = Decimal(0)
-    flat = {"quantity": zero, "avg_entry": zero, "cost_basis": zero, "stop_price": None, "target_price": None}
-    write(
-        "positions",
-        rows.position(1, symbol="ETHUSDT"),
-        rows.position(2, symbol="ETHUSDT") | flat,  # closed
-        rows.position(3, symbol="BTCUSDT"),
-        rows.position(4, symbol="BTCUSDT") | flat,
-        rows.position(5, symbol="BTCUSDT", quantity=Decimal("0.25")),  # reopened
-        rows.position(6, symbol="BTCUSDT", quantity=Decimal("0.75"), avg_entry=Decimal("42100.5")),  # added to
-        rows.position(7, symbol="SOLUSDT", stop_price=None, target_price=None),
-    )
-
-    positions = queries.open_positions(cur)
-
-    assert list(positions.columns) == ["symbol", "quantity", "avg_entry", "stop_price", "target_price", "opened"]
-    assert positions["symbol"].tolist() == ["BTCUSDT", "SOLUSDT"]
-    btc, sol = positions.iloc[0], positions.iloc[1]
-    assert (btc["quantity"], btc["avg_entry"], btc["stop_price"]) == (0.75, 42100.5, 41000.0)
-    assert btc["opened"] == pd.Timestamp(rows.at(5))
-    assert pd.isna(sol["stop_price"]) and pd.isna(sol["target_price"])
-
-
 def test_recent_trades_are_newest_first_with_money_as_float(cur, write, rows) -> None:
     write("trades", *(rows.trade(m, pnl=Decimal(m) + Decimal("0.5")) for m in (10, 30, 20)))
 
@@ -114,7 +90,6 @@ def test_timestamps_come_back_in_utc_whatever_the_session_time_zone(cur, write, 
     ("query", "columns"),
     [
         (queries.equity_curve, list(queries.EQUITY_CURVE_COLUMNS)),
-        (queries.open_positions, ["symbol", "quantity", "avg_entry", "stop_price", "target_price", "opened"]),
         (
             queries.recent_trades,
             ["symbol", "entry_time", "exit_time", "quantity", "entry_price", "exit_price", "fees", "pnl", "pnl_pct", "exit_reason"],
