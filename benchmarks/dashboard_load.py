@@ -98,8 +98,8 @@ SAMPLER_JS = """() => {
     const frame = () => {
         const now = performance.now();
         // a chart slot in the layout showing no drawn chart: blank (e.g. its chart re-created mid-refresh)
-        const blank = [...document.querySelectorAll('[data-testid="stPlotlyChart"]')]
-            .some(c => c.getBoundingClientRect().height > 0 && !drawn(c.querySelector('.js-plotly-plot')));
+        const blank = [...document.querySelectorAll('[data-testid="ptChart"]')]
+            .some(c => c.getBoundingClientRect().height > 0 && !drawn(c));
         if (blank && blankSince === null) { blankSince = now; bench.blanks++; }
         if (blank) bench.blankMs += now - lastFrame;
         if (!blank) blankSince = null;

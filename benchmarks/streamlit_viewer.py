@@ -18,9 +18,10 @@ A viewer keeps the hashes of the cacheable messages it received during its last 
 ``cached_message_hashes``, as the frontend's message cache does, so the server may send a reference instead of a
 repeated message (``ref_hash``).
 
-Measured per viewer: bytes received and **refreshes** — a refresh is a change in the spec of any Plotly chart the
-page shows (the same signal the browser benchmark samples from the drawn charts); changes within ``COALESCE_S`` of
-the previous refresh are the same refresh (a refresh's charts arrive one after another).
+Measured per viewer: bytes received and **refreshes** — a refresh is a change in the figure of any chart the page
+shows (``dashboard.live_chart`` elements: the same signal the browser benchmark samples from the drawn charts);
+changes within ``COALESCE_S`` of the previous refresh are the same refresh (a refresh's charts arrive one after
+another).
 """
 
 from __future__ import annotations
@@ -37,6 +38,9 @@ from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 from websockets.asyncio.client import ClientConnection, connect
 
+CHART_COMPONENT = "papertrader.live_chart"
+"""The component name of the dashboard's charts (``dashboard.live_chart.COMPONENT_NAME``; not imported, so that this
+module needs nothing of the project)."""
 COALESCE_S = 0.4
 CACHE_S = 5.0
 """Seconds a received cacheable message's hash is named in later rerun requests."""
@@ -116,9 +120,11 @@ class Viewer:
             for timer in self._timers.values():
                 timer.cancel()
             self._timers.clear()
-        elif kind == "delta" and message.delta.new_element.WhichOneof("type") == "plotly_chart":
-            path = tuple(message.metadata.delta_path)
-            spec = message.delta.new_element.plotly_chart.spec
+        elif kind == "delta" and message.delta.new_element.WhichOneof("type") == "bidi_component":
+            chart = message.delta.new_element.bidi_component
+            if chart.component_name != CHART_COMPONENT:
+                return
+            path, spec = tuple(message.metadata.delta_path), chart.json
             if self._specs.get(path) != spec:
                 self._specs[path] = spec
                 if not self.refreshes or now - self.refreshes[-1] > COALESCE_S:

@@ -4,14 +4,9 @@ Each figure built on :func:`base_figure` has a stable title, the dark template a
 keeps a user's zoom and pan across updates of a chart while ``layout.uirevision`` is unchanged). An empty frame gives
 a figure with no traces and a note (:func:`waiting`) instead of an error.
 
-Streamlit 1.67 does not update a chart in place, though: ``st.plotly_chart`` makes the element's id from a hash of the
-figure's JSON, and its frontend draws a chart once per id (its figure state is initialised from the first spec, and
-Plotly draws in a ``useEffect`` that runs after the browser has painted the new, empty element). So every refresh that
-changes a figure replaces its chart by a new one: a zoom lasts until the chart next changes, and the new chart is
-blank until it is drawn (a frame on an idle browser, up to a second or more on a saturated one). No option of
-``st.plotly_chart`` changes that; streamlit/streamlit pull request 16052 (open) gives keyed charts a stable id and
-updates them in place. Until then, the less a refresh costs the browser, the shorter the blank: hence the small
-payloads below.
+The pages draw these figures with :func:`dashboard.live_chart.live_chart`, which updates a chart in place
+(``Plotly.react``), so the ``uirevision`` keeps a zoom across the once-a-second refresh and a refresh never shows a
+blank chart; ``st.plotly_chart`` (Streamlit 1.67) would replace the chart at every change instead.
 
 Every figure travels whole to every browser on every refresh, so its bytes are kept down: the template is plotly's
 ``plotly_dark`` cut to what these figures draw (:data:`TEMPLATE`, ~1 kB instead of ~7.4 kB: a quarter of the
@@ -54,11 +49,7 @@ def base_figure(title: str, *, revision: str) -> go.Figure:
             "template": TEMPLATE,
             "title": {"text": title},
             "uirevision": revision,
-            "height": 320,
-            # Streamlit (1.67) re-creates a chart whose figure changed and sizes it to its column; a width in the
-            # figure lets the new chart be drawn at once instead of staying hidden until its column is measured (a
-            # blank chart on every refresh otherwise). The column's width still wins.
-            "width": 600,
+            "height": 320,  # the width is the column's (dashboard.live_chart)
             "margin": {"l": 10, "r": 10, "t": 40, "b": 10},
             "paper_bgcolor": "rgba(0,0,0,0)",
             "hovermode": "x unified",

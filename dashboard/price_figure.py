@@ -5,8 +5,8 @@ Drawn on market time: the candles aggregated in SQL (:func:`storage.price_querie
 at their fill prices (:func:`storage.price_queries.fill_markers`; an exit is green when its trade gained, red when it
 lost), the open position's entry, stop (or trailing stop once it has moved up) and target as step lines from the fill
 to the latest bar (:func:`storage.price_queries.position_levels`), breaker trips and resets, price shocks and fault
-windows (:mod:`dashboard.market_events`) and open data gaps shaded. Its ``uirevision`` is per symbol (see
-:mod:`dashboard.figure_style` for how long a zoom lasts).
+windows (:mod:`dashboard.market_events`) and open data gaps shaded. Its ``uirevision`` is per symbol: a zoom is kept
+across refreshes until another symbol is picked.
 """
 
 from __future__ import annotations

@@ -34,7 +34,7 @@ rules that make one value right for every session:
 - besides its arguments it reads only what is the same for every session: the database (through these shared
   reads) and the present (the engine's status, :func:`tick_now`), as the first session of the tick sees them;
 - the value is shared as it is, not copied (copying a figure costs as much as building it): hand it to
-  ``st.plotly_chart`` or ``st.dataframe``, which only read it, and change nothing in it.
+  ``dashboard.live_chart.live_chart`` or ``st.dataframe``, which only read it, and change nothing in it.
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ import streamlit as st
 
 from dashboard import guard_views, tables
 from dashboard.kpis import DeltaColor, breaker_alert, breaker_baselines
+from dashboard.live_chart import live_chart
 from dashboard.reads import Read, shared, shared_reads, tick_now
 from dashboard.runtime import get_runtime
 from dashboard.show_table import show_table
@@ -75,15 +76,17 @@ def _breaker(read: Read, status: EngineStatus, charts: guard_views.Charts, views
     if alert is not None:
         (st.error if state == "TRIPPED" else st.warning)(alert, icon=":material/block:")
     left, right = st.columns(2)
-    left.plotly_chart(charts.breaker_gauges, key="breaker_gauges_chart", theme=None)
-    right.plotly_chart(charts.drawdown, key="guards_drawdown_chart", theme=None)
+    with left:
+        live_chart(charts.breaker_gauges, key="breaker_gauges_chart")
+    with right:
+        live_chart(charts.drawdown, key="guards_drawdown_chart")
     st.markdown("**Trip / reset history**")
     show_table(views.breaker_history, key="breaker_history_table", empty="No breaker events yet")
 
 
 def _rest(read: Read, charts: guard_views.Charts, views: guard_views.Tables) -> None:
     st.subheader("REST rate limit and retries")
-    st.plotly_chart(charts.rate_limit, key="rate_limit_chart", theme=None)
+    live_chart(charts.rate_limit, key="rate_limit_chart")
     st.markdown("**API breaker per host**")
     hosts = read(guard_queries.api_breaker_states, now=tick_now())
     if hosts.empty:
@@ -98,7 +101,7 @@ def _rest(read: Read, charts: guard_views.Charts, views: guard_views.Tables) -> 
                 st.error(f"{text} · banned (HTTP 418) for another {row['ban_left_s']:.0f} s", icon=":material/gpp_bad:")
             else:
                 st.markdown(text)
-    st.plotly_chart(charts.retries, key="retry_chart", theme=None)
+    live_chart(charts.retries, key="retry_chart")
     with st.expander("REST attempts by endpoint, outcome and reason"):
         show_table(views.api_totals, key="api_totals_table", empty="No REST calls yet")
 
@@ -111,7 +114,7 @@ def _stream(read: Read, status: EngineStatus, charts: guard_views.Charts, views:
     tiles[1].metric("Reconnects", f"{counts['reconnects']:,}", help=f"{counts['disconnects']:,} disconnects recorded in all")
     tiles[2].metric("Backfilled candles", f"{status.backfilled_candles:,}", help=f"since start; {counts['backfilled_candles']:,} in all")
     tiles[3].metric("Bad messages", f"{status.bad_messages:,}", help=f"since start; {counts['bad_messages']:,} in all")
-    st.plotly_chart(charts.ws_timeline, key="ws_timeline_chart", theme=None)
+    live_chart(charts.ws_timeline, key="ws_timeline_chart")
     with st.expander("Connection events"):
         show_table(views.ws_events, key="ws_events_table", empty="No connection events yet")
 
@@ -144,7 +147,8 @@ def _denials(status: EngineStatus, charts: guard_views.Charts, views: guard_view
     st.subheader("Risk denials")
     st.caption(f"{status.risk_denials:,} since the engine started")
     chart, totals = st.columns([3, 2])  # the totals table whole: reason, count and the latest time
-    chart.plotly_chart(charts.denials, key="denials_chart", theme=None)
+    with chart:
+        live_chart(charts.denials, key="denials_chart")
     with totals:
         show_table(views.denial_totals, key="denial_totals_table", empty="No denials yet")
 

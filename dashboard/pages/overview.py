@@ -17,6 +17,7 @@ from dashboard import overview_views
 from dashboard.auth import current_gate
 from dashboard.controls import control_buttons
 from dashboard.kpis import breaker_alert, market_time_text, overview_kpis, reset_note
+from dashboard.live_chart import live_chart
 from dashboard.reads import shared, shared_reads
 from dashboard.runtime import get_runtime
 from dashboard.show_table import show_table
@@ -85,9 +86,12 @@ def _curves() -> None:
         st.info(waiting, icon=":material/hourglass_top:")
         return
     equity, drawdown, days = st.columns([5, 5, 3])
-    equity.plotly_chart(charts.equity, key="equity_chart", theme=None)
-    drawdown.plotly_chart(charts.drawdown, key="drawdown_chart", theme=None)
-    days.plotly_chart(charts.daily_pnl, key="daily_pnl_chart", theme=None)
+    with equity:
+        live_chart(charts.equity, key="equity_chart")
+    with drawdown:
+        live_chart(charts.drawdown, key="drawdown_chart")
+    with days:
+        live_chart(charts.daily_pnl, key="daily_pnl_chart")
 
 
 def _price_chart() -> None:
@@ -96,7 +100,7 @@ def _price_chart() -> None:
     pick, span = st.columns([3, 2])
     symbol = pick.segmented_control("Symbol", symbols, default=symbols[0], key="price_symbol") or symbols[0]
     window = WINDOWS[span.segmented_control("Span (market time)", list(WINDOWS), default="6 h", key="price_window") or "6 h"]
-    st.plotly_chart(shared(runtime, overview_views.price_chart, runtime, symbol, window), key="price_chart", theme=None)
+    live_chart(shared(runtime, overview_views.price_chart, runtime, symbol, window), key="price_chart")
 
 
 def _tables() -> None:

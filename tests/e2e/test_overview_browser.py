@@ -45,3 +45,36 @@ def test_equity_moves_and_pause_is_audited(app, browser: Browser, artifacts: Pat
         equity_rows = store.cursor().execute("SELECT count(*) FROM equity").fetchone()[0]
     assert rows == [("PAUSE", "dashboard", "OK")]
     assert equity_rows > first
+
+
+ZOOM_JS = """() => {
+    const equity = [...document.querySelectorAll('.js-plotly-plot')]
+        .find(p => p.layout && p.layout.title && p.layout.title.text === 'Equity (USDT)');
+    const x = equity._fullData[0].x;
+    equity.__probe = 'the element drawn before the refresh';
+    return window.Plotly.relayout(equity, {'xaxis.range': [x[0], x[Math.floor(x.length / 2)]]})
+        .then(() => equity._fullLayout.xaxis.range.map(v => equity._fullLayout.xaxis.r2l(v)));
+}"""
+"""Zoom the equity chart to the first half of its points, as a drag-zoom does, and mark its element; the range as
+Unix ms (``r2l``: plotly may write a date axis's range as numbers or as date strings)."""
+
+SAME_ZOOM_JS = """() => {
+    const equity = [...document.querySelectorAll('.js-plotly-plot')]
+        .find(p => p.layout && p.layout.title && p.layout.title.text === 'Equity (USDT)');
+    return {probe: equity.__probe || null, range: equity._fullLayout.xaxis.range.map(v => equity._fullLayout.xaxis.r2l(v))};
+}"""
+
+
+def test_a_refresh_updates_the_chart_in_place_and_keeps_the_zoom(app, browser: Browser) -> None:
+    """A user zooms the equity chart; the next refreshes bring new points into the same drawn chart (no new element,
+    so no blank frame) and the zoom stays."""
+    page = browser.new_page(viewport={"width": 1600, "height": 1200})
+    page.goto(app.url)
+    page.wait_for_function(f"({EQUITY_POINTS_JS})() > 0", timeout=30_000)
+    zoomed = page.evaluate(ZOOM_JS)
+    points = _equity_points(page)
+
+    page.wait_for_function(f"({EQUITY_POINTS_JS})() > {points}", timeout=15_000)
+
+    after = page.evaluate(SAME_ZOOM_JS)
+    assert after == {"probe": "the element drawn before the refresh", "range": zoomed}
