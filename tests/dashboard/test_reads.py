@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
+from typing import TypeVar
 
 import duckdb
 import pandas as pd
 import pytest
 
 from dashboard.reads import SharedReads, tick_now
+
+T = TypeVar("T")
 
 
 class Clock:
@@ -59,18 +62,7 @@ def latest(cur: duckdb.DuckDBPyConnection) -> dict[str, float]:
 def test_concurrent_sessions_of_one_tick_share_one_computation(database: duckdb.DuckDBPyConnection) -> None:
     """Twenty threads asking at once, however they interleave, run the query once and all get its rows."""
     reads = _reads(database, Clock(), Version())
-    results: list[pd.DataFrame] = []
-    start = threading.Barrier(20)
-
-    def session() -> None:
-        start.wait()
-        results.append(reads.read(curve))
-
-    threads = [threading.Thread(target=session) for _ in range(20)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    results = _at_once(20, lambda: reads.read(curve))
     assert reads.computations == 1
     assert len(results) == 20 and all(frame["equity"].tolist() == [100.0, 101.0] for frame in results)
 
@@ -230,18 +222,7 @@ def test_equal_arguments_are_one_shared_value_and_unhashable_ones_are_refused(da
 def test_concurrent_sessions_of_one_tick_share_one_build(database: duckdb.DuckDBPyConnection) -> None:
     """Twenty threads asking at once for a value made of two reads: one build, two queries, one object for all."""
     reads = _reads(database, Clock(), Version())
-    results: list[dict[str, float]] = []
-    start = threading.Barrier(20)
-
-    def session() -> None:
-        start.wait()
-        results.append(reads.shared(summary, reads))
-
-    threads = [threading.Thread(target=session) for _ in range(20)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    results = _at_once(20, lambda: reads.shared(summary, reads))
     assert reads.computations == 3
     assert len(results) == 20 and all(result is results[0] for result in results)
 
@@ -266,3 +247,20 @@ def test_tick_now_is_the_same_for_every_session_within_a_tick() -> None:
     assert tick_now(clock=lambda: 1_700_000_000.5) == tick_now(clock=lambda: 1_700_000_000.99)
     assert tick_now(clock=lambda: 1_700_000_000.49) == datetime(2023, 11, 14, 22, 13, 20, tzinfo=UTC)
     assert tick_now(clock=lambda: 1_700_000_000.5) > tick_now(clock=lambda: 1_700_000_000.49)
+
+
+def _at_once(sessions: int, ask: Callable[[], T]) -> list[T]:
+    """``ask()`` from ``sessions`` threads released together (a barrier): what each got."""
+    results: list[T] = []
+    start = threading.Barrier(sessions)
+
+    def session() -> None:
+        start.wait()
+        results.append(ask())
+
+    threads = [threading.Thread(target=session) for _ in range(sessions)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
